@@ -1,0 +1,2 @@
+//! Business documents and their posting rules: invoices, payments and clearing, commissions,
+//! credit notes, payouts and partner agreements.

@@ -1,0 +1,98 @@
+//! Settings read from the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What to do when the external tax provider cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderOutage {
+    /// Reject the document with 503 and post nothing.
+    Reject,
+    /// Use local fallback rates and flag the document `tax_estimated`.
+    FallbackRates,
+}
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL connection string; `None` starts the embedded default cluster.
+    pub database_url: Option<String>,
+    /// Address the HTTP server binds to.
+    pub bind: SocketAddr,
+    /// Maximum number of pooled database connections.
+    pub pool_size: usize,
+    /// Number of HTTP worker threads.
+    pub workers: usize,
+    /// Base URL of the external tax provider, if one is configured.
+    pub tax_provider_url: Option<String>,
+    /// Connect timeout for the tax provider.
+    pub tax_provider_connect_timeout: Duration,
+    /// Total timeout of one tax provider call, retries excluded.
+    pub tax_provider_timeout: Duration,
+    /// Policy when the tax provider is down.
+    pub tax_provider_outage: ProviderOutage,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            pool_size: 16,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            tax_provider_url: None,
+            tax_provider_connect_timeout: Duration::from_millis(500),
+            tax_provider_timeout: Duration::from_secs(2),
+            tax_provider_outage: ProviderOutage::Reject,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `DATABASE_URL`, `SUBLEDGER_BIND`, `SUBLEDGER_POOL_SIZE`, `SUBLEDGER_WORKERS`,
+    /// `SUBLEDGER_TAX_PROVIDER_URL`, `SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS`,
+    /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS` and `SUBLEDGER_TAX_PROVIDER_OUTAGE`
+    /// (`reject` or `fallback`).
+    pub fn from_env() -> anyhow::Result<Config> {
+        let defaults = Config::default();
+        let database_url = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty());
+        let bind = match std::env::var("SUBLEDGER_BIND") {
+            Ok(text) => text.parse().map_err(|_| {
+                anyhow::anyhow!("invalid SUBLEDGER_BIND '{text}': expected host:port")
+            })?,
+            Err(_) => defaults.bind,
+        };
+        let outage = match std::env::var("SUBLEDGER_TAX_PROVIDER_OUTAGE").as_deref() {
+            Ok("reject") | Err(_) => ProviderOutage::Reject,
+            Ok("fallback") => ProviderOutage::FallbackRates,
+            Ok(other) => anyhow::bail!(
+                "invalid SUBLEDGER_TAX_PROVIDER_OUTAGE '{other}': expected reject or fallback"
+            ),
+        };
+        Ok(Config {
+            database_url,
+            bind,
+            pool_size: env_number("SUBLEDGER_POOL_SIZE", defaults.pool_size as u64)? as usize,
+            workers: env_number("SUBLEDGER_WORKERS", defaults.workers as u64)? as usize,
+            tax_provider_url: std::env::var("SUBLEDGER_TAX_PROVIDER_URL").ok(),
+            tax_provider_connect_timeout: Duration::from_millis(env_number(
+                "SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS",
+                defaults.tax_provider_connect_timeout.as_millis() as u64,
+            )?),
+            tax_provider_timeout: Duration::from_millis(env_number(
+                "SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS",
+                defaults.tax_provider_timeout.as_millis() as u64,
+            )?),
+            tax_provider_outage: outage,
+        })
+    }
+}
+
+fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid {name} '{text}': expected a whole number")),
+        Err(_) => Ok(default),
+    }
+}

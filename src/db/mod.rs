@@ -1,0 +1,84 @@
+//! Database access: the connection pool, embedded migrations, the embedded default cluster and
+//! per-test databases.
+
+pub mod embedded;
+pub mod tenancy;
+pub mod testing;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+mod embedded_migrations {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Builds a connection pool for `url` with at most `size` connections.
+pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+    );
+    Ok(Pool::builder(manager).max_size(size).build()?)
+}
+
+/// Applies every embedded migration that the database at `url` has not applied yet.
+pub async fn migrate(url: &str) -> anyhow::Result<()> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let task = tokio::spawn(connection);
+    let report = embedded_migrations::migrations::runner().run_async(&mut client).await?;
+    for migration in report.applied_migrations() {
+        tracing::info!(migration = %migration, "applied migration");
+    }
+    drop(client);
+    task.await??;
+    Ok(())
+}
+
+/// Returns a fingerprint of the embedded migrations, used to name test templates.
+pub fn migrations_fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for migration in embedded_migrations::migrations::runner().get_migrations() {
+        hasher.update(migration.name().as_bytes());
+        hasher.update(migration.checksum().to_le_bytes());
+    }
+    hex::encode(&hasher.finalize()[..6])
+}
+
+/// Where the binary's database lives: the server at `DATABASE_URL`, or the embedded default
+/// cluster, kept in `SUBLEDGER_DATA_DIR` (default `.subledger/postgres`) and stopped when this
+/// value is dropped.
+pub struct Database {
+    pub url: String,
+    pub embedded: Option<embedded::EmbeddedPostgres>,
+}
+
+impl Database {
+    pub async fn open(database_url: Option<&str>) -> anyhow::Result<Database> {
+        if let Some(url) = database_url {
+            return Ok(Database { url: url.to_string(), embedded: None });
+        }
+        let root = std::env::var_os("SUBLEDGER_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(".subledger/postgres"));
+        let root = std::path::absolute(&root)?;
+        let cluster =
+            tokio::task::spawn_blocking(move || embedded::EmbeddedPostgres::start_in(&root, true))
+                .await??;
+        let admin_url = cluster.url("postgres");
+        let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await?;
+        let task = tokio::spawn(connection);
+        let exists =
+            client.query_opt("SELECT 1 FROM pg_database WHERE datname = 'subledger'", &[]).await?;
+        if exists.is_none() {
+            client.batch_execute("CREATE DATABASE subledger").await?;
+        }
+        drop(client);
+        task.await??;
+        tracing::info!(data_dir = %cluster.data_dir().display(), port = cluster.port(), "embedded PostgreSQL started");
+        Ok(Database { url: cluster.url("subledger"), embedded: Some(cluster) })
+    }
+}

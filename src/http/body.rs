@@ -1,0 +1,109 @@
+//! Request body, path and query parsing with errors that name the field and the value.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode};
+
+/// Largest accepted JSON body, in bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error)
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req: &HttpRequest| {
+        Error::new(ErrorCode::InvalidParameter, format!("invalid path parameter: {err}")).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req: &HttpRequest| {
+        Error::new(ErrorCode::InvalidParameter, format!("invalid query parameter: {err}")).into()
+    })
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let error = match &err {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            Error::new(ErrorCode::PayloadTooLarge, format!("request body exceeds {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => Error::new(
+            ErrorCode::MalformedJson,
+            "request body must be JSON sent with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(inner) => {
+            Error::new(ErrorCode::MalformedJson, format!("request body is not valid JSON: {inner}"))
+        }
+        _ => Error::new(ErrorCode::MalformedJson, format!("cannot read request body: {err}")),
+    };
+    error.into()
+}
+
+/// Converts a parsed JSON body into `T`, naming the JSON path of the first field that does not
+/// fit (`lines[1].amount`) and the value found there.
+pub fn typed<T: DeserializeOwned>(body: &Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(body).map_err(|err| {
+        let path = err.path().to_string();
+        let found = value_at(body, &path);
+        let mut error =
+            Error::new(ErrorCode::InvalidField, format!("{path}: {}", err.inner())).field(path);
+        if let Some(found) = found {
+            error = error.value(found);
+        }
+        error
+    })
+}
+
+/// Finds the value at a serde_path_to_error path (`a.b[2].c`); `None` when it is missing.
+fn value_at(body: &Value, path: &str) -> Option<Value> {
+    if path == "." {
+        return None;
+    }
+    let mut current = body;
+    for segment in path.split('.') {
+        let (name, indexes) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        if !name.is_empty() {
+            current = current.get(name)?;
+        }
+        for index in indexes.split(['[', ']']).filter(|part| !part.is_empty()) {
+            current = current.get(index.parse::<usize>().ok()?)?;
+        }
+    }
+    Some(current.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Line {
+        #[serde(with = "crate::money::amount_str")]
+        amount: rust_decimal::Decimal,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        lines: Vec<Line>,
+    }
+
+    #[test]
+    fn typed_names_field_and_value() {
+        let body = serde_json::json!({ "lines": [{ "amount": "1.00" }, { "amount": 2.5 }] });
+        let err = typed::<Body>(&body).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidField);
+        assert_eq!(err.field.as_deref(), Some("lines[1].amount"));
+        assert_eq!(err.value, Some(serde_json::json!(2.5)));
+    }
+}

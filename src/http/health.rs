@@ -1,0 +1,37 @@
+//! Liveness, readiness and Prometheus metrics endpoints.
+
+use actix_web::{web, HttpResponse};
+
+use super::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// The process is up.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The database answers, so requests can be served.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let ready = match state.pool.get().await {
+        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    };
+    if ready {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+    } else {
+        tracing::warn!("readiness check failed: database unreachable");
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "database unreachable" }))
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state.pool))
+}

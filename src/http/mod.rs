@@ -1,0 +1,89 @@
+//! The HTTP API: routes, thin handlers, authentication, idempotency and problem+json errors.
+
+pub mod auth;
+pub mod body;
+pub mod health;
+pub mod idempotency;
+pub mod metrics;
+pub mod problem;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::{service_config::ServiceConfig, AppExt};
+
+use crate::config::Config;
+use auth::BearerScheme;
+
+/// Shared state of every worker.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: deadpool_postgres::Pool,
+    pub config: Arc<Config>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
+        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()) }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "subledger",
+        description = "Receivables subledger: documents in, balanced journal entries out."
+    ),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+/// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
+/// document lists exactly the routes that are served.
+fn v1_routes(cfg: &mut ServiceConfig) {
+    let _ = cfg;
+}
+
+/// Returns the OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(utoipa_actix_web::scope("/v1").configure(v1_routes))
+        .split_for_parts();
+    api
+}
+
+/// Starts the HTTP server on `listener`.
+pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let document = Arc::new(openapi());
+    let workers = state.config.workers.max(1);
+    let server = HttpServer::new(move || {
+        let document = document.clone();
+        App::new()
+            .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .app_data(web::Data::new(state.clone()))
+            .app_data(body::json_config())
+            .app_data(body::path_config())
+            .app_data(body::query_config())
+            .configure(health::routes)
+            .route(
+                "/v1/openapi.json",
+                web::get().to(move || {
+                    let document = document.clone();
+                    async move { HttpResponse::Ok().json(&*document) }
+                }),
+            )
+            .into_utoipa_app()
+            .service(utoipa_actix_web::scope("/v1").configure(v1_routes))
+            .into_app()
+            .default_service(web::to(problem::route_not_found))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,72 @@
+//! RFC 9457 problem+json responses for every error of the error table.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode, PROBLEM_TYPE_PREFIX};
+
+/// The problem+json body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:subledger:problem:<code>`, stable for each error code.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// The stable error code, as in `type`.
+    pub code: &'static str,
+    /// The request field at fault, as a JSON path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The rejected value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub value: Option<Value>,
+}
+
+impl Problem {
+    pub fn from_error(error: &Error) -> Problem {
+        Problem {
+            problem_type: format!("{PROBLEM_TYPE_PREFIX}{}", error.code.code()),
+            title: error.code.title(),
+            status: error.code.status(),
+            detail: error.detail.clone(),
+            code: error.code.code(),
+            field: error.field.clone(),
+            value: error.value.clone(),
+        }
+    }
+}
+
+/// Builds the HTTP response for `error`, logging 5xx errors with their cause.
+pub fn response(error: &Error) -> HttpResponse {
+    if !error.is_rejection() {
+        tracing::error!(error.code = error.code.code(), error = %error, "request failed");
+    }
+    let status =
+        StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(Problem::from_error(error))
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        response(self)
+    }
+}
+
+/// Answers requests for paths and methods that no route serves.
+pub async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    response(
+        &Error::new(ErrorCode::NotFound, format!("no route for {} {}", req.method(), req.path()))
+            .value(req.path().to_string()),
+    )
+}

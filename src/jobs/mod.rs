@@ -1,0 +1,1 @@
+//! Batch work: payout runs.

@@ -1,0 +1,1 @@
+//! Double-entry core: accounts, journal entries, posting, balances and fiscal periods.

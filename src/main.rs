@@ -1,0 +1,88 @@
+//! The `subledger` command line.
+
+use std::net::TcpListener;
+
+use clap::{Parser, Subcommand};
+use subledger::config::Config;
+use subledger::db::{self, tenancy};
+use subledger::http;
+
+#[derive(Parser)]
+#[command(name = "subledger", version, about = "Receivables subledger with a tax engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the HTTP API.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with its default chart of accounts and print its API keys once.
+    Create { name: String },
+}
+
+fn main() -> anyhow::Result<()> {
+    subledger::telemetry::init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(run(cli));
+    if let Err(err) = &result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let database = db::Database::open(config.database_url.as_deref()).await?;
+            db::migrate(&database.url).await
+        }
+        Command::Tenants { command: TenantCommand::Create { name } } => {
+            create_tenant(config, &name).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let database = db::Database::open(config.database_url.as_deref()).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, config.pool_size)?;
+    let listener = TcpListener::bind(config.bind)?;
+    tracing::info!(address = %listener.local_addr()?, "serving the HTTP API");
+    let state = http::AppState::new(pool, config);
+    http::serve(listener, state)?.await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn create_tenant(config: Config, name: &str) -> anyhow::Result<()> {
+    let database = db::Database::open(config.database_url.as_deref()).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 1)?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let tenant_id = tenancy::insert_tenant(&tx, name).await?;
+    let write = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Write).await?;
+    let read = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Read).await?;
+    tx.commit().await?;
+    println!("tenant {name} created: {tenant_id}");
+    println!("write key (shown once): {}", write.secret);
+    println!("read-only auditor key (shown once): {}", read.secret);
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Structured logging with tracing.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber: JSON lines when `SUBLEDGER_LOG_FORMAT=json`, readable text
+/// otherwise; the level comes from `RUST_LOG` (default `info`).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if std::env::var("SUBLEDGER_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second call (tests) keeps the first subscriber.
+    drop(result);
+}
+
+/// Installs a subscriber for tests: warnings and errors only, through the test harness's
+/// captured output.
+pub fn init_for_tests() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let result = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    drop(result);
+}

@@ -1,0 +1,4 @@
+//! Integration tests: the real service on a random loopback port, each test on its own database.
+
+mod helpers;
+mod service;
