@@ -1,10 +1,13 @@
 //! The HTTP API: routes, thin handlers, authentication, idempotency and problem+json errors.
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod entries;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod periods;
 pub mod problem;
 
 use std::net::TcpListener;
@@ -44,7 +47,14 @@ struct ApiDoc;
 /// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
 /// document lists exactly the routes that are served.
 fn v1_routes(cfg: &mut ServiceConfig) {
-    let _ = cfg;
+    cfg.service(accounts::create_account)
+        .service(accounts::get_account)
+        .service(accounts::get_balance)
+        .service(entries::create_entry)
+        .service(entries::get_entry)
+        .service(entries::reverse_entry)
+        .service(periods::close_period)
+        .service(periods::get_period);
 }
 
 /// Returns the OpenAPI document of every route.
