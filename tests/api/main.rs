@@ -1,5 +1,7 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
+mod entries;
+mod errors;
 mod helpers;
 mod invariants;
 mod ledger;
