@@ -37,9 +37,7 @@ impl Books {
     fn balance(&self, account: &str, as_of: Option<NaiveDate>) -> Decimal {
         self.changes
             .iter()
-            .filter(|((code, date), _)| {
-                code == account && as_of.map_or(true, |as_of| *date <= as_of)
-            })
+            .filter(|((code, date), _)| code == account && as_of.is_none_or(|as_of| *date <= as_of))
             .map(|(_, amount)| *amount)
             .sum()
     }
