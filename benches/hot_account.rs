@@ -1,7 +1,7 @@
 //! Posting throughput with a hot platform account against a uniform spread of accounts.
 //!
 //! Every entry has four lines. In `hot` mode one line of every entry goes to the same
-//! account (`cash_clearing.EUR`); in `uniform` mode all four accounts are drawn from 64
+//! account (`cash_clearing.EUR`). In `uniform` mode all four accounts are drawn from 64
 //! partner accounts. Each client posts one entry per transaction through
 //! `ledger::post_entry`. Rounds alternate between the modes so machine noise hits both;
 //! the ratio hot / uniform is what matters. Runs on the embedded cluster (or DATABASE_URL).

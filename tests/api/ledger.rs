@@ -28,7 +28,7 @@ pub fn line(account: &str, amount: Decimal, currency: &str) -> NewLine {
     NewLine { account: code(account), amount: Money::new(amount, currency).unwrap(), memo: None }
 }
 
-/// A two-line EUR entry: debit `debit`, credit `credit`.
+/// Builds a two-line EUR entry that debits `debit` and credits `credit`.
 pub fn transfer(effective: &str, debit: &str, credit: &str, amount: Decimal) -> NewEntry {
     NewEntry {
         effective_date: date(effective),
@@ -280,7 +280,7 @@ async fn open_transactions_share_no_balance_row() {
     ledger::post_entry(&first, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(1)))
         .await
         .unwrap();
-    // The first transaction still holds its balance rows; the second must not wait for them.
+    // The first transaction keeps its balance rows locked; the second must not wait for them.
     let second = second_client.transaction().await.unwrap();
     let posted = tokio::time::timeout(
         std::time::Duration::from_secs(10),

@@ -1,6 +1,7 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod audit;
+mod cli;
 mod entries;
 mod errors;
 mod helpers;
