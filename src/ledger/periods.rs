@@ -98,6 +98,9 @@ impl Period {
 
 /// Closes a period. Closing a closed period returns it unchanged. Waits for transactions that
 /// are posting entries to finish, so none dated in the period commits after it closed.
+// NOTE: the SHARE lock covers the whole journal_entries table, so while it waits for the
+// postings in flight, new postings of every tenant wait too (for as long as the longest
+// open posting transaction). A lock per tenant would confine that.
 #[tracing::instrument(skip_all, fields(tenant.id = %tenant_id, period.id = %id))]
 pub async fn close_period(
     client: &impl GenericClient,

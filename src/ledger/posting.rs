@@ -452,7 +452,7 @@ pub async fn get_entry(
 pub struct Reversal {
     /// Defaults to the reversed entry's effective date.
     pub effective_date: Option<NaiveDate>,
-    /// Defaults to "Reversal of entry <id>".
+    /// Defaults to "Reversal of entry `<id>`".
     pub description: Option<String>,
     pub idempotency_key: Option<String>,
 }
