@@ -2,8 +2,10 @@
 //!
 //! `post_entry` rejects bad input with ordered guard clauses, each with its own error code:
 //! line count, texts, amount range, balance per currency (no database needed), then accounts,
-//! account currencies, the period and the reversed entry (one pipelined round trip). The
-//! insert is a second round trip; Postgres repeats every check in its triggers.
+//! account currencies, the period and the reversed entry. One pipelined round trip reads
+//! those facts and any entry already posted under the idempotency key, which is returned
+//! instead. The insert is a second round trip, and Postgres repeats every check in its
+//! triggers.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,6 +100,10 @@ pub async fn post_entry(
     check_shape(&entry)?;
     check_balanced(&entry.lines)?;
     let facts = LedgerFacts::read(tx, tenant_id, &entry).await?;
+    // A repeated key returns the entry posted first even if, say, its period closed since.
+    if let Some(existing) = facts.existing {
+        return replay(tx, tenant_id, existing, entry).await;
+    }
     facts.check(&entry)?;
     insert(tx, tenant_id, entry).await
 }
@@ -183,10 +189,12 @@ struct LedgerFacts {
     period_closed: bool,
     /// For a reversal: whether the reversed entry exists and who reversed it already.
     reversed: Option<(bool, Option<Uuid>)>,
+    /// The entry already posted under the entry's idempotency key.
+    existing: Option<Uuid>,
 }
 
 impl LedgerFacts {
-    /// Reads the facts with up to three queries sent together (one round trip).
+    /// Reads the facts with up to four queries sent together (one round trip).
     async fn read(
         client: &impl GenericClient,
         tenant_id: Uuid,
@@ -206,11 +214,16 @@ impl LedgerFacts {
         };
         let closed = periods::closed_at(client, tenant_id, period);
         let reversed = read_reversed(client, tenant_id, entry.reverses);
-        let (accounts, closed, reversed) =
-            tokio::try_join!(async { accounts.await.map_err(Error::from) }, closed, reversed)?;
+        let existing = find_by_key(client, tenant_id, entry.idempotency_key.as_deref());
+        let (accounts, closed, reversed, existing) = tokio::try_join!(
+            async { accounts.await.map_err(Error::from) },
+            closed,
+            reversed,
+            existing
+        )?;
         let account_currencies =
             accounts.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
-        Ok(LedgerFacts { account_currencies, period_closed: closed.is_some(), reversed })
+        Ok(LedgerFacts { account_currencies, period_closed: closed.is_some(), reversed, existing })
     }
 
     fn check(&self, entry: &NewEntry) -> Result<(), Error> {
@@ -331,7 +344,12 @@ async fn insert(
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
     let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
     let Some(row) = row else {
-        return replay(tx, tenant_id, entry).await;
+        // A concurrent transaction committed an entry with this key while ours waited.
+        let key = entry.idempotency_key.as_deref();
+        let existing = find_by_key(tx, tenant_id, key).await?.ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("entry with idempotency key {key:?} vanished"))
+        })?;
+        return replay(tx, tenant_id, existing, entry).await;
     };
     Ok(posted(id, row.get(0), entry))
 }
@@ -362,20 +380,33 @@ fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {
     }
 }
 
-/// Returns the entry already posted under `entry`'s idempotency key if it is the same entry.
-async fn replay(
-    tx: &Transaction<'_>,
+async fn find_by_key(
+    client: &impl GenericClient,
     tenant_id: Uuid,
-    entry: NewEntry,
-) -> Result<PostedEntry, Error> {
-    let key = entry.idempotency_key.clone().unwrap_or_default();
-    let statement = tx
+    key: Option<&str>,
+) -> Result<Option<Uuid>, Error> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let statement = client
         .prepare_cached(
             "SELECT id FROM journal_entries WHERE tenant_id = $1 AND idempotency_key = $2",
         )
         .await?;
-    let row = tx.query_one(&statement, &[&tenant_id, &key]).await?;
-    let mut stored = get_entry(tx, tenant_id, row.get(0)).await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &key]).await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Returns the entry `existing`, posted under `entry`'s idempotency key, if it is the same
+/// entry, and `idempotency_key_reused` otherwise.
+async fn replay(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    existing: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
+    let key = entry.idempotency_key.clone().unwrap_or_default();
+    let mut stored = get_entry(tx, tenant_id, existing).await?;
     let same = stored.effective_date == entry.effective_date
         && stored.description == entry.description
         && stored.reverses == entry.reverses

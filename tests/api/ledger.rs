@@ -235,6 +235,12 @@ async fn idempotency_key_replays_entry() {
     assert!(second.replayed);
     assert_eq!(balance_of(&app, app.tenant_id, CASH, None).await, dec!(5.00));
 
+    let client = app.sql().await;
+    let july = ledger::PeriodId::parse("2026-07").unwrap();
+    ledger::close_period(&client, app.tenant_id, july).await.unwrap();
+    let after_close = post(&app, app.tenant_id, entry.clone()).await.unwrap();
+    assert_eq!(after_close.id, first.id, "a replay must not depend on the period");
+
     let other = NewEntry { lines: transfer("2026-07-01", CASH, REVENUE, dec!(6)).lines, ..entry };
     let err = post(&app, app.tenant_id, other).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::IdempotencyKeyReused);
