@@ -182,7 +182,8 @@ fn check_balanced(lines: &[NewLine]) -> Result<(), Error> {
     }
 }
 
-/// What the database stores about an entry's accounts, period and reversed entry.
+/// Database facts about an entry: its accounts, its period, the reversed entry and any entry
+/// already posted under its idempotency key.
 struct LedgerFacts {
     /// Currency of each referenced account that exists.
     account_currencies: HashMap<String, String>,
