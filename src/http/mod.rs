@@ -6,6 +6,7 @@ pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod problem;
+pub mod tax;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -23,11 +24,13 @@ pub struct AppState {
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
+    pub tax: Arc<crate::tax::Engine>,
 }
 
 impl AppState {
     pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
-        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()) }
+        let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
+        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()), tax }
     }
 }
 
@@ -44,7 +47,7 @@ struct ApiDoc;
 /// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
 /// document lists exactly the routes that are served.
 fn v1_routes(cfg: &mut ServiceConfig) {
-    let _ = cfg;
+    cfg.service(tax::create_quote);
 }
 
 /// Returns the OpenAPI document of every route.
