@@ -118,10 +118,12 @@ impl Engine {
                 ProviderError::Connect("no provider is configured".into()),
             );
         };
+        // The buyer's own time zone first, because a state may span two zones (Texas does).
         let state = parties.buyer_subdivision.as_deref().and_then(|code| rates.jurisdiction(code));
-        let tax_date = match state {
-            Some(state) => local::local_date(state, input.tax_point),
-            None => input.tax_point.date_naive(),
+        let tax_date = match (input.buyer.domicile.time_zone, state) {
+            (Some(zone), _) => input.tax_point.with_timezone(&zone).date_naive(),
+            (None, Some(state)) => local::local_date(state, input.tax_point),
+            (None, None) => input.tax_point.date_naive(),
         };
         let request = provider::request(input, &parties, message, document_number, tax_date);
         let started = std::time::Instant::now();

@@ -1,6 +1,6 @@
 //! The external tax provider for sales to the United States: the trait, its HTTP client, the
 //! request built from a `TaxInput`, the determination built from the response, and a stub
-//! server that answers like the provider.
+//! server that responds like the provider.
 
 pub mod http;
 pub mod stub;
@@ -21,7 +21,7 @@ use wire::{CalculationRequest, CalculationResponse, SaleMessageType};
 
 pub use http::HttpProvider;
 
-/// Why a provider call failed.
+/// Failure of a provider call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     #[error("the tax provider did not answer in time")]
@@ -37,7 +37,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether a retry may succeed: timeouts, connection failures and 5xx answers.
+    /// Tells whether a retry may succeed: after a timeout, a connection failure or a 5xx.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -46,7 +46,7 @@ impl ProviderError {
     }
 }
 
-/// The provider's answer: the parsed response and the body as received.
+/// The provider's response, parsed and as received.
 #[derive(Debug, Clone)]
 pub struct ProviderReply {
     pub response: CalculationResponse,
@@ -120,7 +120,7 @@ pub fn determination(
     let currency = input.currency;
     if data.line_items.len() != input.lines.len() {
         return Err(ProviderError::Malformed(format!(
-            "{} lines answered for {} sent",
+            "{} lines returned for {} sent",
             data.line_items.len(),
             input.lines.len()
         )));

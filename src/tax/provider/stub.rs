@@ -1,5 +1,5 @@
-//! A stub of the external tax provider: a real HTTP server on a loopback address that answers
-//! calculation requests from `fixtures/tax/us_addresses.json`.
+//! A stub of the external tax provider: a real HTTP server on a loopback address that computes
+//! responses to calculation requests from `fixtures/tax/us_addresses.json`.
 //!
 //! Faults for tests: a request header `X-Stub-Fault: slow | error | malformed` (with
 //! `X-Stub-Delay-Ms` for `slow`) affects that request; `POST /stub/faults` with
@@ -51,11 +51,11 @@ struct JurisdictionRow {
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
     None,
-    /// Wait `delay_ms` before answering.
+    /// Wait `delay_ms` before responding.
     Slow,
-    /// Answer HTTP 500.
+    /// Respond with HTTP 500.
     Error,
-    /// Answer 200 with a body that is not JSON.
+    /// Respond 200 with a body that is not JSON.
     Malformed,
 }
 
@@ -81,7 +81,7 @@ struct StubState {
     faults: Mutex<Faults>,
 }
 
-/// Longest delay a `slow` fault may ask for, so a stub never hangs a test run.
+/// Maximum delay of a `slow` fault, so a stub never hangs a test run.
 const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Binds `listener` and returns the running stub server.
