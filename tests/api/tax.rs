@@ -348,3 +348,38 @@ async fn determinations_stay_in_their_tenant() {
         tax::load_determination(&client, other_tenant, "invoice", document_id).await.unwrap();
     assert!(seen.is_none());
 }
+
+#[tokio::test]
+async fn auditor_reads_tax_lines_only_through_views() {
+    let app = TestApp::spawn().await;
+    let input: TaxInput = serde_json::from_value(eu_quote()).unwrap();
+    let client = app.sql().await;
+    let rates = tax::load_rate_book(&client).await.unwrap();
+    let determination = tax::determine(&rates, &input).unwrap();
+    tax::store_determination(&client, app.tenant_id, "invoice", Uuid::new_v4(), &determination)
+        .await
+        .unwrap();
+
+    client.batch_execute("SET ROLE subledger_auditor").await.unwrap();
+    let lines: i64 =
+        client.query_one("SELECT count(*) FROM audit.tax_lines", &[]).await.unwrap().get(0);
+    assert_eq!(lines, 1);
+    let rates: i64 =
+        client.query_one("SELECT count(*) FROM audit.tax_rates", &[]).await.unwrap().get(0);
+    assert!(rates >= 50);
+    let direct = client.query_one("SELECT count(*) FROM tax_determinations", &[]).await;
+    assert!(direct.is_err());
+    client.batch_execute("RESET ROLE").await.unwrap();
+}
+
+#[tokio::test]
+async fn app_role_cannot_rewrite_tax_lines() {
+    let app = TestApp::spawn().await;
+    let client = app.sql().await;
+    client.batch_execute("SET ROLE subledger_app").await.unwrap();
+    let update = client.execute("UPDATE tax_determination_lines SET amount = 0", &[]).await;
+    assert!(update.is_err());
+    let delete = client.execute("DELETE FROM tax_determinations", &[]).await;
+    assert!(delete.is_err());
+    client.batch_execute("RESET ROLE").await.unwrap();
+}
