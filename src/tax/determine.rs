@@ -45,7 +45,7 @@ pub fn determine(rates: &RateBook, input: &TaxInput) -> Result<Determination, Er
 ///
 /// NOTE: the estimate ignores county, city and district taxes and product taxability (it
 /// charges the state rate on SaaS in California, where SaaS is not taxed); a document posted
-/// with it needs a correction once the provider answers.
+/// with it needs a correction once the provider is back.
 pub fn determine_fallback(rates: &RateBook, input: &TaxInput) -> Result<Determination, Error> {
     check_lines(input)?;
     let parties = rules::parties(rates, input)?;

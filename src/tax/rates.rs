@@ -201,7 +201,8 @@ impl RateBook {
         self.rated.contains(code)
     }
 
-    /// Whether the country has subdivisions with their own taxes (Canada, the United States).
+    /// Tells whether the country has subdivisions with their own taxes (Canada, the United
+    /// States).
     pub fn has_subdivisions(&self, country: &str) -> bool {
         self.countries_with_subdivisions.contains_key(country)
     }

@@ -108,8 +108,8 @@ pub fn request(
     }
 }
 
-/// Builds a determination from the provider's reply, checking that it answers every line
-/// and that its amounts add up and fit the currency.
+/// Builds a determination from the provider's reply, checking that it covers every line and
+/// that its amounts add up and fit the currency.
 pub fn determination(
     input: &TaxInput,
     parties: &Parties,
