@@ -55,7 +55,7 @@ async fn app_with_stub(stub: &RunningStub, outage: ProviderOutage) -> TestApp {
     TestApp::spawn_with(move |config| {
         config.tax_provider_url = Some(url);
         config.tax_provider_connect_timeout = Duration::from_millis(200);
-        config.tax_provider_timeout = Duration::from_millis(400);
+        config.tax_provider_timeout = Duration::from_millis(1000);
         config.tax_provider_outage = outage;
     })
     .await
@@ -195,7 +195,7 @@ async fn provider_rejection_is_not_retried() {
 }
 
 #[tokio::test]
-async fn provider_error_is_retried_until_it_answers() {
+async fn provider_error_is_retried_then_succeeds() {
     let stub = RunningStub::start().unwrap();
     let app = app_with_stub(&stub, ProviderOutage::Reject).await;
     stub.set_fault("error", 0, Some(2)).await.unwrap();
@@ -212,7 +212,7 @@ async fn provider_faults_follow_the_outage_policy() {
     for fault in ["slow", "error", "malformed"] {
         let stub = RunningStub::start().unwrap();
         let app = app_with_stub(&stub, ProviderOutage::Reject).await;
-        stub.set_fault(fault, 2000, None).await.unwrap();
+        stub.set_fault(fault, 5000, None).await.unwrap();
         let body = us_quote("10001", "NY", "98101", "WA");
         let idempotency_key = key();
         let rejected = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
@@ -232,7 +232,7 @@ async fn provider_faults_follow_the_outage_policy() {
         assert_eq!(retried.body["tax_estimated"], false, "{fault}");
 
         let app = app_with_stub(&stub, ProviderOutage::FallbackRates).await;
-        stub.set_fault(fault, 2000, None).await.unwrap();
+        stub.set_fault(fault, 5000, None).await.unwrap();
         let estimated = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
         assert_eq!(estimated.status, 200, "{fault}: {}", estimated.body);
         assert_eq!(estimated.body["tax_estimated"], true, "{fault}");
