@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod periods;
 pub mod problem;
+pub mod tax;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -26,11 +27,13 @@ pub struct AppState {
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
+    pub tax: Arc<crate::tax::Engine>,
 }
 
 impl AppState {
     pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
-        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()) }
+        let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
+        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()), tax }
     }
 }
 
@@ -54,7 +57,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(entries::get_entry)
         .service(entries::reverse_entry)
         .service(periods::close_period)
-        .service(periods::get_period);
+        .service(periods::get_period)
+        .service(tax::create_quote);
 }
 
 /// Returns the OpenAPI document of every route.

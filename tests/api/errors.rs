@@ -186,6 +186,14 @@ async fn every_error_code_has_a_snapshot() {
     request_cases(&app, &mut cases, &mut ids).await;
     api_cases(&app, &mut cases, &mut ids).await;
 
+    let (tax_responses, tax_errors) = crate::tax_errors::error_cases().await;
+    for (code, response) in tax_responses {
+        cases.add(code, response);
+    }
+    for (code, error) in tax_errors {
+        cases.add_error(code, &error);
+    }
+
     let unavailable = TestApp::spawn().await;
     unavailable.pool.close();
     cases.add(

@@ -8,3 +8,5 @@ mod helpers;
 mod invariants;
 mod ledger;
 mod service;
+mod tax;
+mod tax_errors;

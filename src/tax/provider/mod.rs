@@ -1,0 +1,310 @@
+//! The external tax provider for sales to the United States: the trait, its HTTP client, the
+//! request built from a `TaxInput`, the determination built from the response, and a stub
+//! server that responds like the provider.
+
+pub mod http;
+pub mod stub;
+pub mod wire;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::model::{
+    Determination, DeterminationSource, Liability, LineShare, LineTax, PartyKind, RoundingScope,
+    TaxInput, TaxLine,
+};
+use super::rules::Parties;
+use wire::{CalculationRequest, CalculationResponse, SaleMessageType};
+
+pub use http::HttpProvider;
+
+/// Failure of a provider call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the tax provider did not answer in time")]
+    Timeout,
+    #[error("cannot reach the tax provider: {0}")]
+    Connect(String),
+    #[error("the tax provider failed with HTTP {status}")]
+    Server { status: u16 },
+    #[error("the tax provider rejected the request with HTTP {status}: {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the tax provider's response is not valid: {0}")]
+    Malformed(String),
+}
+
+impl ProviderError {
+    /// Tells whether a retry may succeed: after a timeout, a connection failure or a 5xx.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout | ProviderError::Connect(_) | ProviderError::Server { .. }
+        )
+    }
+}
+
+/// The provider's response, parsed and as received.
+#[derive(Debug, Clone)]
+pub struct ProviderReply {
+    pub response: CalculationResponse,
+    pub raw: serde_json::Value,
+}
+
+/// An external tax provider.
+#[async_trait]
+pub trait TaxProvider: Send + Sync {
+    async fn calculate(&self, request: &CalculationRequest)
+        -> Result<ProviderReply, ProviderError>;
+}
+
+/// Builds the provider request for `input`.
+pub fn request(
+    input: &TaxInput,
+    parties: &Parties,
+    message: SaleMessageType,
+    document_number: Option<&str>,
+    document_date: NaiveDate,
+) -> CalculationRequest {
+    let address = |party: &super::model::Party| wire::Address {
+        street_address1: party.domicile.street.clone(),
+        city: party.domicile.city.clone(),
+        main_division: party
+            .domicile
+            .subdivision
+            .as_deref()
+            .map(|code| code.rsplit('-').next().unwrap_or(code).to_string()),
+        postal_code: party.domicile.postal_code.clone(),
+        country: party.domicile.country.clone(),
+    };
+    let class_code = match parties.buyer_kind {
+        PartyKind::Business => "BUSINESS",
+        PartyKind::Consumer => "CONSUMER",
+    };
+    CalculationRequest {
+        sale_message_type: message,
+        transaction_type: "SALE".to_string(),
+        document_number: document_number.map(str::to_string),
+        document_date,
+        currency: input.currency.code().to_string(),
+        seller: wire::Seller { physical_origin: address(&input.seller) },
+        customer: wire::Customer {
+            customer_code: wire::CustomerCode { class_code: class_code.to_string() },
+            destination: address(&input.buyer),
+        },
+        line_items: input
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| wire::RequestLine {
+                line_item_number: i as u32 + 1,
+                quantity: wire::Quantity { value: line.quantity },
+                extended_price: line.amount,
+                product: wire::Product { product_class: input.product.as_str().to_string() },
+            })
+            .collect(),
+    }
+}
+
+/// Builds a determination from the provider's reply, checking that it covers every line and
+/// that its amounts add up and fit the currency.
+pub fn determination(
+    input: &TaxInput,
+    parties: &Parties,
+    tax_date: NaiveDate,
+    reply: ProviderReply,
+) -> Result<Determination, ProviderError> {
+    let data = &reply.response.data;
+    let currency = input.currency;
+    if data.line_items.len() != input.lines.len() {
+        return Err(ProviderError::Malformed(format!(
+            "{} lines returned for {} sent",
+            data.line_items.len(),
+            input.lines.len()
+        )));
+    }
+    let liable = parties.supplier_liability;
+
+    // Jurisdictions in order of first appearance, each with its column in the line shares.
+    let mut columns: BTreeMap<String, usize> = BTreeMap::new();
+    let mut taxes: Vec<TaxLine> = Vec::new();
+    for line in &data.line_items {
+        for tax in &line.taxes {
+            let key = jurisdiction_key(tax);
+            if !columns.contains_key(&key) {
+                columns.insert(key.clone(), taxes.len());
+                taxes.push(tax_line(key, tax, liable));
+            }
+        }
+    }
+
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, (sent, answered)) in input.lines.iter().zip(&data.line_items).enumerate() {
+        if answered.line_item_number as usize != i + 1 || answered.extended_price != sent.amount {
+            return Err(ProviderError::Malformed(format!(
+                "line {} does not match the request",
+                i + 1
+            )));
+        }
+        let net = exact(currency, sent.amount)?;
+        let mut shares =
+            vec![LineShare { taxable: Decimal::ZERO, amount: Decimal::ZERO }; taxes.len()];
+        for tax in &answered.taxes {
+            let column = columns[&jurisdiction_key(tax)];
+            shares[column].taxable += exact(currency, tax.taxable)?;
+            shares[column].amount += exact(currency, tax.calculated_tax)?;
+        }
+        let tax: Decimal = shares.iter().map(|share| share.amount).sum();
+        if tax != answered.total_tax {
+            return Err(ProviderError::Malformed(format!(
+                "line {} total tax {} is not the sum of its taxes {tax}",
+                i + 1,
+                answered.total_tax
+            )));
+        }
+        let tax = exact(currency, tax)?;
+        lines.push(LineTax { net, tax, gross: net + tax, taxes: shares });
+    }
+    for (column, tax) in taxes.iter_mut().enumerate() {
+        tax.taxable = exact(currency, lines.iter().map(|line| line.taxes[column].taxable).sum())?;
+        tax.amount = exact(currency, lines.iter().map(|line| line.taxes[column].amount).sum())?;
+    }
+    let net_total = exact(currency, lines.iter().map(|line| line.net).sum())?;
+    let tax_total = exact(currency, taxes.iter().map(|tax| tax.amount).sum())?;
+    if tax_total != data.total_tax {
+        return Err(ProviderError::Malformed(format!(
+            "total tax {} is not the sum of the line taxes {tax_total}",
+            data.total_tax
+        )));
+    }
+    Ok(Determination {
+        rule: "us.sales_tax.provider".to_string(),
+        supplier: if liable == Liability::Platform { "platform" } else { "seller" }.to_string(),
+        supplier_rule: parties.supplier_rule.clone(),
+        buyer_treated_as: parties.buyer_kind,
+        buyer_tax_id: parties.buyer_tax_id.clone(),
+        source: DeterminationSource::Provider,
+        tax_estimated: false,
+        currency,
+        prices_include_tax: false,
+        tax_point: input.tax_point,
+        tax_date,
+        taxes,
+        lines,
+        net_total,
+        tax_total,
+        gross_total: net_total + tax_total,
+        legal_mentions: Vec::new(),
+        provider_response: Some(reply.raw),
+    })
+}
+
+fn jurisdiction_key(tax: &wire::Tax) -> String {
+    format!("US:{}:{}", tax.jurisdiction.jurisdiction_type, tax.jurisdiction.jurisdiction_id)
+}
+
+fn tax_line(key: String, tax: &wire::Tax, liable: Liability) -> TaxLine {
+    let level = match tax.jurisdiction.jurisdiction_type.as_str() {
+        "STATE" => "state",
+        "COUNTY" => "county",
+        "CITY" => "city",
+        _ => "special_district",
+    };
+    let rule = match (tax.tax_result.as_str(), tax.situs.as_str()) {
+        ("TAXABLE", "ORIGIN") => "us.sales_tax.origin",
+        ("TAXABLE", _) => "us.sales_tax.destination",
+        _ => "us.sales_tax.nontaxable",
+    };
+    TaxLine {
+        jurisdiction: key,
+        jurisdiction_name: tax.jurisdiction.value.clone(),
+        level: level.to_string(),
+        tax_name: "sales tax".to_string(),
+        rule: rule.to_string(),
+        rate: (tax.effective_rate * Decimal::ONE_HUNDRED).normalize(),
+        taxable: Decimal::ZERO,
+        amount: Decimal::ZERO,
+        liable: if rule == "us.sales_tax.nontaxable" { Liability::Nobody } else { liable },
+        legal_mention: None,
+        rate_source: "external tax provider".to_string(),
+        rounding: RoundingScope::Line,
+    }
+}
+
+fn exact(currency: crate::money::Currency, amount: Decimal) -> Result<Decimal, ProviderError> {
+    currency
+        .exact(amount)
+        .map_err(|err| ProviderError::Malformed(format!("amount {amount}: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tax::{fixtures, rules};
+    use rust_decimal_macros::dec;
+
+    fn sale() -> TaxInput {
+        serde_json::from_value(serde_json::json!({
+            "seller": { "domicile": { "country": "US", "subdivision": "NY", "postal_code": "10001" },
+                        "kind": "business" },
+            "buyer": { "domicile": { "country": "US", "subdivision": "WA", "postal_code": "98101" },
+                       "kind": "consumer" },
+            "platform_role": "none",
+            "product": "saas",
+            "currency": "USD",
+            "lines": [{ "amount": "100.00" }],
+            "tax_point": "2025-06-01T12:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    fn reply(line_tax: &str, total_tax: &str, calculated: &str) -> ProviderReply {
+        let raw = serde_json::json!({ "data": {
+            "saleMessageType": "QUOTATION", "subTotal": "100.00", "totalTax": total_tax,
+            "total": "110.00",
+            "lineItems": [{
+                "lineItemNumber": 1, "extendedPrice": "100.00", "totalTax": line_tax,
+                "taxes": [{
+                    "jurisdiction": { "jurisdictionType": "STATE", "jurisdictionId": "53",
+                                      "value": "WASHINGTON" },
+                    "taxResult": "TAXABLE", "situs": "DESTINATION", "effectiveRate": "0.065",
+                    "taxable": "100.00", "calculatedTax": calculated
+                }]
+            }]
+        }});
+        ProviderReply { response: serde_json::from_value(raw.clone()).unwrap(), raw }
+    }
+
+    fn map(reply: ProviderReply) -> Result<Determination, ProviderError> {
+        let input = sale();
+        let book = fixtures::rate_book().unwrap();
+        let parties = rules::parties(&book, &input).unwrap();
+        determination(&input, &parties, input.tax_point.date_naive(), reply)
+    }
+
+    #[test]
+    fn consistent_reply_maps_to_tax_lines() {
+        let result = map(reply("6.50", "6.50", "6.50")).unwrap();
+        assert_eq!(result.taxes[0].jurisdiction, "US:STATE:53");
+        assert_eq!(result.taxes[0].rate, dec!(6.5));
+        assert_eq!(result.tax_total, dec!(6.50));
+        assert!(result.provider_response.is_some());
+    }
+
+    #[test]
+    fn inconsistent_reply_is_malformed() {
+        assert!(matches!(map(reply("6.50", "6.51", "6.50")), Err(ProviderError::Malformed(_))));
+        assert!(matches!(map(reply("6.40", "6.40", "6.50")), Err(ProviderError::Malformed(_))));
+        assert!(matches!(map(reply("6.505", "6.505", "6.505")), Err(ProviderError::Malformed(_))));
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert!(ProviderError::Timeout.is_retryable());
+        assert!(ProviderError::Server { status: 503 }.is_retryable());
+        assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
+        assert!(!ProviderError::Malformed(String::new()).is_retryable());
+    }
+}
