@@ -2,10 +2,16 @@
 
 pub mod auth;
 pub mod body;
+pub mod credit_notes;
 pub mod health;
 pub mod idempotency;
+pub mod invoices;
 pub mod metrics;
+pub mod parties;
+pub mod payments;
+pub mod payouts;
 pub mod problem;
+pub mod reports;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -44,7 +50,19 @@ struct ApiDoc;
 /// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
 /// document lists exactly the routes that are served.
 fn v1_routes(cfg: &mut ServiceConfig) {
-    let _ = cfg;
+    cfg.service(parties::create)
+        .service(parties::show)
+        .service(parties::partner_statement)
+        .service(parties::customer_statement)
+        .service(invoices::create)
+        .service(invoices::show)
+        .service(payments::create)
+        .service(payments::show)
+        .service(credit_notes::create)
+        .service(credit_notes::show)
+        .service(payouts::create)
+        .service(reports::open_items)
+        .service(reports::aging);
 }
 
 /// Returns the OpenAPI document of every route.
