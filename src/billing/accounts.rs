@@ -1,10 +1,12 @@
 //! Contract accounts (one ledger account per party, currency and purpose) and the platform's
 //! own accounts that billing documents post to.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::ledger::accounts::ChartAccount;
+use crate::ledger::{self, AccountCode, AccountKind, NewAccount};
 use crate::money::Currency;
 
 /// What a contract account is for.
@@ -29,9 +31,16 @@ impl Purpose {
 
     fn prefix(self) -> &'static str {
         match self {
-            Purpose::Receivable => "1200",
-            Purpose::CustomerCredit => "2100",
-            Purpose::Payable => "2000",
+            Purpose::Receivable => "receivable",
+            Purpose::CustomerCredit => "customer_credit",
+            Purpose::Payable => "partner_payable",
+        }
+    }
+
+    fn kind(self) -> AccountKind {
+        match self {
+            Purpose::Receivable => AccountKind::Asset,
+            Purpose::CustomerCredit | Purpose::Payable => AccountKind::Liability,
         }
     }
 }
@@ -47,20 +56,23 @@ pub enum PlatformAccount {
 }
 
 impl PlatformAccount {
-    fn code(&self, currency: Currency) -> String {
-        match self {
-            PlatformAccount::CashClearing => format!("1100.{currency}"),
-            PlatformAccount::CommissionRevenue => format!("4000.{currency}"),
-            PlatformAccount::TaxPayable(jurisdiction) => format!("2200.{jurisdiction}.{currency}"),
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            PlatformAccount::CashClearing => "Cash clearing".to_string(),
-            PlatformAccount::CommissionRevenue => "Commission revenue".to_string(),
-            PlatformAccount::TaxPayable(jurisdiction) => format!("Tax payable {jurisdiction}"),
-        }
+    /// The ledger account: the default chart's for cash and commission, one per
+    /// jurisdiction (`tax_payable:IT.EUR`) for tax.
+    fn new_account(&self, currency: Currency) -> Result<NewAccount, Error> {
+        let account = match self {
+            PlatformAccount::CashClearing => ChartAccount::CashClearing.new_account(currency),
+            PlatformAccount::CommissionRevenue => {
+                ChartAccount::CommissionRevenue.new_account(currency)
+            }
+            PlatformAccount::TaxPayable(jurisdiction) => NewAccount {
+                code: AccountCode::parse(&format!("tax_payable:{jurisdiction}.{currency}"))?,
+                name: format!("Tax payable {jurisdiction} {currency}"),
+                kind: AccountKind::Liability,
+                currency,
+                party: None,
+            },
+        };
+        Ok(account)
     }
 }
 
@@ -83,9 +95,15 @@ pub async fn contract_account(
     if let Some(row) = tx.query_opt(&statement, &params).await? {
         return Ok(row.get(0));
     }
-    let code = format!("{}.{}.{currency}", purpose.prefix(), party_id.simple());
-    let name = format!("{} of party {party_id}", purpose.as_str());
-    ensure_ledger_account(tx, tenant_id, &code, &name, currency, Some(party_id)).await?;
+    let code = format!("{}:{}.{currency}", purpose.prefix(), party_id.simple());
+    let account = NewAccount {
+        code: AccountCode::parse(&code)?,
+        name: format!("{} of party {party_id}", purpose.as_str()),
+        kind: purpose.kind(),
+        currency,
+        party: Some(party_id.to_string()),
+    };
+    ledger::ensure_account(tx, tenant_id, &account).await?;
     tx.execute(
         "INSERT INTO contract_accounts (tenant_id, party_id, currency, purpose, account_code) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -102,19 +120,7 @@ pub async fn platform_account(
     account: &PlatformAccount,
     currency: Currency,
 ) -> Result<String, Error> {
-    let code = account.code(currency);
-    ensure_ledger_account(tx, tenant_id, &code, &account.name(), currency, None).await?;
-    Ok(code)
-}
-
-async fn ensure_ledger_account(
-    client: &impl GenericClient,
-    tenant_id: Uuid,
-    code: &str,
-    name: &str,
-    currency: Currency,
-    party_id: Option<Uuid>,
-) -> Result<(), Error> {
-    let _ = (client, tenant_id, code, name, currency, party_id);
-    Ok(())
+    let account = account.new_account(currency)?;
+    ledger::ensure_account(tx, tenant_id, &account).await?;
+    Ok(account.code.as_str().to_string())
 }

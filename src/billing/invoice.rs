@@ -461,7 +461,7 @@ async fn post_platform_taxes(
 
 /// Ledger account of a tax line, `None` when the partner or the customer owes it.
 pub fn tax_account_code(tax: &TaxLine, currency: Currency) -> Option<String> {
-    (tax.liable == Liable::Platform).then(|| format!("2200.{}.{currency}", tax.jurisdiction))
+    (tax.liable == Liable::Platform).then(|| format!("tax_payable:{}.{currency}", tax.jurisdiction))
 }
 
 async fn insert(

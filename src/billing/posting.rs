@@ -6,7 +6,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::money::Currency;
+use crate::ledger::{self, AccountCode, NewEntry, NewLine};
+use crate::money::{Currency, Money};
 
 /// A line of a draft entry; debit positive, credit negative.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,20 @@ pub async fn post(
     idempotency_key: String,
     draft: Draft,
 ) -> Result<Uuid, Error> {
-    let _ = (tx, tenant_id, effective_date, description, idempotency_key, draft);
-    Err(Error::internal(anyhow::anyhow!("ledger posting is not wired yet")))
+    let mut lines = Vec::with_capacity(draft.lines.len());
+    for line in draft.lines {
+        lines.push(NewLine {
+            account: AccountCode::parse(&line.account)?,
+            amount: Money::new(line.amount, draft.currency)?,
+            memo: Some(line.memo),
+        });
+    }
+    let entry = NewEntry {
+        effective_date,
+        description,
+        idempotency_key: Some(idempotency_key),
+        reverses: None,
+        lines,
+    };
+    Ok(ledger::post_entry(tx, tenant_id, entry).await?.id)
 }

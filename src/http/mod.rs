@@ -1,8 +1,10 @@
 //! The HTTP API: routes, thin handlers, authentication, idempotency and problem+json errors.
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
 pub mod credit_notes;
+pub mod entries;
 pub mod health;
 pub mod idempotency;
 pub mod invoices;
@@ -10,6 +12,7 @@ pub mod metrics;
 pub mod parties;
 pub mod payments;
 pub mod payouts;
+pub mod periods;
 pub mod problem;
 pub mod reports;
 
@@ -50,7 +53,15 @@ struct ApiDoc;
 /// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
 /// document lists exactly the routes that are served.
 fn v1_routes(cfg: &mut ServiceConfig) {
-    cfg.service(parties::create)
+    cfg.service(accounts::create_account)
+        .service(accounts::get_account)
+        .service(accounts::get_balance)
+        .service(entries::create_entry)
+        .service(entries::get_entry)
+        .service(entries::reverse_entry)
+        .service(periods::close_period)
+        .service(periods::get_period)
+        .service(parties::create)
         .service(parties::show)
         .service(parties::partner_statement)
         .service(parties::customer_statement)

@@ -1,4 +1,6 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod helpers;
+mod invariants;
+mod ledger;
 mod service;
