@@ -1,5 +1,7 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
+mod billing;
+mod billing_support;
 mod helpers;
 mod invariants;
 mod ledger;
