@@ -1,6 +1,8 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod billing;
+mod billing_concurrency;
+mod billing_errors;
 mod billing_support;
 mod helpers;
 mod invariants;
