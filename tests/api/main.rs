@@ -3,6 +3,7 @@
 mod billing;
 mod billing_concurrency;
 mod billing_errors;
+mod billing_properties;
 mod billing_snapshots;
 mod billing_support;
 mod helpers;
