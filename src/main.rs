@@ -20,6 +20,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations.
     Migrate,
+    /// Serve a stub of the external tax provider, answering from the US address fixture.
+    TaxProviderStub {
+        /// Loopback address and port to listen on, such as 127.0.0.1:8090.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: std::net::SocketAddr,
+    },
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -71,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = db::Database::open(config.database_url.as_deref()).await?;
             db::migrate(&database.url).await
         }
+        Command::TaxProviderStub { bind } => tax_provider_stub(bind).await,
         Command::Tenants { command: TenantCommand::Create { name } } => {
             create_tenant(config, &name).await
         }
@@ -111,6 +118,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = http::AppState::new(pool, config);
     http::serve(listener, state)?.await?;
     tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn tax_provider_stub(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        bind.ip().is_loopback(),
+        "the stub binds only to a loopback address, not {bind}"
+    );
+    let listener = TcpListener::bind(bind)?;
+    tracing::info!(address = %listener.local_addr()?, "serving the tax provider stub");
+    subledger::tax::provider::stub::serve(listener)?.await?;
     Ok(())
 }
 

@@ -13,3 +13,4 @@ mod helpers;
 mod invariants;
 mod ledger;
 mod service;
+mod tax;
