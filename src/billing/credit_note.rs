@@ -130,14 +130,22 @@ struct Reversal {
     tax: Decimal,
     commission: Decimal,
     commission_tax: Decimal,
+    /// Reversed sale tax that the partner owes, returned through its payable.
+    partner_tax: Decimal,
     platform_taxes: Vec<(String, Decimal)>,
 }
 
 impl Reversal {
     /// Puts the totals at the currency's minor unit: sums of zeros lose their scale.
     fn rescale(&mut self, currency: Currency) {
-        for amount in [&mut self.net, &mut self.tax, &mut self.commission, &mut self.commission_tax]
-        {
+        let amounts = [
+            &mut self.net,
+            &mut self.tax,
+            &mut self.commission,
+            &mut self.commission_tax,
+            &mut self.partner_tax,
+        ];
+        for amount in amounts {
             *amount = currency.round(*amount, Rounding::HalfUp);
         }
     }
@@ -172,7 +180,7 @@ pub async fn create(
     let total = reversal.net + reversal.tax;
     let applied_to_open = total.min(invoice.open_amount);
     let to_customer_credit = total - applied_to_open;
-    let partner_cost = partner_cost(&invoice, &reversal, refunded);
+    let partner_cost = partner_cost(&reversal, refunded);
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
     let number =
@@ -464,6 +472,9 @@ fn reverse(
         let amount = advance(tax, base, currency);
         reversal.tax += amount;
         reversal.taxes.push((tax.seq, base, amount));
+        if tax.liable == "partner" {
+            reversal.partner_tax += amount;
+        }
         if tax.liable == "platform" {
             reversal.platform_taxes.push((tax.jurisdiction.clone(), amount));
         }
@@ -494,15 +505,12 @@ fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> Decimal {
     amount
 }
 
-/// What the credit takes back from the partner: its share of the reversed sale, less the
-/// commission and commission tax given back when the platform refunds its commission.
-fn partner_cost(invoice: &LockedInvoice, reversal: &Reversal, refunded: bool) -> Decimal {
+/// What the credit takes back from the partner: the reversed net and the sale tax it owes,
+/// less the commission and commission tax given back when the platform refunds its commission.
+fn partner_cost(reversal: &Reversal, refunded: bool) -> Decimal {
     let given_back =
         if refunded { reversal.commission + reversal.commission_tax } else { Decimal::ZERO };
-    match invoice.role {
-        SellingRole::Agent => reversal.net + reversal.tax - given_back,
-        SellingRole::Supplier => reversal.net - given_back,
-    }
+    reversal.net + reversal.partner_tax - given_back
 }
 
 async fn draft(

@@ -107,7 +107,7 @@ async fn credits_per_line_return_every_account_to_zero() {
 async fn partial_payment_leaves_residual() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await;
     assert_eq!(invoice["total"], "100.00");
@@ -144,10 +144,11 @@ async fn run_payouts(books: &Books, as_of: &str) -> serde_json::Value {
 #[tokio::test]
 async fn refund_after_payout_reduces_next_payout() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    // 20% commission without tax (the partner is outside the EU): a 125.00 sale leaves the
+    // 20% commission without tax (an EU reverse charge): a 125.00 sale leaves the
     // partner 100.00, a 250.00 sale 200.00.
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
-    let (october_buyer, november_buyer) = (books.customer("US").await, books.customer("US").await);
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
+    let (october_buyer, november_buyer) = (books.customer("BR").await, books.customer("BR").await);
 
     let october = paid_sale(&books, &october_buyer, &partner, "125.00", "2026-10-05").await;
     let line = run_payouts(&books, "2026-10-31").await;
@@ -174,9 +175,10 @@ async fn refund_after_payout_reduces_next_payout() {
 #[tokio::test]
 async fn negative_balance_is_carried_forward() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
     let buyers =
-        [books.customer("US").await, books.customer("US").await, books.customer("US").await];
+        [books.customer("BR").await, books.customer("BR").await, books.customer("BR").await];
 
     // Paid out 250.00 in September and 100.00 in October.
     let september = paid_sale(&books, &buyers[0], &partner, "312.50", "2026-09-05").await;
@@ -206,7 +208,7 @@ async fn negative_balance_is_carried_forward() {
 async fn overpayment_is_used_by_next_invoice() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let first = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["12.00"]);
     books.create("/v1/invoices", &first).await;
 
@@ -234,7 +236,7 @@ async fn commission_tier_changes_with_year_revenue() {
         { "up_to": null, "rate": "0.30" },
     ]);
     let partner = books.partner("FR", None, terms).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let first = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["900.00"]);
     assert_eq!(books.create("/v1/invoices", &first).await["commission"]["amount"], "135.00");
     // 100.00 at 15% and 100.00 at 30%.
@@ -249,7 +251,7 @@ async fn numbers_are_gapless_per_issuer() {
     let first = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let second =
         books.partner("DE", Some("DE136695976"), agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let sell = |partner: &str, at: &str| invoice_body(&customer, partner, at, &["10.00"]);
 
     let a = books.create("/v1/invoices", &sell(&first, "2026-10-05T10:00:00Z")).await;
@@ -267,7 +269,7 @@ async fn numbers_are_gapless_per_issuer() {
 async fn retried_invoice_posts_once() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
     let app = &books.app;
     let first = app.post("/v1/invoices", &app.write_key, "retry-1", &body).await;
@@ -283,7 +285,7 @@ async fn retried_invoice_posts_once() {
 #[tokio::test]
 async fn retried_payment_is_marked_replayed() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = payment_body(&customer, "10.00", "2026-10-06");
     let app = &books.app;
     let first = app.post("/v1/payments", &app.write_key, "pay-1", &body).await;
@@ -300,7 +302,7 @@ async fn retried_payment_is_marked_replayed() {
 async fn tenants_are_isolated() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
     let invoice = books.create("/v1/invoices", &body).await;
     let app = &books.app;
@@ -319,7 +321,7 @@ async fn tenants_are_isolated() {
 async fn auditor_reads_billing_views() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
     books.create("/v1/invoices", &body).await;
 

@@ -15,7 +15,7 @@ struct Sale {
 async fn sale() -> Sale {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
     Sale { books, partner, customer, invoice }
@@ -122,7 +122,7 @@ async fn payment_rejects_allocation_above_open_amount() {
 #[tokio::test]
 async fn payment_rejects_other_customers_invoice() {
     let sale = sale().await;
-    let other = sale.books.customer("US").await;
+    let other = sale.books.customer("BR").await;
     let mut body = payment_body(&other, "10.00", "2026-10-06");
     body["allocations"] = json!([{ "invoice_id": sale.invoice, "amount": "10.00" }]);
     let path = "/v1/payments";
