@@ -22,6 +22,11 @@ impl Books {
         Books { app, platform }
     }
 
+    /// A tenant without its platform party.
+    pub async fn open_without_platform() -> Books {
+        Books { app: TestApp::spawn().await, platform: String::new() }
+    }
+
     pub async fn partner(&self, country: &str, vat_id: Option<&str>, agreement: Value) -> String {
         let mut body = party_body("partner", "Partner", country, true, vat_id);
         body["agreement"] = agreement;
