@@ -338,3 +338,74 @@ async fn auditor_reads_billing_views() {
     let denied = tx.query("SELECT * FROM invoices", &[]).await;
     assert!(denied.is_err(), "the auditor reads only the audit schema");
 }
+
+/// The monthly commission statement lists the month's agent sales and credits, with the
+/// commission tax of the partner's domicile.
+#[tokio::test]
+async fn commission_statement_lists_month() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let german =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "refunded")).await;
+    let french = books.partner("FR", None, agreement("agent", "0.15", "refunded")).await;
+    let customer = books.customer("IT").await;
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-10-05T10:00:00Z", &["10.00"]),
+        )
+        .await;
+    let refunded = books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-10-06T10:00:00Z", &["20.00"]),
+        )
+        .await;
+    let credit = json!({ "invoice_id": refunded["id"], "issued_at": "2026-10-07T10:00:00Z" });
+    books.create("/v1/credit-notes", &credit).await;
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &french, "2026-10-05T10:00:00Z", &["100.00"]),
+        )
+        .await;
+    // A November sale belongs to the next statement.
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-11-02T10:00:00Z", &["50.00"]),
+        )
+        .await;
+
+    let request = |partner: &str| {
+        json!({
+            "partner_id": partner,
+            "currency": "EUR",
+            "period": "2026-10",
+            "issued_at": "2026-11-01T08:00:00Z",
+        })
+    };
+    let statement = books.create("/v1/commission-statements", &request(&german)).await;
+    assert_eq!(statement["number"], "COM-2026-000001");
+    assert_eq!(statement["issuer_id"], books.platform.as_str());
+    assert_eq!(statement["lines"].as_array().unwrap().len(), 3);
+    assert_eq!(statement["commission"], "1.50");
+    assert_eq!(statement["commission_tax"], "0.00");
+    assert_eq!(statement["taxes"][0]["rule"], "eu.b2b.reverse_charge");
+    assert!(statement["taxes"][0]["legal_mention"].as_str().unwrap().contains("Reverse charge"));
+
+    let statement = books.create("/v1/commission-statements", &request(&french)).await;
+    assert_eq!(statement["number"], "COM-2026-000002");
+    assert_eq!(statement["commission"], "15.00");
+    assert_eq!(statement["commission_tax"], "3.00");
+    assert_eq!(statement["total"], "18.00");
+    assert_eq!(statement["taxes"][0]["jurisdiction"], "FR");
+
+    let again = books.post("/v1/commission-statements", &request(&french)).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body["code"], "commission_statement_exists");
+    let mut early = request(&german);
+    early["period"] = json!("2026-11");
+    let early = books.post("/v1/commission-statements", &early).await;
+    assert_eq!(early.status, 422);
+    assert_eq!(early.body["field"], "issued_at");
+}

@@ -210,6 +210,15 @@ pub async fn error_cases(
     let mut body = payment_body(&sale.customer, "150.00", "2026-10-06");
     body["allocations"] = json!([{ "invoice_id": sale.invoice, "amount": "100.01" }]);
     cases.push((AllocationAboveOpenAmount, books.post("/v1/payments", &body).await));
+    let statement = json!({
+        "partner_id": sale.partner,
+        "currency": "EUR",
+        "period": "2026-10",
+        "issued_at": "2026-11-01T08:00:00Z",
+    });
+    books.create("/v1/commission-statements", &statement).await;
+    let again = books.post("/v1/commission-statements", &statement).await;
+    cases.push((CommissionStatementExists, again));
     let today = chrono::Utc::now().date_naive();
     let tomorrow = (today + chrono::Days::new(1)).to_string();
     let body = json!({ "as_of": tomorrow });
