@@ -21,13 +21,13 @@ use super::{currency_from_db, AccountCode};
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Money};
 
-/// Most lines one entry may have.
+/// Maximum number of lines in one entry.
 pub const MAX_LINES: usize = 1000;
 
-/// Longest description and memo, in characters.
+/// Maximum length of a description or memo, in characters.
 pub const MAX_TEXT_LEN: usize = 1000;
 
-/// Longest idempotency key, in characters.
+/// Maximum length of an idempotency key, in characters.
 pub const MAX_KEY_LEN: usize = 255;
 
 /// Line amounts must be smaller than this in absolute value (the `journal_lines.amount`
@@ -89,6 +89,7 @@ pub struct PostedLine {
 /// Posts `entry` in the caller's transaction and returns it as stored. With an idempotency
 /// key the tenant already used, returns the entry posted first if it has the same date,
 /// description, reversal and lines, and `idempotency_key_reused` otherwise.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id))]
 pub async fn post_entry(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
@@ -175,7 +176,7 @@ fn check_balanced(lines: &[NewLine]) -> Result<(), Error> {
     }
 }
 
-/// What the database holds about an entry's accounts, period and reversed entry.
+/// What the database stores about an entry's accounts, period and reversed entry.
 struct LedgerFacts {
     /// Currency of each referenced account that exists.
     account_currencies: HashMap<String, String>,
@@ -451,13 +452,14 @@ pub async fn get_entry(
 pub struct Reversal {
     /// Defaults to the reversed entry's effective date.
     pub effective_date: Option<NaiveDate>,
-    /// Defaults to "Reversal of entry <id>".
+    /// Defaults to "Reversal of entry `<id>`".
     pub description: Option<String>,
     pub idempotency_key: Option<String>,
 }
 
 /// Posts the reversal of entry `id`: the same lines with opposite signs, pointing back at it.
 /// `not_found` when the entry does not exist, `entry_already_reversed` when it was reversed.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id, entry.id = %id))]
 pub async fn reverse_entry(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
