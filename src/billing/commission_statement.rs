@@ -1,6 +1,6 @@
 //! Commission statements: once a month, the platform invoices each partner the commission on
-//! its agent sales, in the platform's own number series, with the tax by the partner's
-//! domicile (domestic VAT, EU reverse charge with its legal mention, or out of scope).
+//! its agent sales, in the platform's own number series. The tax follows the partner's
+//! domicile: domestic VAT, EU reverse charge with its legal mention, or out of scope.
 //!
 //! The statement posts no entry of its own: each sale's entry already moved the commission
 //! and its tax from the partner's payable to commission revenue and tax payable, so the
@@ -94,11 +94,13 @@ pub async fn create(
         .field("issued_at")
         .value(new.issued_at.to_rfc3339()));
     }
+
     let key = Key { tenant_id, partner_id: partner.id, currency, first, next };
     let lines = covered_documents(tx, &key).await?;
     let taxes = taxes_by_rate(tx, &key).await?;
     let commission = sum_of(&lines, "commission", currency);
     let commission_tax = sum_of(&lines, "commission_tax", currency);
+
     let year = new.issued_at.with_timezone(&platform.time_zone()).year();
     let number =
         numbering::next_number(tx, tenant_id, platform.id, "COM", new.issued_at, year).await?;

@@ -1,5 +1,5 @@
--- The partner's agent sales issued in the month [$4, $5) and the credit notes of the month
--- on agent sales, with the commission and commission tax of each; credits are negative.
+-- The partner's agent sales issued in the month [$4, $5) and the month's credit notes on agent
+-- sales, with the commission and commission tax of each. Credits carry negative amounts.
 SELECT coalesce(jsonb_agg(line ORDER BY line->>'issue_date', line->>'number'), '[]'::jsonb)
 FROM (
     SELECT jsonb_build_object(

@@ -257,12 +257,14 @@ pub async fn create(
         SellingRole::Supplier => &sale.platform,
     };
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
+
     let id = Uuid::now_v7();
     let (priced, determinations) =
         price(tx, engine, tenant_id, id, &new, &checked, &sale, issue_date).await?;
     let credit_applied =
         apply_customer_credit(tx, tenant_id, &sale.customer, checked.currency, priced.total)
             .await?;
+
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
     let number =
         numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year)
@@ -284,6 +286,7 @@ pub async fn create(
     let entry_id =
         posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
             .await?;
+
     insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
     for (kind, determination) in &determinations {
         crate::tax::store_determination(tx, tenant_id, kind, id, determination).await?;
@@ -362,6 +365,7 @@ async fn price(
         id,
     )
     .await?;
+
     let net_total: Decimal = sale_tax.nets.iter().sum();
     let revenue_before =
         add_year_revenue(tx, tenant_id, &sale.seller, issue_date, currency, net_total).await?;
@@ -373,6 +377,7 @@ async fn price(
         currency,
     );
     let commission: Decimal = lines.iter().map(|line| line.commission).sum();
+
     let mut determinations = sale_tax.determinations;
     let mut commission_taxes = Vec::new();
     if role == SellingRole::Agent && commission > Decimal::ZERO {
@@ -480,6 +485,7 @@ async fn draft(
     let revenue =
         accounts::platform_account(tx, tenant_id, &PlatformAccount::CommissionRevenue, currency)
             .await?;
+
     let mut draft = Draft::new(currency);
     draft.debit(&receivable, priced.total - invoice.credit_applied, "sale, gross");
     if invoice.credit_applied > Decimal::ZERO {
@@ -493,6 +499,7 @@ async fn draft(
         .await?;
         draft.debit(&credit, invoice.credit_applied, "customer credit used");
     }
+
     match invoice.role {
         SellingRole::Agent => {
             draft.credit(&payable, priced.net_total, "sale, net, owed to the partner");
@@ -699,7 +706,7 @@ pub async fn find(
     }))
 }
 
-/// The status of an invoice from its total, open amount and credited amount.
+/// Derives an invoice's status from its total, open amount and credited amount.
 pub fn status(total: Decimal, residual: Decimal, credited_total: Decimal) -> InvoiceStatus {
     if credited_total == total && !total.is_zero() {
         InvoiceStatus::Credited

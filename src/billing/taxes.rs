@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
 use crate::tax::{self, Determination, Engine, Liability, PartyKind, PlatformRole, ProductTaxCode};
 
-/// Who owes a tax amount to the authority.
+/// The party that owes a tax amount to the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Liable {

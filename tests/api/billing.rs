@@ -281,7 +281,7 @@ async fn retried_invoice_posts_once() {
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
 }
 
-/// A retry is answered from the stored response and says so.
+/// A retry gets the stored response, marked as replayed.
 #[tokio::test]
 async fn retried_payment_is_marked_replayed() {
     let books = Books::open("FR", Some("FR40303265045")).await;

@@ -11,7 +11,7 @@ struct Sale {
     invoice: String,
 }
 
-/// A tenant with one open 100.00 invoice (no tax: the customer is outside the EU).
+/// Opens a tenant with one open 100.00 invoice, untaxed because the customer is outside the EU.
 async fn sale() -> Sale {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
@@ -171,8 +171,8 @@ async fn invoice_rejects_malformed_json() {
     assert_eq!(sale.books.count("journal_entries").await, before);
 }
 
-/// One failing request per billing error code, for the error table's snapshot test, with the
-/// generated values to redact from their bodies.
+/// Sends one failing request per billing error code for the error table's snapshot test and
+/// returns the responses with the generated values to redact from their bodies.
 pub async fn error_cases(
 ) -> (Vec<(subledger::error::ErrorCode, crate::helpers::Response)>, Vec<String>) {
     use subledger::error::ErrorCode::*;
