@@ -94,6 +94,8 @@ struct LockedInvoice {
     currency: Currency,
     role: SellingRole,
     open_amount: Decimal,
+    /// Issue date of the invoice: its year's revenue is what the credit lowers.
+    issue_date: NaiveDate,
 }
 
 struct LineState {
@@ -195,8 +197,7 @@ pub async fn create(
     let key = format!("credit_note:{id}");
     let entry_id = posting::post(tx, tenant_id, issue_date, description, key, draft).await?;
 
-    store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id, issue_date)
-        .await?;
+    store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id).await?;
     let row = NoteRow { id, number, issuer_id: issuer.id, issue_date, entry_id };
     insert_note(
         tx,
@@ -284,7 +285,8 @@ async fn lock_invoice(
 ) -> Result<LockedInvoice, Error> {
     let row = tx
         .query_opt(
-            "SELECT issuer_id, customer_id, seller_id, currency, selling_role, open_amount \
+            "SELECT issuer_id, customer_id, seller_id, currency, selling_role, open_amount, \
+             issue_date \
              FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
             &[&tenant_id, &id],
         )
@@ -301,6 +303,7 @@ async fn lock_invoice(
         currency: Currency::parse(row.get(3))?,
         role: SellingRole::parse(row.get(4)),
         open_amount: row.get(5),
+        issue_date: row.get(6),
     })
 }
 
@@ -615,7 +618,6 @@ async fn store(
     reversal: &Reversal,
     amounts: &Amounts,
     invoice_id: Uuid,
-    issue_date: NaiveDate,
 ) -> Result<(), Error> {
     for (line_no, ..) in &reversal.lines {
         let Some(line) = lines.iter().find(|line| line.line_no == *line_no) else {
@@ -659,7 +661,7 @@ async fn store(
         &[
             &tenant_id,
             &invoice.seller_id,
-            &issue_date.year(),
+            &invoice.issue_date.year(),
             &invoice.currency.code(),
             &reversal.net,
         ],

@@ -367,8 +367,13 @@ async fn price(
     .await?;
 
     let net_total: Decimal = sale_tax.nets.iter().sum();
-    let revenue_before =
-        add_year_revenue(tx, tenant_id, &sale.seller, issue_date, currency, net_total).await?;
+    // Only tiers depend on the year's revenue. Its counter row orders the partner's invoices,
+    // so a flat rate skips it and the partner's sales do not wait for each other.
+    let revenue_before = if sale.agreement.commission_tiers.len() > 1 {
+        add_year_revenue(tx, tenant_id, &sale.seller, issue_date, currency, net_total).await?
+    } else {
+        Decimal::ZERO
+    };
     let lines = pricing::commissions(
         &sale.agreement,
         &sale_tax.nets,
