@@ -32,6 +32,24 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Pay partners.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PayoutCommand {
+    /// Pay each partner what customers' cleared payments owe it, once per month.
+    Run {
+        /// Last day whose cleared funds count (YYYY-MM-DD), today at the latest.
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+        /// Only this tenant; every tenant when absent.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -64,7 +82,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants { command: TenantCommand::Create { name } } => {
             create_tenant(config, &name).await
         }
+        Command::Payouts { command: PayoutCommand::Run { as_of, tenant } } => {
+            run_payouts(config, as_of, tenant).await
+        }
     }
+}
+
+async fn run_payouts(
+    config: Config,
+    as_of: chrono::NaiveDate,
+    tenant: Option<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    let database = db::Database::open(config.database_url.as_deref()).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let runs = subledger::jobs::payouts::run(&pool, as_of, tenant).await?;
+    for (tenant_id, run) in runs {
+        println!("tenant {tenant_id}: run {} for {}", run.id, run.period);
+        for line in run.lines {
+            let paid = line.paid.map(|amount| amount.to_string()).unwrap_or_default();
+            println!(
+                "  partner {} {}: {:?} balance {} paid {paid}",
+                line.partner_id, line.currency, line.outcome, line.balance
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -3,12 +3,19 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod commission_statements;
+pub mod credit_notes;
 pub mod entries;
 pub mod health;
 pub mod idempotency;
+pub mod invoices;
 pub mod metrics;
+pub mod parties;
+pub mod payments;
+pub mod payouts;
 pub mod periods;
 pub mod problem;
+pub mod reports;
 pub mod tax;
 
 use std::net::TcpListener;
@@ -58,6 +65,21 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(entries::reverse_entry)
         .service(periods::close_period)
         .service(periods::get_period)
+        .service(parties::create)
+        .service(parties::show)
+        .service(parties::partner_statement)
+        .service(parties::customer_statement)
+        .service(invoices::create)
+        .service(invoices::show)
+        .service(payments::create)
+        .service(payments::show)
+        .service(credit_notes::create)
+        .service(credit_notes::show)
+        .service(payouts::create)
+        .service(commission_statements::create)
+        .service(commission_statements::show)
+        .service(reports::open_items)
+        .service(reports::aging)
         .service(tax::create_quote);
 }
 

@@ -1,6 +1,12 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod audit;
+mod billing;
+mod billing_concurrency;
+mod billing_errors;
+mod billing_properties;
+mod billing_snapshots;
+mod billing_support;
 mod cli;
 mod entries;
 mod errors;
@@ -9,4 +15,3 @@ mod invariants;
 mod ledger;
 mod service;
 mod tax;
-mod tax_errors;

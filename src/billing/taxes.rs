@@ -1,0 +1,258 @@
+//! Tax of billing documents, determined by the tax engine from the parties' domiciles: the
+//! sale's tax per jurisdiction and the tax of the commission the platform charges a partner.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::parties::{Party, SellingRole};
+use crate::error::{Error, ErrorCode};
+use crate::money::Currency;
+use crate::tax::{self, Determination, Engine, Liability, PartyKind, PlatformRole, ProductTaxCode};
+
+/// The party that owes a tax amount to the authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liable {
+    /// The partner is the supplier; the platform collects the tax for it.
+    Partner,
+    /// The platform is the supplier or deemed supplier.
+    Platform,
+    /// Reverse charge: the business customer accounts for the tax.
+    Customer,
+    /// Exempt or outside the scope of the tax.
+    Nobody,
+}
+
+impl Liable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liable::Partner => "partner",
+            Liable::Platform => "platform",
+            Liable::Customer => "customer",
+            Liable::Nobody => "nobody",
+        }
+    }
+}
+
+/// Tax of a document for one jurisdiction and rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaxLine {
+    pub jurisdiction: String,
+    /// Rate in percent, as the tax engine states it.
+    pub rate: Decimal,
+    pub rule: String,
+    pub liable: Liable,
+    pub base: Decimal,
+    pub amount: Decimal,
+    /// Invoice lines (from 1) that carry a share of the tax.
+    pub lines: Vec<i32>,
+    pub legal_mention: Option<String>,
+}
+
+/// One invoice line to be taxed.
+#[derive(Debug, Clone)]
+pub struct TaxableLine {
+    pub tax_code: ProductTaxCode,
+    /// Net amount, or gross when prices include tax.
+    pub amount: Decimal,
+    pub quantity: Decimal,
+}
+
+/// The sale's tax: net amount per line, tax lines, and the determinations to store as the
+/// audit trail, each under its document kind.
+#[derive(Debug, Clone)]
+pub struct SaleTax {
+    pub nets: Vec<Decimal>,
+    pub taxes: Vec<TaxLine>,
+    pub determinations: Vec<(String, Determination)>,
+}
+
+/// The parties of a sale, for tax.
+pub struct TaxParties<'a> {
+    pub seller: &'a Party,
+    pub customer: &'a Party,
+    pub platform: &'a Party,
+    pub role: SellingRole,
+}
+
+/// Parses a line's product tax code, naming the field when it is unknown.
+pub fn parse_tax_code(code: &str, field: &str) -> Result<ProductTaxCode, Error> {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidField,
+            "unknown tax code: expected electronic_service, saas, digital_good, \
+             in_app_purchase, online_training, machine_use or physical_good",
+        )
+        .field(field)
+        .value(code)
+    })
+}
+
+fn tax_party(party: &Party) -> tax::Party {
+    tax::Party {
+        domicile: tax::Domicile {
+            country: party.domicile.country.clone(),
+            subdivision: party.domicile.subdivision.clone(),
+            postal_code: party.domicile.postal_code.clone(),
+            city: party.domicile.city.clone(),
+            street: None,
+            time_zone: party.domicile.time_zone.parse().ok(),
+        },
+        kind: if party.business { PartyKind::Business } else { PartyKind::Consumer },
+        tax_id: party.vat_id.clone(),
+        eu_below_distance_threshold: false,
+    }
+}
+
+/// Determines the sale's tax. Lines are grouped by tax code, one determination per code, so
+/// each group's tax is rounded as its jurisdiction requires.
+pub async fn sale_tax(
+    engine: &Engine,
+    parties: &TaxParties<'_>,
+    lines: &[TaxableLine],
+    prices_include_tax: bool,
+    currency: Currency,
+    tax_point: DateTime<Utc>,
+    invoice_id: Uuid,
+) -> Result<SaleTax, Error> {
+    let mut groups: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for (index, line) in lines.iter().enumerate() {
+        groups.entry(line.tax_code.as_str()).or_default().push(index);
+    }
+    let platform_role = match parties.role {
+        SellingRole::Agent => PlatformRole::Agent,
+        SellingRole::Supplier => PlatformRole::DeemedSupplier,
+    };
+    let seller_is = match parties.role {
+        SellingRole::Agent => Liable::Partner,
+        SellingRole::Supplier => Liable::Platform,
+    };
+    let mut sale = SaleTax {
+        nets: vec![Decimal::ZERO; lines.len()],
+        taxes: Vec::new(),
+        determinations: Vec::new(),
+    };
+    for (code, indexes) in groups {
+        let input = tax::TaxInput {
+            seller: tax_party(parties.seller),
+            buyer: tax_party(parties.customer),
+            platform: Some(tax_party(parties.platform)),
+            platform_role,
+            product: lines[indexes[0]].tax_code,
+            currency,
+            lines: indexes
+                .iter()
+                .map(|&i| tax::InputLine { amount: lines[i].amount, quantity: lines[i].quantity })
+                .collect(),
+            prices_include_tax,
+            tax_point,
+        };
+        let reference = format!("{invoice_id}:{code}");
+        let determination = engine.determine_for_invoice(&input, &reference).await?;
+        for (position, &index) in indexes.iter().enumerate() {
+            sale.nets[index] = determination.lines[position].net;
+        }
+        let line_numbers: Vec<i32> = indexes.iter().map(|&i| i as i32 + 1).collect();
+        sale.taxes.extend(tax_lines(&determination, &line_numbers, seller_is));
+        sale.determinations.push((format!("invoice_{code}"), determination));
+    }
+    Ok(sale)
+}
+
+/// Determines the tax of the commission the platform charges `partner`: a business service
+/// taxed by the partner's domicile (domestic VAT, EU reverse charge, or out of scope).
+pub async fn commission_tax(
+    engine: &Engine,
+    platform: &Party,
+    partner: &Party,
+    commission: Decimal,
+    currency: Currency,
+    tax_point: DateTime<Utc>,
+    invoice_id: Uuid,
+) -> Result<(Vec<TaxLine>, Determination), Error> {
+    let input = tax::TaxInput {
+        seller: tax_party(platform),
+        buyer: tax_party(partner),
+        platform: None,
+        platform_role: PlatformRole::None,
+        product: ProductTaxCode::ElectronicService,
+        currency,
+        lines: vec![tax::InputLine { amount: commission, quantity: Decimal::ONE }],
+        prices_include_tax: false,
+        tax_point,
+    };
+    let reference = format!("{invoice_id}:commission");
+    let determination = engine.determine_for_invoice(&input, &reference).await?;
+    let mut lines = tax_lines(&determination, &[0], Liable::Platform);
+    for line in &mut lines {
+        line.lines.clear();
+    }
+    Ok((lines, determination))
+}
+
+/// Converts the engine's tax lines, naming the invoice lines that carry a share of each.
+fn tax_lines(
+    determination: &Determination,
+    line_numbers: &[i32],
+    seller_is: Liable,
+) -> Vec<TaxLine> {
+    determination
+        .taxes
+        .iter()
+        .enumerate()
+        .map(|(j, tax)| TaxLine {
+            jurisdiction: tax.jurisdiction.clone(),
+            rate: tax.rate,
+            rule: tax.rule.clone(),
+            liable: match tax.liable {
+                Liability::Seller => seller_is,
+                Liability::Platform => Liable::Platform,
+                Liability::Buyer => Liable::Customer,
+                Liability::Nobody => Liable::Nobody,
+            },
+            base: tax.taxable,
+            amount: tax.amount,
+            lines: determination
+                .lines
+                .iter()
+                .zip(line_numbers)
+                .filter(|(line, _)| line.taxes.get(j).is_some_and(|share| !share.taxable.is_zero()))
+                .map(|(_, number)| *number)
+                .collect(),
+            legal_mention: tax.legal_mention.clone(),
+        })
+        .collect()
+}
+
+/// Checks a VAT identification number with the tax engine's format and check-digit rules.
+pub fn validate_vat_id(country: &str, vat_id: &str) -> Result<(), Error> {
+    tax::vat_id::validate(country, vat_id).map(|_| ()).map_err(|err| {
+        Error::new(ErrorCode::InvalidVatId, err.to_string()).field("vat_id").value(vat_id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vat_id_uses_check_digits() {
+        assert!(validate_vat_id("DE", "DE136695976").is_ok());
+        let err = validate_vat_id("DE", "DE136695977").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidVatId);
+        assert_eq!(err.field.as_deref(), Some("vat_id"));
+    }
+
+    #[test]
+    fn tax_codes_are_parsed() {
+        assert_eq!(parse_tax_code("saas", "x").unwrap(), ProductTaxCode::Saas);
+        assert_eq!(
+            parse_tax_code("apps", "lines[0].tax_code").unwrap_err().field.as_deref(),
+            Some("lines[0].tax_code")
+        );
+    }
+}
