@@ -120,8 +120,10 @@ where
     }
     let outcome = operation(&tx).await;
     let (status, body) = match &outcome {
-        Ok(reply) => (reply.status, reply.body.clone()),
-        Err(error) if error.is_rejection() => (error.code.status(), problem_body(error)),
+        Ok(reply) => (reply.status, without_nul(reply.body.clone())),
+        Err(error) if error.is_rejection() => {
+            (error.code.status(), without_nul(problem_body(error)))
+        }
         Err(_) => (0, Value::Null),
     };
     if let Err(error) = outcome.as_ref().map(|_| ()) {
@@ -196,6 +198,26 @@ fn replay(stored: Stored, request_sha256: &[u8]) -> Result<HttpResponse, Error> 
         .field("Idempotency-Key"));
     }
     Ok(respond(stored.status, &stored.body, true))
+}
+
+/// Replaces each U+0000 with U+FFFD: jsonb cannot store U+0000, and a problem may quote a
+/// rejected value that holds one. The response sent is the one stored, so a replay matches it.
+fn without_nul(value: Value) -> Value {
+    let clean = |text: String| {
+        if text.contains('\0') {
+            text.replace('\0', "\u{FFFD}")
+        } else {
+            text
+        }
+    };
+    match value {
+        Value::String(text) => Value::String(clean(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(fields) => Value::Object(
+            fields.into_iter().map(|(name, item)| (clean(name), without_nul(item))).collect(),
+        ),
+        other => other,
+    }
 }
 
 fn problem_body(error: &Error) -> Value {

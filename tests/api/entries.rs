@@ -230,3 +230,20 @@ async fn openapi_lists_ledger_routes() {
         assert!(document["paths"][path][method].is_object(), "{method} {path} missing");
     }
 }
+
+#[tokio::test]
+async fn rejection_naming_a_nul_character_is_stored_and_replayed() {
+    let app = TestApp::spawn().await;
+    let mut body = entry_body("2026-07-01", "1.00");
+    body["lines"][0]["account"] = json!("cash\u{0}clearing.EUR");
+    let first = post_entry(&app, "nul-code", &body).await;
+    assert_eq!(first.status, 422, "{}", first.body);
+    assert_eq!(first.body["code"], "invalid_account_code");
+    assert_eq!(first.body["field"], "lines[0].account");
+    // Postgres jsonb cannot hold U+0000, so the stored problem shows U+FFFD in its place.
+    assert_eq!(first.body["value"], "cash\u{FFFD}clearing.EUR");
+    let replay = post_entry(&app, "nul-code", &body).await;
+    assert_eq!(replay.status, 422);
+    assert_eq!(replay.body, first.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+}
