@@ -24,6 +24,19 @@ pub use posting::{
     get_entry, post_entry, reverse_entry, NewEntry, NewLine, PostedEntry, PostedLine, Reversal,
 };
 
+/// Rejects a text with a NUL character, which a Postgres `text` column cannot hold.
+pub(crate) fn check_no_nul(field: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\0') {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("{field} must not contain the NUL character (U+0000)"),
+        )
+        .field(field)
+        .value(text));
+    }
+    Ok(())
+}
+
 /// Maximum length of an account code, in characters.
 pub const MAX_ACCOUNT_CODE_LEN: usize = 100;
 

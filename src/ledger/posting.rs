@@ -150,6 +150,7 @@ fn check_shape(entry: &NewEntry) -> Result<(), Error> {
 }
 
 fn check_text(field: &str, text: &str, min: usize, max: usize) -> Result<(), Error> {
+    super::check_no_nul(field, text)?;
     let length = text.chars().count();
     if length < min || length > max {
         return Err(Error::new(

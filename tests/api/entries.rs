@@ -247,3 +247,42 @@ async fn rejection_naming_a_nul_character_is_stored_and_replayed() {
     assert_eq!(replay.body, first.body);
     assert_eq!(replay.headers["idempotent-replayed"], "true");
 }
+
+/// Counts the tenant's journal entries and accounts, to show a rejection wrote nothing.
+async fn entry_and_account_counts(app: &TestApp) -> (i64, i64) {
+    let client = app.sql().await;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM journal_entries WHERE tenant_id = $1), \
+                    (SELECT count(*) FROM accounts WHERE tenant_id = $1)",
+            &[&app.tenant_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn nul_characters_in_texts_are_rejected() {
+    let app = TestApp::spawn().await;
+    let before = entry_and_account_counts(&app).await;
+    let mut description = entry_body("2026-07-01", "1.00");
+    description["description"] = json!("order\u{0}1001");
+    let mut memo = entry_body("2026-07-01", "1.00");
+    memo["lines"][1]["memo"] = json!("\u{0}");
+    let account = |name: &str, party: &str| json!({ "code": "nul.EUR", "name": name, "kind": "asset", "currency": "EUR", "party": party });
+    let cases = [
+        ("/v1/entries", description, "description", "order\u{FFFD}1001"),
+        ("/v1/entries", memo, "lines[1].memo", "\u{FFFD}"),
+        ("/v1/accounts", account("a\u{0}", "P-1"), "name", "a\u{FFFD}"),
+        ("/v1/accounts", account("Nul", "\u{0}P"), "party", "\u{FFFD}P"),
+    ];
+    for (index, (path, body, field, value)) in cases.into_iter().enumerate() {
+        let response = app.post(path, &app.write_key, &format!("nul-{index}"), &body).await;
+        assert_eq!(response.status, 422, "{field}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_field");
+        assert_eq!(response.body["field"], field);
+        assert_eq!(response.body["value"], value);
+    }
+    assert_eq!(entry_and_account_counts(&app).await, before);
+}
