@@ -13,6 +13,7 @@ pub mod posting;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, ErrorCode};
@@ -33,6 +34,21 @@ pub(crate) fn check_no_nul(field: &str, text: &str) -> Result<(), Error> {
         )
         .field(field)
         .value(text));
+    }
+    Ok(())
+}
+
+/// Rejects a date outside the years 1 to 9999: Postgres cannot store dates before 4713 BC,
+/// and a period id (`YYYY-MM`) names only four-digit years, so a later entry could never be
+/// closed. `code` is the error for the caller's field (a body field or a query parameter).
+pub(crate) fn check_date(field: &str, date: NaiveDate, code: ErrorCode) -> Result<(), Error> {
+    if !(1..=9999).contains(&date.year()) {
+        return Err(Error::new(
+            code,
+            format!("{field} {date} is out of range: use a date in the years 0001 to 9999"),
+        )
+        .field(field)
+        .value(date.to_string()));
     }
     Ok(())
 }

@@ -286,3 +286,32 @@ async fn nul_characters_in_texts_are_rejected() {
     }
     assert_eq!(entry_and_account_counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn dates_outside_years_1_to_9999_are_rejected() {
+    let app = TestApp::spawn().await;
+    let before = entry_and_account_counts(&app).await;
+    for (index, date) in ["-4714-01-01", "0000-12-31", "+10000-01-01"].into_iter().enumerate() {
+        let response = post_entry(&app, &format!("date-{index}"), &entry_body(date, "1.00")).await;
+        assert_eq!(response.status, 422, "{date}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_field");
+        assert_eq!(response.body["field"], "effective_date");
+        assert_eq!(response.body["value"], date);
+
+        let path = format!("/v1/accounts/bank.EUR/balance?as_of={}", date.replace('+', "%2B"));
+        let response = app.get(&path, &app.read_key).await;
+        assert_eq!(response.status, 400, "{date}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_parameter");
+        assert_eq!(response.body["field"], "as_of");
+        assert_eq!(response.body["value"], date);
+    }
+    let posted = post_entry(&app, "date-ok", &entry_body("2026-07-01", "1.00")).await;
+    let id = posted.body["id"].as_str().unwrap();
+    let reversal = json!({ "effective_date": "-4714-01-01" });
+    let path = format!("/v1/entries/{id}/reversal");
+    let response = app.post(&path, &app.write_key, "date-reversal", &reversal).await;
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(response.body["field"], "effective_date");
+    let (entries, accounts) = entry_and_account_counts(&app).await;
+    assert_eq!((entries, accounts), (before.0 + 1, before.1));
+}
