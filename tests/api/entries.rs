@@ -315,3 +315,16 @@ async fn dates_outside_years_1_to_9999_are_rejected() {
     let (entries, accounts) = entry_and_account_counts(&app).await;
     assert_eq!((entries, accounts), (before.0 + 1, before.1));
 }
+
+#[tokio::test]
+async fn malformed_as_of_names_the_parameter() {
+    let app = TestApp::spawn().await;
+    for as_of in ["2026-13-01", "2026-02-30", "yesterday", ""] {
+        let path = format!("/v1/accounts/bank.EUR/balance?as_of={as_of}");
+        let response = app.get(&path, &app.read_key).await;
+        assert_eq!(response.status, 400, "{as_of}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_parameter");
+        assert_eq!(response.body["field"], "as_of");
+        assert_eq!(response.body["value"], as_of);
+    }
+}
