@@ -328,3 +328,25 @@ async fn malformed_as_of_names_the_parameter() {
         assert_eq!(response.body["value"], as_of);
     }
 }
+
+#[tokio::test]
+async fn unparsable_amounts_get_the_error_that_fits() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("--1", "invalid_field"),
+        ("+-1", "invalid_field"),
+        ("1.0000000000000000000000000000001", "currency_precision_exceeded"),
+        ("0.00000000000000000000000000001", "currency_precision_exceeded"),
+        ("99999999999999999999999999999999", "amount_out_of_range"),
+        ("-99999999999999999999999999999.9", "amount_out_of_range"),
+    ];
+    for (index, (amount, code)) in cases.into_iter().enumerate() {
+        let mut body = entry_body("2026-07-01", "1.00");
+        body["lines"][0]["amount"] = json!(amount);
+        let response = post_entry(&app, &format!("amount-{index}"), &body).await;
+        assert_eq!(response.status, 422, "{amount}: {}", response.body);
+        assert_eq!(response.body["code"], code, "{amount}: {}", response.body);
+        assert_eq!(response.body["field"], "lines[0].amount");
+        assert_eq!(response.body["value"], amount);
+    }
+}
