@@ -350,3 +350,32 @@ async fn unparsable_amounts_get_the_error_that_fits() {
         assert_eq!(response.body["value"], amount);
     }
 }
+
+#[tokio::test]
+async fn openapi_documents_the_errors_every_route_can_return() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(format!("{}/v1/openapi.json", app.address)).send().await.unwrap();
+    let document: Value = response.json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            let mut expected = vec!["400", "401"];
+            if method == "post" {
+                expected.extend(["403", "413"]);
+            }
+            for status in expected {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            for (status, response) in
+                responses.iter().filter(|(status, _)| status.as_str() >= "400")
+            {
+                let content = response["content"].as_object().unwrap();
+                let types: Vec<&String> = content.keys().collect();
+                assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+            }
+        }
+    }
+    assert!(operations >= 8, "{operations} operations");
+}
