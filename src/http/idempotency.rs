@@ -42,11 +42,16 @@ impl FromRequest for IdempotencyKey {
             Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => {
                 Ok(IdempotencyKey(key.to_string()))
             }
-            Some(_) => Err(Error::new(
-                ErrorCode::InvalidParameter,
-                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
-            )
-            .field("Idempotency-Key")),
+            Some(_) => {
+                let found = req.headers().get("idempotency-key").map(|value| value.as_bytes());
+                let found = String::from_utf8_lossy(found.unwrap_or_default()).into_owned();
+                Err(Error::new(
+                    ErrorCode::InvalidParameter,
+                    format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+                )
+                .field("Idempotency-Key")
+                .value(found))
+            }
         };
         ready(result)
     }
@@ -116,7 +121,7 @@ where
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(stored) = lookup(&tx, caller.tenant_id, &key.0).await? {
-        return replay(stored, request_sha256);
+        return replay(stored, request_sha256, &key.0);
     }
     let outcome = operation(&tx).await;
     let (status, body) = match &outcome {
@@ -132,7 +137,7 @@ where
             // request that won): its stored response is then the answer.
             tx.rollback().await?;
             if let Some(stored) = lookup(&client, caller.tenant_id, &key.0).await? {
-                return replay(stored, request_sha256);
+                return replay(stored, request_sha256, &key.0);
             }
             return Err(outcome.err().unwrap_or_else(|| Error::internal(anyhow::anyhow!("lost"))));
         }
@@ -164,7 +169,7 @@ async fn store_and_respond(
         tx.rollback().await?;
         let stored = stored
             .ok_or_else(|| Error::internal(anyhow::anyhow!("idempotency record vanished")))?;
-        return replay(stored, request_sha256);
+        return replay(stored, request_sha256, &key.0);
     }
     tx.commit().await?;
     Ok(respond(status, &body, false))
@@ -189,13 +194,14 @@ async fn lookup(
     }))
 }
 
-fn replay(stored: Stored, request_sha256: &[u8]) -> Result<HttpResponse, Error> {
+fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
     if stored.request_sha256 != request_sha256 {
         return Err(Error::new(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was already used with a different request; use a new key",
         )
-        .field("Idempotency-Key"));
+        .field("Idempotency-Key")
+        .value(key.to_string()));
     }
     Ok(respond(stored.status, &stored.body, true))
 }

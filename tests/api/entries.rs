@@ -379,3 +379,20 @@ async fn openapi_documents_the_errors_every_route_can_return() {
     }
     assert!(operations >= 8, "{operations} operations");
 }
+
+#[tokio::test]
+async fn idempotency_key_errors_name_the_key() {
+    let app = TestApp::spawn().await;
+    let first = post_entry(&app, "key-1", &entry_body("2026-07-01", "1.00")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let other = post_entry(&app, "key-1", &entry_body("2026-07-01", "2.00")).await;
+    assert_eq!(other.status, 409, "{}", other.body);
+    assert_eq!(other.body["field"], "Idempotency-Key");
+    assert_eq!(other.body["value"], "key-1");
+
+    let long = "k".repeat(256);
+    let response = post_entry(&app, &long, &entry_body("2026-07-01", "1.00")).await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.body["field"], "Idempotency-Key");
+    assert_eq!(response.body["value"], long.as_str());
+}
