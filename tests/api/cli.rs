@@ -34,7 +34,7 @@ async fn tenants_create_seeds_chart() {
 }
 
 #[tokio::test]
-async fn tenants_create_rejects_a_bad_name_clearly() {
+async fn tenants_create_rejects_bad_name() {
     let database = TestDatabase::create().await.unwrap();
     for name in [String::new(), "x".repeat(201)] {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_subledger"))

@@ -232,7 +232,7 @@ async fn openapi_lists_ledger_routes() {
 }
 
 #[tokio::test]
-async fn rejection_naming_a_nul_character_is_stored_and_replayed() {
+async fn nul_problem_is_stored_and_replayed() {
     let app = TestApp::spawn().await;
     let mut body = entry_body("2026-07-01", "1.00");
     body["lines"][0]["account"] = json!("cash\u{0}clearing.EUR");
@@ -288,7 +288,7 @@ async fn nul_characters_in_texts_are_rejected() {
 }
 
 #[tokio::test]
-async fn dates_outside_years_1_to_9999_are_rejected() {
+async fn out_of_range_dates_are_rejected() {
     let app = TestApp::spawn().await;
     let before = entry_and_account_counts(&app).await;
     for (index, date) in ["-4714-01-01", "0000-12-31", "+10000-01-01"].into_iter().enumerate() {
@@ -330,7 +330,7 @@ async fn malformed_as_of_names_the_parameter() {
 }
 
 #[tokio::test]
-async fn unparsable_amounts_get_the_error_that_fits() {
+async fn unparsable_amounts_get_fitting_errors() {
     let app = TestApp::spawn().await;
     let cases = [
         ("--1", "invalid_field"),
@@ -352,7 +352,7 @@ async fn unparsable_amounts_get_the_error_that_fits() {
 }
 
 #[tokio::test]
-async fn openapi_documents_the_errors_every_route_can_return() {
+async fn openapi_lists_common_errors() {
     let app = TestApp::spawn().await;
     let response = app.client.get(format!("{}/v1/openapi.json", app.address)).send().await.unwrap();
     let document: Value = response.json().await.unwrap();

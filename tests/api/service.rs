@@ -25,7 +25,7 @@ async fn missing_key_is_unauthorized() {
 /// restart after a crash left the cluster running) joins the running cluster and leaves it
 /// running, instead of failing and stopping it.
 #[tokio::test]
-async fn second_start_on_a_running_cluster_joins_it() {
+async fn second_start_joins_running_cluster() {
     use subledger::db::embedded::EmbeddedPostgres;
     let root = tempfile::tempdir().unwrap();
     let path = root.path().to_path_buf();
