@@ -38,7 +38,8 @@ impl FromRequest for IdempotencyKey {
             None => Err(Error::new(
                 ErrorCode::IdempotencyKeyMissing,
                 "every POST needs an Idempotency-Key header, unique per logical request",
-            )),
+            )
+            .field("Idempotency-Key")),
             Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => {
                 Ok(IdempotencyKey(key.to_string()))
             }

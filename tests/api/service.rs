@@ -49,3 +49,35 @@ async fn second_start_joins_running_cluster() {
     drop(client);
     tokio::task::spawn_blocking(move || drop(first)).await.unwrap();
 }
+
+#[tokio::test]
+async fn header_errors_name_the_header() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/v1/entries", app.address);
+    let body = serde_json::json!({});
+    let post = app.client.post(&url).header("Idempotency-Key", "h-1").json(&body);
+    let cases = [
+        (post.try_clone().unwrap(), "Authorization"),
+        (post.try_clone().unwrap().bearer_auth("sl_w_bad"), "Authorization"),
+        (post.try_clone().unwrap().bearer_auth(&app.read_key), "Authorization"),
+        (app.client.post(&url).bearer_auth(&app.write_key).json(&body), "Idempotency-Key"),
+    ];
+    for (index, (request, field)) in cases.into_iter().enumerate() {
+        let response = crate::helpers::read_response(request.send().await.unwrap()).await;
+        assert_eq!(response.body["field"], field, "case {index}: {}", response.body);
+    }
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.write_key)
+        .header("Idempotency-Key", "h-2")
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let response = crate::helpers::read_response(response).await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.body["field"], "Content-Type");
+    assert_eq!(response.body["value"], "text/plain");
+}
