@@ -22,6 +22,8 @@ pub struct EmbeddedPostgres {
     socket_dir: PathBuf,
     port: u16,
     owner: Option<(u32, u32)>,
+    /// Whether this value started the cluster, and so stops it.
+    started: bool,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -78,18 +80,26 @@ impl EmbeddedPostgres {
         if let Some((uid, gid)) = owner {
             chown(root, uid, gid)?;
         }
-        let cluster = EmbeddedPostgres {
+        let mut cluster = EmbeddedPostgres {
             bin_dir,
             data_dir: root.join("data"),
             socket_dir: root.to_path_buf(),
             port: free_port()?,
             owner,
+            started: false,
             _temp: None,
         };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb()?;
         }
+        if let Some(port) = running_port(&cluster.data_dir) {
+            // Another process runs the cluster (`serve` while `tenants create` runs, or one that
+            // was killed): use it and leave it running.
+            cluster.port = port;
+            return Ok(cluster);
+        }
         cluster.start(durable)?;
+        cluster.started = true;
         Ok(cluster)
     }
 
@@ -180,7 +190,7 @@ impl EmbeddedPostgres {
 
 impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
-        if self.data_dir.as_os_str().is_empty() {
+        if !self.started || self.data_dir.as_os_str().is_empty() {
             return;
         }
         let stop = self.stop_command();
@@ -189,6 +199,18 @@ impl Drop for EmbeddedPostgres {
         }
         stop.run();
     }
+}
+
+/// The port of the postmaster running in `data_dir`, from its `postmaster.pid` (pid on the
+/// first line, port on the fourth), if that process is alive.
+fn running_port(data_dir: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let pid: libc::pid_t = lines.first()?.trim().parse().ok()?;
+    let port = lines.get(3)?.trim().parse().ok()?;
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive.then_some(port)
 }
 
 fn register_at_exit(stop: StopCommand) {

@@ -46,8 +46,15 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
+/// Longest tenant name, in characters (the `tenants.name` check).
+pub const MAX_TENANT_NAME_LEN: usize = 200;
+
 /// Inserts a tenant row and returns its id.
 pub async fn insert_tenant(client: &impl GenericClient, name: &str) -> anyhow::Result<Uuid> {
+    let length = name.chars().count();
+    if !(1..=MAX_TENANT_NAME_LEN).contains(&length) {
+        anyhow::bail!("tenant name must have 1 to {MAX_TENANT_NAME_LEN} characters, not {length}");
+    }
     let id = Uuid::now_v7();
     client.execute("INSERT INTO tenants (id, name) VALUES ($1, $2)", &[&id, &name]).await?;
     Ok(id)

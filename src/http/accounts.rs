@@ -9,7 +9,7 @@ use super::auth::{Reader, Writer};
 use super::idempotency::{self, IdempotencyKey, Reply};
 use super::problem::Problem;
 use super::{body, AppState};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::ledger::{self, Account, AccountCode, AccountKind, Balance, NewAccount};
 use crate::money::Currency;
 
@@ -98,7 +98,25 @@ pub async fn get_account(
 #[serde(deny_unknown_fields)]
 pub struct BalanceQuery {
     /// Count only lines effective on or before this date (YYYY-MM-DD).
-    pub as_of: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub as_of: Option<String>,
+}
+
+impl BalanceQuery {
+    /// Parses `as_of` here rather than in serde, so a bad date is named with its value.
+    fn as_of(&self) -> Result<Option<NaiveDate>, Error> {
+        let Some(text) = &self.as_of else {
+            return Ok(None);
+        };
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|err| {
+            Error::new(
+                ErrorCode::InvalidParameter,
+                format!("as_of '{text}' is not a date as YYYY-MM-DD: {err}"),
+            )
+            .field("as_of")
+            .value(text.as_str())
+        })
+    }
 }
 
 /// Reads an account's balance: debits minus credits, of every line or as of a date.
@@ -107,6 +125,7 @@ pub struct BalanceQuery {
     params(("code" = String, Path, description = "Account code"), BalanceQuery),
     responses(
         (status = 200, description = "The balance", body = Balance),
+        (status = 400, description = "as_of is not a date as YYYY-MM-DD", body = Problem),
         (status = 404, description = "No such account", body = Problem),
     )
 )]
@@ -118,7 +137,8 @@ pub async fn get_balance(
     query: web::Query<BalanceQuery>,
 ) -> Result<web::Json<Balance>, Error> {
     let code = AccountCode::parse(&code).map_err(|err| err.field("code"))?;
+    let as_of = query.as_of()?;
     let client = state.pool.get().await?;
-    let balance = ledger::balance(&client, caller.tenant_id, &code, query.as_of).await?;
+    let balance = ledger::balance(&client, caller.tenant_id, &code, as_of).await?;
     Ok(web::Json(balance))
 }

@@ -25,12 +25,16 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Error> {
         return Err(Error::new(
             ErrorCode::Unauthorized,
             "send the tenant's API key as `Authorization: Bearer <key>`",
-        ));
+        )
+        .field("Authorization"));
     };
     let client = state.pool.get().await?;
     match tenancy::authenticate(&client, presented.trim()).await? {
         Some(caller) => Ok(caller),
-        None => Err(Error::new(ErrorCode::Unauthorized, "the API key is not valid")),
+        None => {
+            Err(Error::new(ErrorCode::Unauthorized, "the API key is not valid")
+                .field("Authorization"))
+        }
     }
 }
 
@@ -53,7 +57,8 @@ impl FromRequest for Writer {
         Box::pin(async move {
             let caller = authenticate(req).await?;
             if caller.kind != KeyKind::Write {
-                return Err(Error::new(ErrorCode::ReadOnlyKey, "a read-only key cannot write"));
+                return Err(Error::new(ErrorCode::ReadOnlyKey, "a read-only key cannot write")
+                    .field("Authorization"));
             }
             Ok(Writer(caller))
         })

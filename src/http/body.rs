@@ -26,16 +26,22 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     let error = match &err {
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             Error::new(ErrorCode::PayloadTooLarge, format!("request body exceeds {limit} bytes"))
         }
-        JsonPayloadError::ContentType => Error::new(
-            ErrorCode::MalformedJson,
-            "request body must be JSON sent with Content-Type: application/json",
-        ),
+        JsonPayloadError::ContentType => {
+            let found = req.headers().get("content-type").map(|value| value.as_bytes());
+            let found = String::from_utf8_lossy(found.unwrap_or_default()).into_owned();
+            Error::new(
+                ErrorCode::MalformedJson,
+                "request body must be JSON sent with Content-Type: application/json",
+            )
+            .field("Content-Type")
+            .value(found)
+        }
         JsonPayloadError::Deserialize(inner) => {
             Error::new(ErrorCode::MalformedJson, format!("request body is not valid JSON: {inner}"))
         }

@@ -64,7 +64,8 @@ impl LineRequest {
             AccountCode::parse(&self.account).map_err(|err| err.field(field("account")))?;
         let currency = Currency::parse(&self.currency)
             .map_err(|err| Error::from(err).field(field("currency")))?;
-        let amount = parse_amount(&self.amount).map_err(|err| err.field(field("amount")))?;
+        let amount =
+            parse_amount(&self.amount, currency).map_err(|err| err.field(field("amount")))?;
         let amount =
             Money::new(amount, currency).map_err(|err| Error::from(err).field(field("amount")))?;
         Ok(NewLine { account, amount, memo: self.memo })
@@ -72,21 +73,34 @@ impl LineRequest {
 }
 
 /// Parses an amount string. A well-formed number that does not fit a decimal (more than 28
-/// digits) is out of range rather than malformed.
-fn parse_amount(text: &str) -> Result<rust_decimal::Decimal, Error> {
+/// digits) is out of range when its whole part alone is too large, and has too many decimals
+/// otherwise.
+fn parse_amount(text: &str, currency: Currency) -> Result<rust_decimal::Decimal, Error> {
     money::parse_amount(text).map_err(|err| {
-        let digits = text.trim().trim_start_matches(['-', '+']);
-        let numeric = !digits.is_empty()
-            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && digits.matches('.').count() <= 1;
-        if numeric {
-            Error::new(ErrorCode::AmountOutOfRange, format!("amount {text} is too large"))
-                .value(text)
-        } else {
-            Error::from(err)
+        let trimmed = text.trim();
+        let unsigned = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let digits = |part: &str| part.chars().all(|c| c.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+            return Error::from(err);
         }
+        if whole.trim_start_matches('0').len() > MAX_WHOLE_DIGITS {
+            return Error::new(ErrorCode::AmountOutOfRange, format!("amount {text} is too large"))
+                .value(text);
+        }
+        Error::new(
+            ErrorCode::CurrencyPrecisionExceeded,
+            format!(
+                "amount {text} has more decimals than {currency} allows ({})",
+                currency.minor_units()
+            ),
+        )
+        .value(text)
     })
 }
+
+/// Digits of the largest whole part a line amount may have (below 10^15).
+const MAX_WHOLE_DIGITS: usize = 15;
 
 /// Posts a balanced journal entry. The `Idempotency-Key` becomes the entry's idempotency key.
 #[utoipa::path(

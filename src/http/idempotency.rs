@@ -38,15 +38,21 @@ impl FromRequest for IdempotencyKey {
             None => Err(Error::new(
                 ErrorCode::IdempotencyKeyMissing,
                 "every POST needs an Idempotency-Key header, unique per logical request",
-            )),
+            )
+            .field("Idempotency-Key")),
             Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => {
                 Ok(IdempotencyKey(key.to_string()))
             }
-            Some(_) => Err(Error::new(
-                ErrorCode::InvalidParameter,
-                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
-            )
-            .field("Idempotency-Key")),
+            Some(_) => {
+                let found = req.headers().get("idempotency-key").map(|value| value.as_bytes());
+                let found = String::from_utf8_lossy(found.unwrap_or_default()).into_owned();
+                Err(Error::new(
+                    ErrorCode::InvalidParameter,
+                    format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+                )
+                .field("Idempotency-Key")
+                .value(found))
+            }
         };
         ready(result)
     }
@@ -116,12 +122,14 @@ where
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(stored) = lookup(&tx, caller.tenant_id, &key.0).await? {
-        return replay(stored, request_sha256);
+        return replay(stored, request_sha256, &key.0);
     }
     let outcome = operation(&tx).await;
     let (status, body) = match &outcome {
-        Ok(reply) => (reply.status, reply.body.clone()),
-        Err(error) if error.is_rejection() => (error.code.status(), problem_body(error)),
+        Ok(reply) => (reply.status, without_nul(reply.body.clone())),
+        Err(error) if error.is_rejection() => {
+            (error.code.status(), without_nul(problem_body(error)))
+        }
         Err(_) => (0, Value::Null),
     };
     if let Err(error) = outcome.as_ref().map(|_| ()) {
@@ -130,7 +138,7 @@ where
             // request that won): its stored response is then the answer.
             tx.rollback().await?;
             if let Some(stored) = lookup(&client, caller.tenant_id, &key.0).await? {
-                return replay(stored, request_sha256);
+                return replay(stored, request_sha256, &key.0);
             }
             return Err(outcome.err().unwrap_or_else(|| Error::internal(anyhow::anyhow!("lost"))));
         }
@@ -162,7 +170,7 @@ async fn store_and_respond(
         tx.rollback().await?;
         let stored = stored
             .ok_or_else(|| Error::internal(anyhow::anyhow!("idempotency record vanished")))?;
-        return replay(stored, request_sha256);
+        return replay(stored, request_sha256, &key.0);
     }
     tx.commit().await?;
     Ok(respond(status, &body, false))
@@ -187,15 +195,36 @@ async fn lookup(
     }))
 }
 
-fn replay(stored: Stored, request_sha256: &[u8]) -> Result<HttpResponse, Error> {
+fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
     if stored.request_sha256 != request_sha256 {
         return Err(Error::new(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was already used with a different request; use a new key",
         )
-        .field("Idempotency-Key"));
+        .field("Idempotency-Key")
+        .value(key.to_string()));
     }
     Ok(respond(stored.status, &stored.body, true))
+}
+
+/// Replaces each U+0000 with U+FFFD: jsonb cannot store U+0000, and a problem may quote a
+/// rejected value that holds one. The response sent is the one stored, so a replay matches it.
+fn without_nul(value: Value) -> Value {
+    let clean = |text: String| {
+        if text.contains('\0') {
+            text.replace('\0', "\u{FFFD}")
+        } else {
+            text
+        }
+    };
+    match value {
+        Value::String(text) => Value::String(clean(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(fields) => Value::Object(
+            fields.into_iter().map(|(name, item)| (clean(name), without_nul(item))).collect(),
+        ),
+        other => other,
+    }
 }
 
 fn problem_body(error: &Error) -> Value {

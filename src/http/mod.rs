@@ -90,6 +90,48 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/v1").configure(v1_routes))
         .split_for_parts();
+    document_common_errors(api)
+}
+
+/// Adds the errors any route can return (a bad parameter or body, a missing or read-only key,
+/// a body too large) to every operation that does not list them, and declares every error
+/// response as `application/problem+json`, the type it is sent with.
+fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        let read = [item.get.as_mut()].into_iter().flatten().map(|operation| (operation, false));
+        let write = [item.post.as_mut()].into_iter().flatten().map(|operation| (operation, true));
+        for (operation, writes) in read.chain(write) {
+            let responses = &mut operation.responses.responses;
+            let mut common = vec![
+                ("400", "A parameter, header or the body is malformed"),
+                ("401", "The API key is missing or not valid"),
+            ];
+            if writes {
+                common.push(("403", "The API key may only read"));
+                common.push(("413", "The body is larger than the service accepts"));
+            }
+            for (status, description) in common {
+                responses.entry(status.to_string()).or_insert_with(|| problem(description));
+            }
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.as_str() >= "400", response) {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response.content.insert("application/problem+json".to_string(), content);
+                    }
+                }
+            }
+        }
+    }
     api
 }
 

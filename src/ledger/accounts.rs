@@ -114,6 +114,7 @@ fn account_from_row(row: &Row) -> Result<Account, Error> {
 }
 
 fn check_text(field: &'static str, text: &str) -> Result<(), Error> {
+    super::check_no_nul(field, text)?;
     let length = text.chars().count();
     if length == 0 || length > MAX_NAME_LEN {
         return Err(Error::new(

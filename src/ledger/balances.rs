@@ -7,7 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{currency_from_db, AccountCode};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
 
 /// An account's balance: debits minus credits, so credit balances are negative.
@@ -34,6 +34,9 @@ pub async fn balance(
     code: &AccountCode,
     as_of: Option<NaiveDate>,
 ) -> Result<Balance, Error> {
+    if let Some(date) = as_of {
+        super::check_date("as_of", date, ErrorCode::InvalidParameter)?;
+    }
     let statement = client.prepare_cached(include_str!("sql/balance.sql")).await?;
     let row = client
         .query_opt(&statement, &[&tenant_id, &code.as_str(), &as_of])

@@ -13,6 +13,7 @@ pub mod posting;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, ErrorCode};
@@ -23,6 +24,34 @@ pub use periods::{close_period, get_period, Period, PeriodId};
 pub use posting::{
     get_entry, post_entry, reverse_entry, NewEntry, NewLine, PostedEntry, PostedLine, Reversal,
 };
+
+/// Rejects a text with a NUL character, which a Postgres `text` column cannot hold.
+pub(crate) fn check_no_nul(field: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\0') {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("{field} must not contain the NUL character (U+0000)"),
+        )
+        .field(field)
+        .value(text));
+    }
+    Ok(())
+}
+
+/// Rejects a date outside the years 1 to 9999: Postgres cannot store dates before 4713 BC,
+/// and a period id (`YYYY-MM`) names only four-digit years, so a later entry could never be
+/// closed. `code` is the error for the caller's field (a body field or a query parameter).
+pub(crate) fn check_date(field: &str, date: NaiveDate, code: ErrorCode) -> Result<(), Error> {
+    if !(1..=9999).contains(&date.year()) {
+        return Err(Error::new(
+            code,
+            format!("{field} {date} is out of range: use a date in the years 0001 to 9999"),
+        )
+        .field(field)
+        .value(date.to_string()));
+    }
+    Ok(())
+}
 
 /// Maximum length of an account code, in characters.
 pub const MAX_ACCOUNT_CODE_LEN: usize = 100;

@@ -126,6 +126,7 @@ fn check_shape(entry: &NewEntry) -> Result<(), Error> {
         .field("lines")
         .value(count));
     }
+    super::check_date("effective_date", entry.effective_date, ErrorCode::InvalidField)?;
     check_text("description", &entry.description, 0, MAX_TEXT_LEN)?;
     if let Some(key) = &entry.idempotency_key {
         check_text("idempotency_key", key, 1, MAX_KEY_LEN)?;
@@ -150,6 +151,7 @@ fn check_shape(entry: &NewEntry) -> Result<(), Error> {
 }
 
 fn check_text(field: &str, text: &str, min: usize, max: usize) -> Result<(), Error> {
+    super::check_no_nul(field, text)?;
     let length = text.chars().count();
     if length < min || length > max {
         return Err(Error::new(

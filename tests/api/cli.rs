@@ -32,3 +32,21 @@ async fn tenants_create_seeds_chart() {
     let expected = ChartAccount::ALL.len() * DEFAULT_CHART_CURRENCIES.len();
     assert_eq!(row.get::<_, i64>(0), expected as i64);
 }
+
+#[tokio::test]
+async fn tenants_create_rejects_bad_name() {
+    let database = TestDatabase::create().await.unwrap();
+    for name in [String::new(), "x".repeat(201)] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_subledger"))
+            .args(["tenants", "create", &name])
+            .env("DATABASE_URL", &database.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        let expected = format!("tenant name must have 1 to 200 characters, not {}", name.len());
+        assert!(stderr.contains(&expected), "{stderr}");
+    }
+}

@@ -230,3 +230,169 @@ async fn openapi_lists_ledger_routes() {
         assert!(document["paths"][path][method].is_object(), "{method} {path} missing");
     }
 }
+
+#[tokio::test]
+async fn nul_problem_is_stored_and_replayed() {
+    let app = TestApp::spawn().await;
+    let mut body = entry_body("2026-07-01", "1.00");
+    body["lines"][0]["account"] = json!("cash\u{0}clearing.EUR");
+    let first = post_entry(&app, "nul-code", &body).await;
+    assert_eq!(first.status, 422, "{}", first.body);
+    assert_eq!(first.body["code"], "invalid_account_code");
+    assert_eq!(first.body["field"], "lines[0].account");
+    // Postgres jsonb cannot hold U+0000, so the stored problem shows U+FFFD in its place.
+    assert_eq!(first.body["value"], "cash\u{FFFD}clearing.EUR");
+    let replay = post_entry(&app, "nul-code", &body).await;
+    assert_eq!(replay.status, 422);
+    assert_eq!(replay.body, first.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+}
+
+/// Counts the tenant's journal entries and accounts, to show a rejection wrote nothing.
+async fn entry_and_account_counts(app: &TestApp) -> (i64, i64) {
+    let client = app.sql().await;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM journal_entries WHERE tenant_id = $1), \
+                    (SELECT count(*) FROM accounts WHERE tenant_id = $1)",
+            &[&app.tenant_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn nul_characters_in_texts_are_rejected() {
+    let app = TestApp::spawn().await;
+    let before = entry_and_account_counts(&app).await;
+    let mut description = entry_body("2026-07-01", "1.00");
+    description["description"] = json!("order\u{0}1001");
+    let mut memo = entry_body("2026-07-01", "1.00");
+    memo["lines"][1]["memo"] = json!("\u{0}");
+    let account = |name: &str, party: &str| json!({ "code": "nul.EUR", "name": name, "kind": "asset", "currency": "EUR", "party": party });
+    let cases = [
+        ("/v1/entries", description, "description", "order\u{FFFD}1001"),
+        ("/v1/entries", memo, "lines[1].memo", "\u{FFFD}"),
+        ("/v1/accounts", account("a\u{0}", "P-1"), "name", "a\u{FFFD}"),
+        ("/v1/accounts", account("Nul", "\u{0}P"), "party", "\u{FFFD}P"),
+    ];
+    for (index, (path, body, field, value)) in cases.into_iter().enumerate() {
+        let response = app.post(path, &app.write_key, &format!("nul-{index}"), &body).await;
+        assert_eq!(response.status, 422, "{field}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_field");
+        assert_eq!(response.body["field"], field);
+        assert_eq!(response.body["value"], value);
+    }
+    assert_eq!(entry_and_account_counts(&app).await, before);
+}
+
+#[tokio::test]
+async fn out_of_range_dates_are_rejected() {
+    let app = TestApp::spawn().await;
+    let before = entry_and_account_counts(&app).await;
+    for (index, date) in ["-4714-01-01", "0000-12-31", "+10000-01-01"].into_iter().enumerate() {
+        let response = post_entry(&app, &format!("date-{index}"), &entry_body(date, "1.00")).await;
+        assert_eq!(response.status, 422, "{date}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_field");
+        assert_eq!(response.body["field"], "effective_date");
+        assert_eq!(response.body["value"], date);
+
+        let path = format!("/v1/accounts/bank.EUR/balance?as_of={}", date.replace('+', "%2B"));
+        let response = app.get(&path, &app.read_key).await;
+        assert_eq!(response.status, 400, "{date}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_parameter");
+        assert_eq!(response.body["field"], "as_of");
+        assert_eq!(response.body["value"], date);
+    }
+    let posted = post_entry(&app, "date-ok", &entry_body("2026-07-01", "1.00")).await;
+    let id = posted.body["id"].as_str().unwrap();
+    let reversal = json!({ "effective_date": "-4714-01-01" });
+    let path = format!("/v1/entries/{id}/reversal");
+    let response = app.post(&path, &app.write_key, "date-reversal", &reversal).await;
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(response.body["field"], "effective_date");
+    let (entries, accounts) = entry_and_account_counts(&app).await;
+    assert_eq!((entries, accounts), (before.0 + 1, before.1));
+}
+
+#[tokio::test]
+async fn malformed_as_of_names_the_parameter() {
+    let app = TestApp::spawn().await;
+    for as_of in ["2026-13-01", "2026-02-30", "yesterday", ""] {
+        let path = format!("/v1/accounts/bank.EUR/balance?as_of={as_of}");
+        let response = app.get(&path, &app.read_key).await;
+        assert_eq!(response.status, 400, "{as_of}: {}", response.body);
+        assert_eq!(response.body["code"], "invalid_parameter");
+        assert_eq!(response.body["field"], "as_of");
+        assert_eq!(response.body["value"], as_of);
+    }
+}
+
+#[tokio::test]
+async fn unparsable_amounts_get_fitting_errors() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("--1", "invalid_field"),
+        ("+-1", "invalid_field"),
+        ("1.0000000000000000000000000000001", "currency_precision_exceeded"),
+        ("0.00000000000000000000000000001", "currency_precision_exceeded"),
+        ("99999999999999999999999999999999", "amount_out_of_range"),
+        ("-99999999999999999999999999999.9", "amount_out_of_range"),
+    ];
+    for (index, (amount, code)) in cases.into_iter().enumerate() {
+        let mut body = entry_body("2026-07-01", "1.00");
+        body["lines"][0]["amount"] = json!(amount);
+        let response = post_entry(&app, &format!("amount-{index}"), &body).await;
+        assert_eq!(response.status, 422, "{amount}: {}", response.body);
+        assert_eq!(response.body["code"], code, "{amount}: {}", response.body);
+        assert_eq!(response.body["field"], "lines[0].amount");
+        assert_eq!(response.body["value"], amount);
+    }
+}
+
+#[tokio::test]
+async fn openapi_lists_common_errors() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(format!("{}/v1/openapi.json", app.address)).send().await.unwrap();
+    let document: Value = response.json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            let mut expected = vec!["400", "401"];
+            if method == "post" {
+                expected.extend(["403", "413"]);
+            }
+            for status in expected {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            for (status, response) in
+                responses.iter().filter(|(status, _)| status.as_str() >= "400")
+            {
+                let content = response["content"].as_object().unwrap();
+                let types: Vec<&String> = content.keys().collect();
+                assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+            }
+        }
+    }
+    assert!(operations >= 8, "{operations} operations");
+}
+
+#[tokio::test]
+async fn idempotency_key_errors_name_the_key() {
+    let app = TestApp::spawn().await;
+    let first = post_entry(&app, "key-1", &entry_body("2026-07-01", "1.00")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let other = post_entry(&app, "key-1", &entry_body("2026-07-01", "2.00")).await;
+    assert_eq!(other.status, 409, "{}", other.body);
+    assert_eq!(other.body["field"], "Idempotency-Key");
+    assert_eq!(other.body["value"], "key-1");
+
+    let long = "k".repeat(256);
+    let response = post_entry(&app, &long, &entry_body("2026-07-01", "1.00")).await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.body["field"], "Idempotency-Key");
+    assert_eq!(response.body["value"], long.as_str());
+}

@@ -20,3 +20,64 @@ async fn missing_key_is_unauthorized() {
     assert_eq!(response.status, 404);
     assert_eq!(response.body["code"], "not_found");
 }
+
+/// A second process on the same data directory (`tenants create` while `serve` runs, or a
+/// restart after a crash left the cluster running) joins the running cluster and leaves it
+/// running, instead of failing and stopping it.
+#[tokio::test]
+async fn second_start_joins_running_cluster() {
+    use subledger::db::embedded::EmbeddedPostgres;
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().to_path_buf();
+    let first = tokio::task::spawn_blocking(move || EmbeddedPostgres::start_in(&path, false))
+        .await
+        .unwrap()
+        .unwrap();
+    let path = root.path().to_path_buf();
+    let second = tokio::task::spawn_blocking(move || EmbeddedPostgres::start_in(&path, false))
+        .await
+        .unwrap()
+        .expect("second start on a running cluster");
+    assert_eq!(second.port(), first.port());
+    tokio::task::spawn_blocking(move || drop(second)).await.unwrap();
+    let url = first.url("postgres");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("the first cluster still runs after the second value is dropped");
+    tokio::spawn(connection);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
+    drop(client);
+    tokio::task::spawn_blocking(move || drop(first)).await.unwrap();
+}
+
+#[tokio::test]
+async fn header_errors_name_the_header() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/v1/entries", app.address);
+    let body = serde_json::json!({});
+    let post = app.client.post(&url).header("Idempotency-Key", "h-1").json(&body);
+    let cases = [
+        (post.try_clone().unwrap(), "Authorization"),
+        (post.try_clone().unwrap().bearer_auth("sl_w_bad"), "Authorization"),
+        (post.try_clone().unwrap().bearer_auth(&app.read_key), "Authorization"),
+        (app.client.post(&url).bearer_auth(&app.write_key).json(&body), "Idempotency-Key"),
+    ];
+    for (index, (request, field)) in cases.into_iter().enumerate() {
+        let response = crate::helpers::read_response(request.send().await.unwrap()).await;
+        assert_eq!(response.body["field"], field, "case {index}: {}", response.body);
+    }
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.write_key)
+        .header("Idempotency-Key", "h-2")
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let response = crate::helpers::read_response(response).await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.body["field"], "Content-Type");
+    assert_eq!(response.body["value"], "text/plain");
+}
