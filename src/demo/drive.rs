@@ -1,0 +1,301 @@
+//! Posts a scenario through the HTTP API: parties first, then each day's invoices, payments
+//! and credit notes with bounded concurrency, then the month-end payout run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::client::ApiClient;
+use super::requests::{self, CreditRequest};
+use super::scenario::{CreditScope, Invoice, PaymentAmount, Scenario};
+use crate::money::{Currency, Rounding};
+
+/// What a run posted.
+#[derive(Debug, Clone, Default)]
+pub struct Posted {
+    /// Documents posted, by kind.
+    pub documents: BTreeMap<&'static str, u64>,
+    /// Scenario events that had nothing left to do (a payment of an invoice already settled
+    /// by a refund), by kind.
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub elapsed: Duration,
+}
+
+impl Posted {
+    pub fn total(&self) -> u64 {
+        self.documents.values().sum()
+    }
+}
+
+/// An invoice as the service stored it.
+#[derive(Debug, Clone)]
+struct Stored {
+    id: String,
+    customer_id: String,
+    total: Decimal,
+    /// What is still open, as this driver tracks it from the service's answers.
+    open: Decimal,
+}
+
+/// Shared state of one run.
+struct Run<'a> {
+    client: &'a ApiClient,
+    scenario: &'a Scenario,
+    concurrency: usize,
+    progress: &'a ProgressBar,
+    parties: HashMap<String, String>,
+    invoices: Mutex<HashMap<String, Stored>>,
+    posted: Mutex<Posted>,
+}
+
+/// Counts every document the scenario posts, for the progress bar.
+pub fn document_count(scenario: &Scenario) -> u64 {
+    let events: usize = scenario
+        .invoices
+        .iter()
+        .map(|invoice| 1 + invoice.payments.len() + usize::from(invoice.credit.is_some()))
+        .sum();
+    (1 + scenario.header.partners.len() + scenario.customers.len() + events + 1) as u64
+}
+
+/// Posts the whole scenario and returns what was posted.
+pub async fn post_scenario(
+    client: &ApiClient,
+    scenario: &Scenario,
+    concurrency: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<Posted> {
+    let started = Instant::now();
+    let mut run = Run {
+        client,
+        scenario,
+        concurrency: concurrency.max(1),
+        progress,
+        parties: HashMap::new(),
+        invoices: Mutex::new(HashMap::new()),
+        posted: Mutex::new(Posted::default()),
+    };
+    run.post_parties().await?;
+    for day in days(scenario) {
+        run.post_day(day).await?;
+    }
+    run.post_payout_run().await?;
+    let mut posted = run.posted.into_inner().map_err(|_| anyhow!("a posting task panicked"))?;
+    posted.elapsed = started.elapsed();
+    Ok(posted)
+}
+
+fn days(scenario: &Scenario) -> Vec<NaiveDate> {
+    scenario
+        .header
+        .first_day
+        .iter_days()
+        .take_while(|day| *day <= scenario.header.last_day)
+        .collect()
+}
+
+impl Run<'_> {
+    fn count(&self, kind: &'static str) {
+        if let Ok(mut posted) = self.posted.lock() {
+            *posted.documents.entry(kind).or_default() += 1;
+        }
+        self.progress.inc(1);
+    }
+
+    fn skip(&self, kind: &'static str) {
+        if let Ok(mut posted) = self.posted.lock() {
+            *posted.skipped.entry(kind).or_default() += 1;
+        }
+        self.progress.inc(1);
+    }
+
+    async fn post_parties(&mut self) -> anyhow::Result<()> {
+        self.progress.set_message("parties");
+        let header = &self.scenario.header;
+        let mut bodies = vec![("platform".to_string(), requests::platform(&header.platform))];
+        bodies.extend(header.partners.iter().map(|p| (p.key.clone(), requests::partner(p))));
+        bodies
+            .extend(self.scenario.customers.iter().map(|c| (c.key.clone(), requests::customer(c))));
+        // The platform comes first: partners' and customers' documents name it.
+        let (platform_key, platform_body) = bodies.remove(0);
+        let platform_id = self.post_party(&platform_key, &platform_body).await?;
+        let run = &*self;
+        let ids: Vec<(String, String)> = futures::stream::iter(bodies)
+            .map(|(key, body)| async move {
+                let id = run.post_party(&key, &body).await?;
+                anyhow::Ok((key, id))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        self.parties.insert(platform_key, platform_id);
+        self.parties.extend(ids);
+        Ok(())
+    }
+
+    async fn post_party(&self, key: &str, body: &Value) -> anyhow::Result<String> {
+        let response = self.client.post("/v1/parties", &format!("demo-party-{key}"), body).await?;
+        self.count("parties");
+        id_of(&response).with_context(|| format!("party {key}"))
+    }
+
+    fn party(&self, key: &str) -> anyhow::Result<&str> {
+        self.parties
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("party {key} was not created"))
+    }
+
+    async fn post_day(&self, day: NaiveDate) -> anyhow::Result<()> {
+        self.progress.set_message(format!("{day}"));
+        let invoices: Vec<&Invoice> =
+            self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day).collect();
+        self.for_each(invoices, |invoice| self.post_invoice(invoice)).await?;
+        let payments: Vec<(&Invoice, usize)> = self
+            .scenario
+            .invoices
+            .iter()
+            .flat_map(|i| (0..i.payments.len()).map(move |n| (i, n)))
+            .filter(|(i, n)| i.payments[*n].at.date_naive() == day)
+            .collect();
+        self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n)).await?;
+        let credits: Vec<&Invoice> = self
+            .scenario
+            .invoices
+            .iter()
+            .filter(|i| i.credit.as_ref().is_some_and(|c| c.at.date_naive() == day))
+            .collect();
+        self.for_each(credits, |invoice| self.post_credit(invoice)).await
+    }
+
+    async fn for_each<T, F, Fut>(&self, items: Vec<T>, post: F) -> anyhow::Result<()>
+    where
+        F: Fn(T) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        futures::stream::iter(items)
+            .map(post)
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await
+    }
+
+    async fn post_invoice(&self, invoice: &Invoice) -> anyhow::Result<()> {
+        let customer_id = self.party(&invoice.customer)?;
+        let partner_id = self.party(&invoice.partner)?;
+        let body = requests::invoice(self.scenario, invoice, customer_id, partner_id);
+        let response =
+            self.client.post("/v1/invoices", &format!("demo-{}", invoice.key), &body).await?;
+        let total =
+            amount_of(&response, "total").with_context(|| format!("invoice {}", invoice.key))?;
+        let stored = Stored {
+            id: id_of(&response).with_context(|| format!("invoice {}", invoice.key))?,
+            customer_id: customer_id.to_string(),
+            total,
+            open: total,
+        };
+        self.invoices
+            .lock()
+            .map_err(|_| anyhow!("lock poisoned"))?
+            .insert(invoice.key.clone(), stored);
+        self.count("invoices");
+        Ok(())
+    }
+
+    fn stored(&self, key: &str) -> anyhow::Result<Stored> {
+        let invoices = self.invoices.lock().map_err(|_| anyhow!("lock poisoned"))?;
+        invoices.get(key).cloned().ok_or_else(|| anyhow!("invoice {key} was not posted"))
+    }
+
+    fn reduce_open(&self, key: &str, by: Decimal) -> anyhow::Result<()> {
+        let mut invoices = self.invoices.lock().map_err(|_| anyhow!("lock poisoned"))?;
+        if let Some(stored) = invoices.get_mut(key) {
+            stored.open -= by;
+        }
+        Ok(())
+    }
+
+    async fn post_payment(&self, invoice: &Invoice, index: usize) -> anyhow::Result<()> {
+        let stored = self.stored(&invoice.key)?;
+        let currency = Currency::parse(&invoice.currency)?;
+        let open = stored.open.max(Decimal::ZERO);
+        let (amount, allocated) = match &invoice.payments[index].amount {
+            PaymentAmount::Rest => (open, open),
+            PaymentAmount::Share(share) => {
+                let part = currency.round(stored.total * share, Rounding::HalfUp).min(open);
+                (part, part)
+            }
+            PaymentAmount::RestPlus(extra) => (open + extra, open),
+        };
+        if allocated <= Decimal::ZERO {
+            self.skip("payments");
+            return Ok(());
+        }
+        let at = invoice.payments[index].at;
+        let body = requests::payment(
+            &stored.customer_id,
+            &invoice.currency,
+            at,
+            amount,
+            &stored.id,
+            allocated,
+        );
+        let key = format!("demo-{}-payment-{}", invoice.key, index + 1);
+        self.client.post("/v1/payments", &key, &body).await?;
+        self.reduce_open(&invoice.key, allocated)?;
+        self.count("payments");
+        Ok(())
+    }
+
+    async fn post_credit(&self, invoice: &Invoice) -> anyhow::Result<()> {
+        let Some(credit) = &invoice.credit else { return Ok(()) };
+        let stored = self.stored(&invoice.key)?;
+        let currency = Currency::parse(&invoice.currency)?;
+        let request = match &credit.scope {
+            CreditScope::Full => CreditRequest::Full,
+            CreditScope::Line { line, quantity } => {
+                CreditRequest::Line { line: *line, quantity: *quantity }
+            }
+            CreditScope::Share(share) => {
+                CreditRequest::Amount(currency.round(stored.total * share, Rounding::HalfUp))
+            }
+        };
+        let body = requests::credit_note(&stored.id, credit.at, &request);
+        let key = format!("demo-{}-credit", invoice.key);
+        let response = self.client.post("/v1/credit-notes", &key, &body).await?;
+        let credited = amount_of(&response, "total")
+            .with_context(|| format!("credit note of {}", invoice.key))?;
+        self.reduce_open(&invoice.key, credited)?;
+        self.count("credit notes");
+        Ok(())
+    }
+
+    async fn post_payout_run(&self) -> anyhow::Result<()> {
+        self.progress.set_message("payout run");
+        let as_of = self.scenario.header.payout_as_of;
+        let body = requests::payout_run(as_of);
+        self.client.post("/v1/payout-runs", &format!("demo-payout-run-{as_of}"), &body).await?;
+        self.count("payout runs");
+        Ok(())
+    }
+}
+
+fn id_of(response: &Value) -> anyhow::Result<String> {
+    match &response["id"] {
+        Value::String(id) => Ok(id.clone()),
+        other => Err(anyhow!("the response has no string `id`: {other}")),
+    }
+}
+
+fn amount_of(response: &Value, field: &str) -> anyhow::Result<Decimal> {
+    let text =
+        response[field].as_str().ok_or_else(|| anyhow!("the response has no amount `{field}`"))?;
+    text.parse().with_context(|| format!("the response's `{field}` is not an amount: {text}"))
+}
