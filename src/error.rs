@@ -63,6 +63,23 @@ error_table! {
     CurrencyPrecisionExceeded =>
         (422, "currency_precision_exceeded", "Amount has more decimals than its currency allows"),
     AmountOutOfRange => (422, "amount_out_of_range", "Amount is too large"),
+
+    // Ledger.
+    InvalidAccountCode => (422, "invalid_account_code", "Account code is not valid"),
+    AccountConflict =>
+        (409, "account_conflict", "Account exists with another currency, kind or party"),
+    AccountNotFound => (422, "account_not_found", "Account does not exist"),
+    AccountCurrencyMismatch =>
+        (422, "account_currency_mismatch", "Line currency differs from its account's currency"),
+    EntryTooFewLines => (422, "entry_too_few_lines", "Entry needs at least two lines"),
+    EntryTooManyLines => (422, "entry_too_many_lines", "Entry has too many lines"),
+    EntryNotBalanced => (422, "entry_not_balanced", "Entry lines do not sum to zero"),
+    PeriodClosed => (422, "period_closed", "Effective date is in a closed period"),
+    ReversedEntryNotFound =>
+        (422, "reversed_entry_not_found", "The entry to reverse does not exist"),
+    EntryAlreadyReversed => (409, "entry_already_reversed", "Entry was already reversed"),
+    LedgerInvariantViolated =>
+        (422, "ledger_invariant_violated", "The database rejected the entry"),
 }
 
 /// A rejected request or a failure, carrying everything a problem+json body needs.

@@ -123,8 +123,9 @@ async fn create_tenant(config: Config, name: &str) -> anyhow::Result<()> {
     let tenant_id = tenancy::insert_tenant(&tx, name).await?;
     let write = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Write).await?;
     let read = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Read).await?;
+    let chart = subledger::ledger::seed_default_chart(&tx, tenant_id).await?;
     tx.commit().await?;
-    println!("tenant {name} created: {tenant_id}");
+    println!("tenant {name} created: {tenant_id}, with {} accounts", chart.len());
     println!("write key (shown once): {}", write.secret);
     println!("read-only auditor key (shown once): {}", read.secret);
     Ok(())

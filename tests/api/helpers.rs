@@ -114,6 +114,7 @@ async fn create_tenant(pool: &deadpool_postgres::Pool, name: &str) -> (Uuid, Str
     let tenant_id = tenancy::insert_tenant(&tx, name).await.expect("tenant");
     let write = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Write).await.expect("key");
     let read = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Read).await.expect("key");
+    subledger::ledger::seed_default_chart(&tx, tenant_id).await.expect("default chart");
     tx.commit().await.expect("commit");
     (tenant_id, write.secret, read.secret)
 }

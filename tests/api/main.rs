@@ -1,4 +1,5 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod helpers;
+mod ledger;
 mod service;

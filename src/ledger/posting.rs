@@ -1,0 +1,547 @@
+//! Posting journal entries: validation, the insert, reversals and reading entries back.
+//!
+//! `post_entry` rejects bad input with ordered guard clauses, each with its own error code:
+//! line count, texts, amount range, balance per currency (no database needed), then accounts,
+//! account currencies, the period and the reversed entry (one pipelined round trip). The
+//! insert is a second round trip; Postgres repeats every check in its triggers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::db_errors::journal_error;
+use super::periods::{self, PeriodId};
+use super::{currency_from_db, AccountCode};
+use crate::error::{Error, ErrorCode};
+use crate::money::{Currency, Money};
+
+/// Most lines one entry may have.
+pub const MAX_LINES: usize = 1000;
+
+/// Longest description and memo, in characters.
+pub const MAX_TEXT_LEN: usize = 1000;
+
+/// Longest idempotency key, in characters.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// Line amounts must be smaller than this in absolute value (the `journal_lines.amount`
+/// check): large enough for any real document, small enough that sums stay exact.
+pub const AMOUNT_LIMIT: Decimal = Decimal::from_parts(0x4A52_8000, 0x0003_8D7E, 0, false, 0);
+
+/// An entry to post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub effective_date: NaiveDate,
+    pub description: String,
+    /// Posting the same key again returns the entry posted first (or `idempotency_key_reused`
+    /// when the entries differ). Unique per tenant.
+    pub idempotency_key: Option<String>,
+    /// The entry this one cancels; an entry is reversed at most once.
+    pub reverses: Option<Uuid>,
+    pub lines: Vec<NewLine>,
+}
+
+/// A line to post: a signed amount, debit positive and credit negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    pub account: AccountCode,
+    pub amount: Money,
+    pub memo: Option<String>,
+}
+
+/// A posted journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PostedEntry {
+    pub id: Uuid,
+    pub effective_date: NaiveDate,
+    pub description: String,
+    pub idempotency_key: Option<String>,
+    pub reverses: Option<Uuid>,
+    /// The entry that reversed this one, if any.
+    pub reversed_by: Option<Uuid>,
+    pub posted_at: DateTime<Utc>,
+    pub lines: Vec<PostedLine>,
+    /// Whether `post_entry` found the entry already posted under its idempotency key.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+/// A posted line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PostedLine {
+    pub line_no: i16,
+    pub account: AccountCode,
+    /// Debit positive, credit negative.
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String, example = "100.00")]
+    pub amount: Decimal,
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
+    pub memo: Option<String>,
+}
+
+/// Posts `entry` in the caller's transaction and returns it as stored. With an idempotency
+/// key the tenant already used, returns the entry posted first if it has the same date,
+/// description, reversal and lines, and `idempotency_key_reused` otherwise.
+pub async fn post_entry(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
+    check_shape(&entry)?;
+    check_balanced(&entry.lines)?;
+    let facts = LedgerFacts::read(tx, tenant_id, &entry).await?;
+    facts.check(&entry)?;
+    insert(tx, tenant_id, entry).await
+}
+
+fn check_shape(entry: &NewEntry) -> Result<(), Error> {
+    let count = entry.lines.len();
+    if count < 2 {
+        return Err(Error::new(
+            ErrorCode::EntryTooFewLines,
+            format!("an entry needs at least two lines, this one has {count}"),
+        )
+        .field("lines")
+        .value(count));
+    }
+    if count > MAX_LINES {
+        return Err(Error::new(
+            ErrorCode::EntryTooManyLines,
+            format!("an entry may have at most {MAX_LINES} lines, this one has {count}"),
+        )
+        .field("lines")
+        .value(count));
+    }
+    check_text("description", &entry.description, 0, MAX_TEXT_LEN)?;
+    if let Some(key) = &entry.idempotency_key {
+        check_text("idempotency_key", key, 1, MAX_KEY_LEN)?;
+    }
+    for (index, line) in entry.lines.iter().enumerate() {
+        if let Some(memo) = &line.memo {
+            check_text(&format!("lines[{index}].memo"), memo, 0, MAX_TEXT_LEN)?;
+        }
+        if line.amount.amount().abs() >= AMOUNT_LIMIT {
+            return Err(Error::new(
+                ErrorCode::AmountOutOfRange,
+                format!(
+                    "amount {} must be smaller than {AMOUNT_LIMIT} in absolute value",
+                    line.amount
+                ),
+            )
+            .field(format!("lines[{index}].amount"))
+            .value(line.amount.amount().to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, text: &str, min: usize, max: usize) -> Result<(), Error> {
+    let length = text.chars().count();
+    if length < min || length > max {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("{field} must have {min} to {max} characters, not {length}"),
+        )
+        .field(field)
+        .value(text));
+    }
+    Ok(())
+}
+
+/// Checks that the lines sum to zero in every currency.
+fn check_balanced(lines: &[NewLine]) -> Result<(), Error> {
+    let mut sums: BTreeMap<Currency, Decimal> = BTreeMap::new();
+    for line in lines {
+        *sums.entry(line.amount.currency()).or_default() += line.amount.amount();
+    }
+    match sums.into_iter().find(|(_, sum)| !sum.is_zero()) {
+        None => Ok(()),
+        Some((currency, difference)) => Err(Error::new(
+            ErrorCode::EntryNotBalanced,
+            format!(
+                "the {currency} lines sum to {difference}, not 0: debits (positive) and \
+                 credits (negative) must balance in each currency"
+            ),
+        )
+        .field("lines")
+        .value(json!({ "currency": currency.code(), "difference": difference.to_string() }))),
+    }
+}
+
+/// What the database holds about an entry's accounts, period and reversed entry.
+struct LedgerFacts {
+    /// Currency of each referenced account that exists.
+    account_currencies: HashMap<String, String>,
+    period_closed: bool,
+    /// For a reversal: whether the reversed entry exists and who reversed it already.
+    reversed: Option<(bool, Option<Uuid>)>,
+}
+
+impl LedgerFacts {
+    /// Reads the facts with up to three queries sent together (one round trip).
+    async fn read(
+        client: &impl GenericClient,
+        tenant_id: Uuid,
+        entry: &NewEntry,
+    ) -> Result<LedgerFacts, Error> {
+        let mut codes: Vec<&str> = entry.lines.iter().map(|line| line.account.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let period = PeriodId::containing(entry.effective_date);
+        let accounts = async {
+            let statement = client
+                .prepare_cached(
+                    "SELECT code, currency FROM accounts WHERE tenant_id = $1 AND code = ANY($2)",
+                )
+                .await?;
+            client.query(&statement, &[&tenant_id, &codes]).await
+        };
+        let closed = periods::closed_at(client, tenant_id, period);
+        let reversed = read_reversed(client, tenant_id, entry.reverses);
+        let (accounts, closed, reversed) =
+            tokio::try_join!(async { accounts.await.map_err(Error::from) }, closed, reversed)?;
+        let account_currencies =
+            accounts.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
+        Ok(LedgerFacts { account_currencies, period_closed: closed.is_some(), reversed })
+    }
+
+    fn check(&self, entry: &NewEntry) -> Result<(), Error> {
+        for (index, line) in entry.lines.iter().enumerate() {
+            let Some(currency) = self.account_currencies.get(line.account.as_str()) else {
+                return Err(Error::new(
+                    ErrorCode::AccountNotFound,
+                    format!("account '{}' does not exist; create it first", line.account),
+                )
+                .field(format!("lines[{index}].account"))
+                .value(line.account.as_str()));
+            };
+            if currency != line.amount.currency().code() {
+                return Err(Error::new(
+                    ErrorCode::AccountCurrencyMismatch,
+                    format!(
+                        "account '{}' holds {currency}, so it cannot take a {} line",
+                        line.account,
+                        line.amount.currency()
+                    ),
+                )
+                .field(format!("lines[{index}].currency"))
+                .value(line.amount.currency().code()));
+            }
+        }
+        if self.period_closed {
+            let period = PeriodId::containing(entry.effective_date);
+            return Err(Error::new(
+                ErrorCode::PeriodClosed,
+                format!(
+                    "effective date {} is in the closed period {period}; date the entry in an \
+                     open period",
+                    entry.effective_date
+                ),
+            )
+            .field("effective_date")
+            .value(entry.effective_date.to_string()));
+        }
+        self.check_reversed(entry)
+    }
+
+    fn check_reversed(&self, entry: &NewEntry) -> Result<(), Error> {
+        let (Some(reversed_id), Some((exists, reversed_by))) = (entry.reverses, self.reversed)
+        else {
+            return Ok(());
+        };
+        if !exists {
+            return Err(Error::new(
+                ErrorCode::ReversedEntryNotFound,
+                format!("entry {reversed_id} does not exist, so it cannot be reversed"),
+            )
+            .field("reverses")
+            .value(reversed_id.to_string()));
+        }
+        if let Some(reversal) = reversed_by {
+            return Err(already_reversed(reversed_id, reversal));
+        }
+        Ok(())
+    }
+}
+
+fn already_reversed(reversed_id: Uuid, reversal: Uuid) -> Error {
+    Error::new(
+        ErrorCode::EntryAlreadyReversed,
+        format!("entry {reversed_id} was already reversed by entry {reversal}"),
+    )
+    .field("reverses")
+    .value(reversed_id.to_string())
+}
+
+async fn read_reversed(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    reverses: Option<Uuid>,
+) -> Result<Option<(bool, Option<Uuid>)>, Error> {
+    let Some(reversed_id) = reverses else {
+        return Ok(None);
+    };
+    let statement = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2), \
+                    (SELECT id FROM journal_entries WHERE tenant_id = $1 AND reverses = $2)",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&tenant_id, &reversed_id]).await?;
+    Ok(Some((row.get(0), row.get(1))))
+}
+
+/// Inserts the entry and runs the commit-time checks right away, so a violation surfaces
+/// here with its error code and not as a failed commit.
+async fn insert(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
+    let id = Uuid::now_v7();
+    let accounts: Vec<&str> = entry.lines.iter().map(|line| line.account.as_str()).collect();
+    let currencies: Vec<String> =
+        entry.lines.iter().map(|line| line.amount.currency().code().to_string()).collect();
+    let amounts: Vec<Decimal> = entry.lines.iter().map(|line| line.amount.amount()).collect();
+    let memos: Vec<Option<&str>> = entry.lines.iter().map(|line| line.memo.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 10] = [
+        &tenant_id,
+        &id,
+        &entry.effective_date,
+        &entry.description,
+        &entry.idempotency_key,
+        &entry.reverses,
+        &accounts,
+        &currencies,
+        &amounts,
+        &memos,
+    ];
+    let insert = async {
+        let statement = tx.prepare_cached(include_str!("sql/insert_entry.sql")).await?;
+        tx.query_opt(&statement, &params).await
+    };
+    let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
+    let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
+    let Some(row) = row else {
+        return replay(tx, tenant_id, entry).await;
+    };
+    Ok(posted(id, row.get(0), entry))
+}
+
+fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {
+    let lines = entry
+        .lines
+        .into_iter()
+        .zip(1..)
+        .map(|(line, line_no)| PostedLine {
+            line_no,
+            account: line.account,
+            amount: line.amount.amount(),
+            currency: line.amount.currency(),
+            memo: line.memo,
+        })
+        .collect();
+    PostedEntry {
+        id,
+        effective_date: entry.effective_date,
+        description: entry.description,
+        idempotency_key: entry.idempotency_key,
+        reverses: entry.reverses,
+        reversed_by: None,
+        posted_at,
+        lines,
+        replayed: false,
+    }
+}
+
+/// Returns the entry already posted under `entry`'s idempotency key if it is the same entry.
+async fn replay(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
+    let key = entry.idempotency_key.clone().unwrap_or_default();
+    let statement = tx
+        .prepare_cached(
+            "SELECT id FROM journal_entries WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .await?;
+    let row = tx.query_one(&statement, &[&tenant_id, &key]).await?;
+    let mut stored = get_entry(tx, tenant_id, row.get(0)).await?;
+    let same = stored.effective_date == entry.effective_date
+        && stored.description == entry.description
+        && stored.reverses == entry.reverses
+        && stored.lines.len() == entry.lines.len()
+        && stored.lines.iter().zip(&entry.lines).all(|(posted, line)| {
+            posted.account == line.account
+                && posted.amount == line.amount.amount()
+                && posted.currency == line.amount.currency()
+                && posted.memo == line.memo
+        });
+    if !same {
+        return Err(Error::new(
+            ErrorCode::IdempotencyKeyReused,
+            format!("idempotency key '{key}' was already used for entry {} with other content; use a new key", stored.id),
+        )
+        .field("idempotency_key")
+        .value(key));
+    }
+    stored.replayed = true;
+    Ok(stored)
+}
+
+/// Reads a posted entry with its lines; `not_found` when the tenant has no such entry.
+pub async fn get_entry(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<PostedEntry, Error> {
+    let head = async {
+        let statement = client.prepare_cached(include_str!("sql/select_entry.sql")).await?;
+        client.query_opt(&statement, &[&tenant_id, &id]).await
+    };
+    let lines = async {
+        let statement = client
+            .prepare_cached(
+                "SELECT line_no, account_code, currency, amount, memo FROM journal_lines \
+                 WHERE tenant_id = $1 AND entry_id = $2 ORDER BY line_no",
+            )
+            .await?;
+        client.query(&statement, &[&tenant_id, &id]).await
+    };
+    let (head, lines) = tokio::try_join!(head, lines)?;
+    let head = head.ok_or_else(|| Error::not_found("entry", id))?;
+    let lines = lines
+        .iter()
+        .map(|row| {
+            let currency = currency_from_db(row.get(2))?;
+            let mut amount: Decimal = row.get(3);
+            amount.rescale(currency.minor_units());
+            Ok(PostedLine {
+                line_no: row.get(0),
+                account: AccountCode(row.get(1)),
+                amount,
+                currency,
+                memo: row.get(4),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(PostedEntry {
+        id: head.get(0),
+        effective_date: head.get(1),
+        description: head.get(2),
+        idempotency_key: head.get(3),
+        reverses: head.get(4),
+        posted_at: head.get(5),
+        reversed_by: head.get(6),
+        lines,
+        replayed: false,
+    })
+}
+
+/// How to reverse an entry; every field has a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reversal {
+    /// Defaults to the reversed entry's effective date.
+    pub effective_date: Option<NaiveDate>,
+    /// Defaults to "Reversal of entry <id>".
+    pub description: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Posts the reversal of entry `id`: the same lines with opposite signs, pointing back at it.
+/// `not_found` when the entry does not exist, `entry_already_reversed` when it was reversed.
+pub async fn reverse_entry(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    reversal: Reversal,
+) -> Result<PostedEntry, Error> {
+    let original = get_entry(tx, tenant_id, id).await?;
+    if let Some(reversal_id) = original.reversed_by {
+        return Err(already_reversed(id, reversal_id));
+    }
+    let lines = original
+        .lines
+        .iter()
+        .map(|line| {
+            Ok(NewLine {
+                account: line.account.clone(),
+                amount: Money::new(-line.amount, line.currency)?,
+                memo: line.memo.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let entry = NewEntry {
+        effective_date: reversal.effective_date.unwrap_or(original.effective_date),
+        description: reversal.description.unwrap_or_else(|| format!("Reversal of entry {id}")),
+        idempotency_key: reversal.idempotency_key,
+        reverses: Some(id),
+        lines,
+    };
+    post_entry(tx, tenant_id, entry).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn line(account: &str, amount: Decimal, currency: &str) -> NewLine {
+        let currency = Currency::parse(currency).unwrap();
+        NewLine {
+            account: AccountCode::parse(account).unwrap(),
+            amount: Money::new(amount, currency).unwrap(),
+            memo: None,
+        }
+    }
+
+    #[test]
+    fn amount_limit_is_ten_to_the_fifteenth() {
+        assert_eq!(AMOUNT_LIMIT, dec!(1_000_000_000_000_000));
+    }
+
+    #[test]
+    fn balanced_per_currency() {
+        let lines = [
+            line("a", dec!(10.00), "EUR"),
+            line("b", dec!(-10.00), "EUR"),
+            line("c", dec!(5), "JPY"),
+            line("d", dec!(-5), "JPY"),
+        ];
+        assert!(check_balanced(&lines).is_ok());
+    }
+
+    #[test]
+    fn unbalanced_names_currency_and_difference() {
+        let lines = [
+            line("a", dec!(10.00), "EUR"),
+            line("b", dec!(-10.00), "EUR"),
+            line("c", dec!(5), "JPY"),
+            line("d", dec!(-4), "JPY"),
+        ];
+        let err = check_balanced(&lines).unwrap_err();
+        assert_eq!(err.code, ErrorCode::EntryNotBalanced);
+        assert_eq!(err.value, Some(json!({ "currency": "JPY", "difference": "1" })));
+        assert!(err.detail.contains("JPY lines sum to 1"), "{}", err.detail);
+    }
+
+    #[test]
+    fn shape_rejects_single_line() {
+        let entry = NewEntry {
+            effective_date: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+            description: String::new(),
+            idempotency_key: None,
+            reverses: None,
+            lines: vec![line("a", dec!(0), "EUR")],
+        };
+        assert_eq!(check_shape(&entry).unwrap_err().code, ErrorCode::EntryTooFewLines);
+    }
+}
