@@ -94,7 +94,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { scenario, concurrency, serve } => {
             let scenario =
                 scenario.unwrap_or_else(|| demo::default_scenario_dir(demo::Scale::Full));
-            demo::run(config, demo::DemoOptions { scenario, concurrency, serve }).await
+            demo::run(config, demo::DemoOptions { scenario, concurrency, serve }).await?;
+            Ok(())
         }
         Command::Fixtures { command: FixtureCommand::Generate { seed, out, scale } } => {
             generate_fixtures(seed, out, scale)

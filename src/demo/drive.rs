@@ -40,7 +40,9 @@ struct Stored {
     id: String,
     customer_id: String,
     total: Decimal,
-    /// What is still open, as this driver tracks it from the service's answers.
+    /// Net amount of each line.
+    line_nets: Vec<Decimal>,
+    /// What is still open, as the service last reported it.
     open: Decimal,
 }
 
@@ -193,14 +195,8 @@ impl Run<'_> {
         let body = requests::invoice(self.scenario, invoice, customer_id, partner_id);
         let response =
             self.client.post("/v1/invoices", &format!("demo-{}", invoice.key), &body).await?;
-        let total =
-            amount_of(&response, "total").with_context(|| format!("invoice {}", invoice.key))?;
-        let stored = Stored {
-            id: id_of(&response).with_context(|| format!("invoice {}", invoice.key))?,
-            customer_id: customer_id.to_string(),
-            total,
-            open: total,
-        };
+        let stored = stored_invoice(&response, customer_id)
+            .with_context(|| format!("invoice {}", invoice.key))?;
         self.invoices
             .lock()
             .map_err(|_| anyhow!("lock poisoned"))?
@@ -214,10 +210,10 @@ impl Run<'_> {
         invoices.get(key).cloned().ok_or_else(|| anyhow!("invoice {key} was not posted"))
     }
 
-    fn reduce_open(&self, key: &str, by: Decimal) -> anyhow::Result<()> {
+    fn set_open(&self, key: &str, open: Decimal) -> anyhow::Result<()> {
         let mut invoices = self.invoices.lock().map_err(|_| anyhow!("lock poisoned"))?;
         if let Some(stored) = invoices.get_mut(key) {
-            stored.open -= by;
+            stored.open = open;
         }
         Ok(())
     }
@@ -238,18 +234,21 @@ impl Run<'_> {
             self.skip("payments");
             return Ok(());
         }
-        let at = invoice.payments[index].at;
+        let reference = format!("{}-payment-{}", invoice.key, index + 1);
         let body = requests::payment(
             &stored.customer_id,
             &invoice.currency,
-            at,
+            invoice.payments[index].at,
             amount,
             &stored.id,
             allocated,
+            &reference,
         );
-        let key = format!("demo-{}-payment-{}", invoice.key, index + 1);
-        self.client.post("/v1/payments", &key, &body).await?;
-        self.reduce_open(&invoice.key, allocated)?;
+        let response =
+            self.client.post("/v1/payments", &format!("demo-{reference}"), &body).await?;
+        let residual = amount_of(&response["allocations"][0], "residual")
+            .with_context(|| format!("payment {reference}"))?;
+        self.set_open(&invoice.key, residual)?;
         self.count("payments");
         Ok(())
     }
@@ -261,18 +260,22 @@ impl Run<'_> {
         let request = match &credit.scope {
             CreditScope::Full => CreditRequest::Full,
             CreditScope::Line { line, quantity } => {
-                CreditRequest::Line { line: *line, quantity: *quantity }
+                CreditRequest::Quantity { line: *line, quantity: *quantity }
             }
             CreditScope::Share(share) => {
-                CreditRequest::Amount(currency.round(stored.total * share, Rounding::HalfUp))
+                let net = stored.line_nets.first().copied().unwrap_or_default();
+                CreditRequest::Amount {
+                    line: 0,
+                    net: currency.round(net * share, Rounding::HalfUp),
+                }
             }
         };
         let body = requests::credit_note(&stored.id, credit.at, &request);
         let key = format!("demo-{}-credit", invoice.key);
         let response = self.client.post("/v1/credit-notes", &key, &body).await?;
-        let credited = amount_of(&response, "total")
+        let applied = amount_of(&response, "applied_to_open")
             .with_context(|| format!("credit note of {}", invoice.key))?;
-        self.reduce_open(&invoice.key, credited)?;
+        self.set_open(&invoice.key, stored.open - applied)?;
         self.count("credit notes");
         Ok(())
     }
@@ -285,6 +288,19 @@ impl Run<'_> {
         self.count("payout runs");
         Ok(())
     }
+}
+
+/// Reads what the driver keeps of an invoice from the service's response.
+fn stored_invoice(response: &Value, customer_id: &str) -> anyhow::Result<Stored> {
+    let lines =
+        response["lines"].as_array().ok_or_else(|| anyhow!("the response has no `lines`"))?;
+    Ok(Stored {
+        id: id_of(response)?,
+        customer_id: customer_id.to_string(),
+        total: amount_of(response, "total")?,
+        line_nets: lines.iter().map(|line| amount_of(line, "net")).collect::<Result<_, _>>()?,
+        open: amount_of(response, "residual")?,
+    })
 }
 
 fn id_of(response: &Value) -> anyhow::Result<String> {

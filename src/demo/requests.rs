@@ -89,27 +89,23 @@ pub fn invoice(
         .map(|line| {
             let product =
                 partner.and_then(|p| p.products.iter().find(|product| product.sku == line.sku));
-            let (name, tax_code) = match product {
-                Some(product) => (product.name.as_str(), product.kind.tax_code()),
-                None => (line.sku.as_str(), ""),
-            };
             json!({
                 "product": line.sku,
-                "description": name,
-                "tax_code": tax_code,
+                "tax_code": product.map_or("", |product| product.kind.tax_code()),
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
                 "discount": line.discount.unwrap_or(Decimal::ZERO),
             })
         })
         .collect();
+    let due_on = invoice.issued_at.date_naive() + chrono::Days::new(u64::from(invoice.due_days));
     json!({
         "customer_id": customer_id,
         "seller_id": partner_id,
         "currency": invoice.currency,
         "prices_include_tax": invoice.tax_included,
         "issued_at": invoice.issued_at,
-        "due_days": invoice.due_days,
+        "due_on": due_on,
         "lines": lines,
     })
 }
@@ -123,21 +119,26 @@ pub fn payment(
     amount: Decimal,
     invoice_id: &str,
     allocated: Decimal,
+    reference: &str,
 ) -> Value {
     json!({
         "customer_id": customer_id,
         "currency": currency,
         "amount": amount,
-        "received_at": received_at,
+        "received_on": received_at.date_naive(),
+        "reference": reference,
         "allocations": [{"invoice_id": invoice_id, "amount": allocated}],
     })
 }
 
 /// What a credit note refunds, resolved against the invoice the service stored.
 pub enum CreditRequest {
+    /// All that is left of the invoice.
     Full,
-    Line { line: usize, quantity: Decimal },
-    Amount(Decimal),
+    /// A quantity of one line, counted from 0.
+    Quantity { line: usize, quantity: Decimal },
+    /// A net amount of one line, counted from 0.
+    Amount { line: usize, net: Decimal },
 }
 
 /// `POST /v1/credit-notes`.
@@ -148,11 +149,13 @@ pub fn credit_note(
 ) -> Value {
     let mut body = json!({"invoice_id": invoice_id, "issued_at": issued_at, "reason": "refund"});
     match request {
-        CreditRequest::Full => body["full"] = json!(true),
-        CreditRequest::Line { line, quantity } => {
+        CreditRequest::Full => {}
+        CreditRequest::Quantity { line, quantity } => {
             body["lines"] = json!([{"line_no": line + 1, "quantity": quantity}]);
         }
-        CreditRequest::Amount(amount) => body["amount"] = json!(amount),
+        CreditRequest::Amount { line, net } => {
+            body["lines"] = json!([{"line_no": line + 1, "amount": net}]);
+        }
     }
     body
 }

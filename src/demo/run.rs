@@ -11,7 +11,7 @@ use tokio_postgres::NoTls;
 
 use super::client::ApiClient;
 use super::drive::{self, Posted};
-use super::reports;
+use super::reports::{self, Reports};
 use super::scenario::Scenario;
 use crate::config::Config;
 use crate::db::{self, tenancy, testing::database_url};
@@ -31,8 +31,16 @@ pub struct DemoOptions {
     pub serve: bool,
 }
 
-/// Runs the demo end to end and prints its reports on standard output.
-pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<()> {
+/// What a demo run posted and reported.
+#[derive(Debug, Clone)]
+pub struct DemoOutcome {
+    pub posted: Posted,
+    pub reports: Reports,
+}
+
+/// Runs the demo end to end, prints its reports on standard output and returns them. Fails
+/// when a request fails or an integrity view returns rows.
+pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let scenario = Scenario::read(&options.scenario)?;
     let database = db::Database::open(config.database_url.as_deref()).await?;
     let url = recreate_database(&database.url).await?;
@@ -70,7 +78,7 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<()> {
     } else {
         handle.stop(true).await;
     }
-    Ok(())
+    Ok(DemoOutcome { posted, reports })
 }
 
 /// Drops and creates the demo database on the server of `server_url` and returns its URL.
@@ -106,6 +114,7 @@ async fn create_tenant(
     let tenant_id = tenancy::insert_tenant(&tx, name).await?;
     let write = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Write).await?;
     let read = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Read).await?;
+    crate::ledger::seed_default_chart(&tx, tenant_id).await?;
     tx.commit().await?;
     Ok((write.secret, read.secret))
 }
