@@ -78,8 +78,6 @@ error_table! {
     ReversedEntryNotFound =>
         (422, "reversed_entry_not_found", "The entry to reverse does not exist"),
     EntryAlreadyReversed => (409, "entry_already_reversed", "Entry was already reversed"),
-    LedgerInvariantViolated =>
-        (422, "ledger_invariant_violated", "The database rejected the entry"),
 }
 
 /// A rejected request or a failure, carrying everything a problem+json body needs.

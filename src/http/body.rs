@@ -59,6 +59,16 @@ pub fn typed<T: DeserializeOwned>(body: &Value) -> Result<T, Error> {
     })
 }
 
+/// Parses an optional JSON body: an empty body reads as `{}`.
+pub fn optional_json(bytes: &[u8]) -> Result<Value, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        Error::new(ErrorCode::MalformedJson, format!("request body is not valid JSON: {err}"))
+    })
+}
+
 /// Finds the value at a serde_path_to_error path (`a.b[2].c`); `None` when it is missing.
 fn value_at(body: &Value, path: &str) -> Option<Value> {
     if path == "." {

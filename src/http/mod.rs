@@ -1,10 +1,13 @@
 //! The HTTP API: routes, thin handlers, authentication, idempotency and problem+json errors.
 
+pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod entries;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod periods;
 pub mod problem;
 
 use std::net::TcpListener;
@@ -44,7 +47,14 @@ struct ApiDoc;
 /// Registers every `/v1` route. Each resource module adds its handlers here, so the OpenAPI
 /// document lists exactly the routes that are served.
 fn v1_routes(cfg: &mut ServiceConfig) {
-    let _ = cfg;
+    cfg.service(accounts::create_account)
+        .service(accounts::get_account)
+        .service(accounts::get_balance)
+        .service(entries::create_entry)
+        .service(entries::get_entry)
+        .service(entries::reverse_entry)
+        .service(periods::close_period)
+        .service(periods::get_period);
 }
 
 /// Returns the OpenAPI document of every route.
@@ -63,6 +73,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
     let workers = state.config.workers.max(1);
     let server = HttpServer::new(move || {
         let document = document.clone();
+        let unmatched_document = document.clone();
         App::new()
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .app_data(web::Data::new(state.clone()))
@@ -80,7 +91,10 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .into_utoipa_app()
             .service(utoipa_actix_web::scope("/v1").configure(v1_routes))
             .into_app()
-            .default_service(web::to(problem::route_not_found))
+            .default_service(web::to(move |req: actix_web::HttpRequest| {
+                let document = unmatched_document.clone();
+                async move { problem::route_not_found(&req, &document) }
+            }))
     })
     .workers(workers)
     .listen(listener)?

@@ -1,6 +1,9 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod demo;
+mod entries;
+mod errors;
 mod helpers;
+mod invariants;
 mod ledger;
 mod service;

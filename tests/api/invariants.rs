@@ -1,0 +1,218 @@
+//! The journal's invariants as Postgres enforces them against raw SQL, per role.
+
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+fn sqlstate(err: &tokio_postgres::Error) -> String {
+    err.code().map(|code| code.code().to_string()).unwrap_or_else(|| format!("{err}"))
+}
+
+const INSERT_ENTRY: &str =
+    "INSERT INTO journal_entries (tenant_id, id, effective_date, description) \
+                            VALUES ($1, $2, $3::text::date, 'raw SQL')";
+const INSERT_LINE: &str = "INSERT INTO journal_lines \
+                           (tenant_id, entry_id, line_no, account_code, currency, amount) \
+                           VALUES ($1, $2, $3, $4, $5, $6::text::numeric)";
+
+/// Inserts an entry with `lines` (account, currency, amount) as `role` and commits.
+async fn insert_raw(
+    app: &TestApp,
+    role: &str,
+    date: &str,
+    lines: &[(&str, &str, &str)],
+) -> Result<Uuid, tokio_postgres::Error> {
+    let mut client = app.sql().await;
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(&format!("SET LOCAL ROLE {role}")).await?;
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&app.tenant_id, &id, &date]).await?;
+    for (line_no, (account, currency, amount)) in (1i16..).zip(lines) {
+        tx.execute(INSERT_LINE, &[&app.tenant_id, &id, &line_no, account, currency, amount])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+const CASH: &str = "cash_clearing.EUR";
+const REVENUE: &str = "commission_revenue.EUR";
+
+#[tokio::test]
+async fn app_role_posts_balanced_entry() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "10.00"), (REVENUE, "EUR", "-10.00")];
+    insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.expect("balanced entry");
+    let client = app.sql().await;
+    let row = client
+        .query_one(
+            "SELECT balance FROM audit.account_balances WHERE tenant_id = $1 AND account_code = $2",
+            &[&app.tenant_id, &CASH],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, rust_decimal::Decimal>(0).to_string(), "10.00");
+}
+
+#[tokio::test]
+async fn unbalanced_entry_fails_at_commit() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "10.00"), (REVENUE, "EUR", "-9.99")];
+    let err = insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001");
+    assert!(err.as_db_error().unwrap().message().contains("EUR lines sum to 0.01"), "{err}");
+    let single = [(CASH, "EUR", "10.00")];
+    let err = insert_raw(&app, "subledger_app", "2026-07-01", &single).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001");
+    let none: [(&str, &str, &str); 0] = [];
+    let err = insert_raw(&app, "subledger_app", "2026-07-01", &none).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001");
+}
+
+#[tokio::test]
+async fn lines_are_checked_against_ledger() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("precision", [(CASH, "EUR", "0.001"), (REVENUE, "EUR", "-0.001")], "SL007"),
+        ("unknown account", [("nope.EUR", "EUR", "1"), (REVENUE, "EUR", "-1")], "SL003"),
+        ("currency", [(CASH, "USD", "1"), (REVENUE, "USD", "-1")], "SL004"),
+        ("unknown currency", [(CASH, "XXX", "1"), (REVENUE, "XXX", "-1")], "SL004"),
+        ("range", [(CASH, "EUR", "1e15"), (REVENUE, "EUR", "-1e15")], "23514"),
+    ];
+    for (name, lines, expected) in cases {
+        let err = insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap_err();
+        assert_eq!(sqlstate(&err), expected, "{name}: {err}");
+    }
+    let client = app.sql().await;
+    let count: i64 =
+        client.query_one("SELECT count(*) FROM journal_lines", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn lines_cannot_join_committed_entry() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "1.00"), (REVENUE, "EUR", "-1.00")];
+    let id = insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap();
+    let client = app.sql().await;
+    let err = client
+        .execute(INSERT_LINE, &[&app.tenant_id, &id, &3i16, &CASH, &"EUR", &"5.00"])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SL006");
+}
+
+#[tokio::test]
+async fn closed_period_fails_at_commit() {
+    let app = TestApp::spawn().await;
+    let client = app.sql().await;
+    client
+        .execute("SELECT ledger_close_period($1, '2026-06-01')", &[&app.tenant_id])
+        .await
+        .unwrap();
+    let lines = [(CASH, "EUR", "1.00"), (REVENUE, "EUR", "-1.00")];
+    let err = insert_raw(&app, "subledger_app", "2026-06-30", &lines).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL002");
+    insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.expect("open period");
+}
+
+#[tokio::test]
+async fn journal_is_append_only() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "1.00"), (REVENUE, "EUR", "-1.00")];
+    insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap();
+    let statements = [
+        "UPDATE journal_lines SET amount = 2",
+        "DELETE FROM journal_lines",
+        "UPDATE journal_entries SET description = 'changed'",
+        "DELETE FROM journal_entries",
+        "UPDATE account_balances SET balance = 0",
+        "TRUNCATE journal_lines",
+    ];
+    let mut client = app.sql().await;
+    for statement in statements {
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+        let err = tx.batch_execute(statement).await.unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{statement}: {err}");
+    }
+    // The table owner has every privilege; the triggers still reject the change.
+    for statement in &statements[..4] {
+        let err = client.batch_execute(statement).await.unwrap_err();
+        assert_eq!(sqlstate(&err), "SL005", "{statement}");
+    }
+    let err = client.batch_execute("TRUNCATE journal_lines").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL005");
+}
+
+#[tokio::test]
+async fn auditor_reads_audit_schema_only() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "1.00"), (REVENUE, "EUR", "-1.00")];
+    insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap();
+    let mut client = app.sql().await;
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_auditor").await.unwrap();
+    let rows = tx
+        .query("SELECT * FROM audit.journal WHERE tenant_id = $1", &[&app.tenant_id])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let tables = [
+        "audit.accounts",
+        "audit.trial_balance",
+        "audit.trial_balance_totals",
+        "audit.account_balances",
+        "audit.balance_check",
+        "audit.unbalanced_entries",
+        "audit.daily_balance_changes",
+        "audit.closed_periods",
+    ];
+    for table in tables {
+        tx.query(&format!("SELECT * FROM {table}"), &[]).await.expect(table);
+    }
+    let balance: rust_decimal::Decimal = tx
+        .query_one("SELECT audit.balance_as_of($1, $2, '2026-07-01')", &[&app.tenant_id, &CASH])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(balance.to_string(), "1.00");
+    drop(tx);
+
+    let writes = [
+        "INSERT INTO journal_entries (tenant_id, id, effective_date, description) \
+         VALUES (gen_random_uuid(), gen_random_uuid(), '2026-07-01', 'x')",
+        "INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'x')",
+        "INSERT INTO accounts (tenant_id, code, name, kind, currency) \
+         VALUES (gen_random_uuid(), 'x', 'x', 'asset', 'EUR')",
+        "INSERT INTO audit.accounts (tenant_id, account_code, name, kind, currency) \
+         VALUES (gen_random_uuid(), 'x', 'x', 'asset', 'EUR')",
+        "SELECT * FROM journal_lines",
+        "SELECT * FROM api_keys",
+        "SELECT ledger_close_period(gen_random_uuid(), '2026-06-01')",
+    ];
+    for statement in writes {
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET LOCAL ROLE subledger_auditor").await.unwrap();
+        let err = tx.batch_execute(statement).await.unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{statement}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn audit_views_are_documented() {
+    let app = TestApp::spawn().await;
+    let client = app.sql().await;
+    let rows = client
+        .query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'audit' AND c.relkind = 'v' \
+               AND obj_description(c.oid, 'pg_class') IS NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    let undocumented: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert!(undocumented.is_empty(), "views without COMMENT ON: {undocumented:?}");
+}
