@@ -78,6 +78,28 @@ error_table! {
     ReversedEntryNotFound =>
         (422, "reversed_entry_not_found", "The entry to reverse does not exist"),
     EntryAlreadyReversed => (409, "entry_already_reversed", "Entry was already reversed"),
+
+    // Billing.
+    UnknownParty => (422, "unknown_party", "No party with this id and role exists"),
+    PlatformNotConfigured =>
+        (422, "platform_not_configured", "The tenant has no platform party yet"),
+    InvalidVatId => (422, "invalid_vat_id", "VAT identification number is not valid"),
+    CurrencyNotAllowed =>
+        (422, "currency_not_allowed", "The partner's agreement does not allow this currency"),
+    CurrencyMismatch => (422, "currency_mismatch", "Amounts in different currencies"),
+    IssuedBeforeSeriesLast => (
+        422,
+        "issued_before_series_last",
+        "Issue instant is earlier than the last document of its number series"
+    ),
+    UnknownInvoice => (422, "unknown_invoice", "No invoice with this id exists"),
+    CreditAboveResidual =>
+        (422, "credit_above_residual", "Credit is above what is left to credit on the invoice"),
+    AllocationNotOpen =>
+        (422, "allocation_not_open", "Invoice is not an open item of the paying customer"),
+    AllocationAboveOpenAmount =>
+        (422, "allocation_above_open_amount", "Allocation is above the open amount"),
+    PayoutDateInFuture => (422, "payout_date_in_future", "Payout run date is in the future"),
 }
 
 /// A rejected request or a failure, carrying everything a problem+json body needs.

@@ -3,12 +3,18 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod credit_notes;
 pub mod entries;
 pub mod health;
 pub mod idempotency;
+pub mod invoices;
 pub mod metrics;
+pub mod parties;
+pub mod payments;
+pub mod payouts;
 pub mod periods;
 pub mod problem;
+pub mod reports;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -54,7 +60,20 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(entries::get_entry)
         .service(entries::reverse_entry)
         .service(periods::close_period)
-        .service(periods::get_period);
+        .service(periods::get_period)
+        .service(parties::create)
+        .service(parties::show)
+        .service(parties::partner_statement)
+        .service(parties::customer_statement)
+        .service(invoices::create)
+        .service(invoices::show)
+        .service(payments::create)
+        .service(payments::show)
+        .service(credit_notes::create)
+        .service(credit_notes::show)
+        .service(payouts::create)
+        .service(reports::open_items)
+        .service(reports::aging);
 }
 
 /// Returns the OpenAPI document of every route.

@@ -1,0 +1,126 @@
+//! Contract accounts (one ledger account per party, currency and purpose) and the platform's
+//! own accounts that billing documents post to.
+
+use deadpool_postgres::Transaction;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::ledger::accounts::ChartAccount;
+use crate::ledger::{self, AccountCode, AccountKind, NewAccount};
+use crate::money::Currency;
+
+/// What a contract account is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// What a customer owes: the sum of its open items.
+    Receivable,
+    /// What the platform owes a customer: overpayments and refunds not yet used.
+    CustomerCredit,
+    /// What the platform owes a partner.
+    Payable,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Receivable => "receivable",
+            Purpose::CustomerCredit => "customer_credit",
+            Purpose::Payable => "payable",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Purpose::Receivable => "receivable",
+            Purpose::CustomerCredit => "customer_credit",
+            Purpose::Payable => "partner_payable",
+        }
+    }
+
+    fn kind(self) -> AccountKind {
+        match self {
+            Purpose::Receivable => AccountKind::Asset,
+            Purpose::CustomerCredit | Purpose::Payable => AccountKind::Liability,
+        }
+    }
+}
+
+/// An account of the platform itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformAccount {
+    /// Money received from customers or paid to partners, before bank reconciliation.
+    CashClearing,
+    CommissionRevenue,
+    /// Tax the platform owes to one jurisdiction.
+    TaxPayable(String),
+}
+
+impl PlatformAccount {
+    /// The ledger account: the default chart's for cash and commission, one per
+    /// jurisdiction (`tax_payable:IT.EUR`) for tax.
+    fn new_account(&self, currency: Currency) -> Result<NewAccount, Error> {
+        let account = match self {
+            PlatformAccount::CashClearing => ChartAccount::CashClearing.new_account(currency),
+            PlatformAccount::CommissionRevenue => {
+                ChartAccount::CommissionRevenue.new_account(currency)
+            }
+            PlatformAccount::TaxPayable(jurisdiction) => NewAccount {
+                code: AccountCode::parse(&format!("tax_payable:{jurisdiction}.{currency}"))?,
+                name: format!("Tax payable {jurisdiction} {currency}"),
+                kind: AccountKind::Liability,
+                currency,
+                party: None,
+            },
+        };
+        Ok(account)
+    }
+}
+
+/// Returns the code of a party's contract account, opening it in the ledger on first use.
+pub async fn contract_account(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    party_id: Uuid,
+    currency: Currency,
+    purpose: Purpose,
+) -> Result<String, Error> {
+    let statement = tx
+        .prepare_cached(
+            "SELECT account_code FROM contract_accounts \
+             WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 AND purpose = $4",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&tenant_id, &party_id, &currency.code(), &purpose.as_str()];
+    if let Some(row) = tx.query_opt(&statement, &params).await? {
+        return Ok(row.get(0));
+    }
+    let code = format!("{}:{}.{currency}", purpose.prefix(), party_id.simple());
+    let account = NewAccount {
+        code: AccountCode::parse(&code)?,
+        name: format!("{} of party {party_id}", purpose.as_str()),
+        kind: purpose.kind(),
+        currency,
+        party: Some(party_id.to_string()),
+    };
+    ledger::ensure_account(tx, tenant_id, &account).await?;
+    tx.execute(
+        "INSERT INTO contract_accounts (tenant_id, party_id, currency, purpose, account_code) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        &[&tenant_id, &party_id, &currency.code(), &purpose.as_str(), &code],
+    )
+    .await?;
+    Ok(code)
+}
+
+/// Returns the code of a platform account, opening it in the ledger on first use.
+pub async fn platform_account(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    account: &PlatformAccount,
+    currency: Currency,
+) -> Result<String, Error> {
+    let account = account.new_account(currency)?;
+    ledger::ensure_account(tx, tenant_id, &account).await?;
+    Ok(account.code.as_str().to_string())
+}

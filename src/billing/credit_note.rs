@@ -1,0 +1,664 @@
+//! Credit notes: full or partial reversal of an invoice, at its original tax rates and
+//! jurisdictions, with the commission reversed as the partner agreement says.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::accounts::{self, PlatformAccount, Purpose};
+use super::numbering;
+use super::parties::{self, CommissionOnRefund, SellingRole};
+use super::payment;
+use super::posting::{self, Draft};
+use super::proration::Prorated;
+use crate::error::{Error, ErrorCode};
+use crate::money::{Currency, Rounding};
+
+/// A request to credit an invoice. Without `lines` the whole rest of the invoice is credited.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCreditNote {
+    pub invoice_id: Uuid,
+    pub issued_at: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Number series of the issuer; "CN" when absent.
+    #[serde(default)]
+    pub series: Option<String>,
+    #[serde(default)]
+    pub lines: Option<Vec<NewCreditLine>>,
+}
+
+/// A line to credit: a quantity, a net amount, or (with neither) all that is left of it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCreditLine {
+    pub line_no: i32,
+    #[serde(default, with = "crate::money::option_amount_str")]
+    #[schema(value_type = Option<String>)]
+    pub quantity: Option<Decimal>,
+    /// Net amount to credit, tax excluded.
+    #[serde(default, with = "crate::money::option_amount_str")]
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+}
+
+/// An issued credit note.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CreditNote {
+    pub id: Uuid,
+    pub number: String,
+    pub invoice_id: Uuid,
+    pub currency: String,
+    pub issued_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub net: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub tax: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    /// Commission given back to the partner (zero when the platform keeps it).
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub commission: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub commission_tax: Decimal,
+    /// What the credit takes back from the partner's payable.
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub partner_cost: Decimal,
+    /// Part of the total that lowered the invoice's open amount.
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub applied_to_open: Decimal,
+    /// Part of the total owed back to the customer, as customer credit.
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub to_customer_credit: Decimal,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub entry_id: Uuid,
+}
+
+struct LockedInvoice {
+    issuer_id: Uuid,
+    customer_id: Uuid,
+    seller_id: Uuid,
+    currency: Currency,
+    role: SellingRole,
+    open_amount: Decimal,
+    credited_total: Decimal,
+    total: Decimal,
+}
+
+struct LineState {
+    line_no: i32,
+    quantity: Decimal,
+    net: Decimal,
+    commission: Decimal,
+    credited_quantity: Decimal,
+    credited_net: Decimal,
+    credited_commission: Decimal,
+}
+
+struct TaxState {
+    seq: i32,
+    kind: String,
+    jurisdiction: String,
+    rate: Decimal,
+    liable: String,
+    base: Decimal,
+    amount: Decimal,
+    lines: Vec<i32>,
+    credited_base: Decimal,
+    credited_amount: Decimal,
+}
+
+/// What one credit reverses, per line and per tax line.
+#[derive(Default)]
+struct Reversal {
+    lines: Vec<(i32, Decimal, Decimal, Decimal)>,
+    taxes: Vec<(i32, Decimal, Decimal)>,
+    net: Decimal,
+    tax: Decimal,
+    commission: Decimal,
+    commission_tax: Decimal,
+    platform_taxes: Vec<(String, Decimal)>,
+}
+
+/// Issues a credit note against an invoice and posts its one entry, all in `tx`.
+pub async fn create(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: NewCreditNote,
+) -> Result<CreditNote, Error> {
+    let series = new.series.clone().unwrap_or_else(|| "CN".to_string());
+    numbering::validate_series(&series, "series")?;
+    let invoice = lock_invoice(tx, tenant_id, new.invoice_id).await?;
+    let seller = parties::find(tx, tenant_id, invoice.seller_id).await?;
+    let issuer = parties::find(tx, tenant_id, invoice.issuer_id).await?;
+    let (Some(seller), Some(issuer)) = (seller, issuer) else {
+        return Err(Error::internal(anyhow::anyhow!("invoice parties vanished")));
+    };
+    let policy = seller.agreement.as_ref().map(|a| a.commission_on_refund);
+    let refunded = policy != Some(CommissionOnRefund::Kept);
+    let mut lines = load_lines(tx, tenant_id, new.invoice_id).await?;
+    let mut taxes = load_taxes(tx, tenant_id, new.invoice_id).await?;
+    let credited = credited_nets(&lines, new.lines.as_deref(), invoice.currency)?;
+    if credited.iter().all(|(_, net, _)| net.is_zero()) && !is_rest_of_zero_invoice(&invoice) {
+        return Err(Error::new(ErrorCode::CreditAboveResidual, "nothing is left to credit")
+            .field("invoice_id")
+            .value(new.invoice_id.to_string()));
+    }
+    let reversal = reverse(&invoice, &mut lines, &mut taxes, &credited, refunded);
+    let total = reversal.net + reversal.tax;
+    let applied_to_open = total.min(invoice.open_amount);
+    let to_customer_credit = total - applied_to_open;
+    let partner_cost = partner_cost(&invoice, &reversal, refunded);
+    let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
+    let year = numbering::issue_year(new.issued_at, issuer.time_zone());
+    let number =
+        numbering::next_number(tx, tenant_id, issuer.id, &series, new.issued_at, year).await?;
+    let id = Uuid::now_v7();
+    let amounts = Amounts { total, applied_to_open, to_customer_credit, partner_cost };
+    let draft = draft(tx, tenant_id, &invoice, &reversal, &amounts, refunded).await?;
+    let entry_id = posting::post(
+        tx,
+        tenant_id,
+        issue_date,
+        format!("Credit note {number}"),
+        format!("credit_note:{id}"),
+        draft,
+    )
+    .await?;
+    let detail = detail(&reversal, &taxes);
+    store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id, issue_date)
+        .await?;
+    tx.execute(
+        "INSERT INTO credit_notes (tenant_id, id, number, issuer_id, invoice_id, currency, \
+         issued_at, issue_date, reason, net, tax, total, commission, commission_tax, \
+         partner_cost, applied_to_open, to_customer_credit, detail, entry_id) VALUES ($1, $2, \
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        &[
+            &tenant_id,
+            &id,
+            &number,
+            &issuer.id,
+            &new.invoice_id,
+            &invoice.currency.code(),
+            &new.issued_at,
+            &issue_date,
+            &new.reason,
+            &reversal.net,
+            &reversal.tax,
+            &total,
+            &reversal.commission,
+            &reversal.commission_tax,
+            &partner_cost,
+            &applied_to_open,
+            &to_customer_credit,
+            &detail,
+            &entry_id,
+        ],
+    )
+    .await?;
+    if to_customer_credit > Decimal::ZERO {
+        payment::add_customer_credit(
+            tx,
+            tenant_id,
+            invoice.customer_id,
+            invoice.currency,
+            to_customer_credit,
+        )
+        .await?;
+    }
+    find(tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("credit note vanished")))
+}
+
+fn is_rest_of_zero_invoice(invoice: &LockedInvoice) -> bool {
+    invoice.total.is_zero() && invoice.credited_total.is_zero()
+}
+
+struct Amounts {
+    total: Decimal,
+    applied_to_open: Decimal,
+    to_customer_credit: Decimal,
+    partner_cost: Decimal,
+}
+
+async fn lock_invoice(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<LockedInvoice, Error> {
+    let row = tx
+        .query_opt(
+            "SELECT issuer_id, customer_id, seller_id, currency, selling_role, \
+             open_amount, credited_total, total \
+             FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::new(ErrorCode::UnknownInvoice, "no invoice with this id")
+            .field("invoice_id")
+            .value(id.to_string()));
+    };
+    Ok(LockedInvoice {
+        issuer_id: row.get(0),
+        customer_id: row.get(1),
+        seller_id: row.get(2),
+        currency: Currency::parse(row.get(3))?,
+        role: SellingRole::parse(row.get(4)),
+        open_amount: row.get(5),
+        credited_total: row.get(6),
+        total: row.get(7),
+    })
+}
+
+async fn load_lines(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<LineState>, Error> {
+    let rows = tx
+        .query(
+            "SELECT line_no, quantity, net, commission, credited_quantity, credited_net, \
+             credited_commission FROM invoice_lines \
+             WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| LineState {
+            line_no: row.get(0),
+            quantity: row.get(1),
+            net: row.get(2),
+            commission: row.get(3),
+            credited_quantity: row.get(4),
+            credited_net: row.get(5),
+            credited_commission: row.get(6),
+        })
+        .collect())
+}
+
+async fn load_taxes(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<TaxState>, Error> {
+    let rows = tx
+        .query(
+            "SELECT seq, kind, jurisdiction, rate, liable, base, amount, lines, credited_base, \
+             credited_amount FROM invoice_taxes \
+             WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY seq",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| TaxState {
+            seq: row.get(0),
+            kind: row.get(1),
+            jurisdiction: row.get(2),
+            rate: row.get(3),
+            liable: row.get(4),
+            base: row.get(5),
+            amount: row.get(6),
+            lines: row.get(7),
+            credited_base: row.get(8),
+            credited_amount: row.get(9),
+        })
+        .collect())
+}
+
+/// Net amount and quantity credited per line, checked against what is left of each line.
+fn credited_nets(
+    lines: &[LineState],
+    requested: Option<&[NewCreditLine]>,
+    currency: Currency,
+) -> Result<Vec<(i32, Decimal, Decimal)>, Error> {
+    let Some(requested) = requested else {
+        return Ok(lines
+            .iter()
+            .map(|line| {
+                let rest_quantity = line.quantity - line.credited_quantity;
+                (line.line_no, line.net - line.credited_net, rest_quantity)
+            })
+            .collect());
+    };
+    if requested.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidField, "give at least one line, or omit lines")
+            .field("lines"));
+    }
+    let mut credited: Vec<(i32, Decimal, Decimal)> = Vec::new();
+    for (index, request) in requested.iter().enumerate() {
+        let field = |name: &str| format!("lines[{index}].{name}");
+        let Some(line) = lines.iter().find(|line| line.line_no == request.line_no) else {
+            return Err(Error::new(ErrorCode::InvalidField, "the invoice has no such line")
+                .field(field("line_no"))
+                .value(request.line_no));
+        };
+        if credited.iter().any(|(line_no, _, _)| *line_no == request.line_no) {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "a line may be credited once per note",
+            )
+            .field(field("line_no"))
+            .value(request.line_no));
+        }
+        credited.push(credit_line(line, request, currency, &field)?);
+    }
+    Ok(credited)
+}
+
+fn credit_line(
+    line: &LineState,
+    request: &NewCreditLine,
+    currency: Currency,
+    field: &dyn Fn(&str) -> String,
+) -> Result<(i32, Decimal, Decimal), Error> {
+    let rest_net = line.net - line.credited_net;
+    let rest_quantity = line.quantity - line.credited_quantity;
+    let above = |name: &str, value: Decimal, rest: Decimal| {
+        Error::new(
+            ErrorCode::CreditAboveResidual,
+            format!("{name} {value} is above the {rest} left"),
+        )
+        .field(field(name))
+        .value(value.to_string())
+    };
+    let positive = |name: &str, value: Decimal| {
+        if value <= Decimal::ZERO {
+            return Err(Error::new(ErrorCode::InvalidField, format!("{name} must be positive"))
+                .field(field(name))
+                .value(value.to_string()));
+        }
+        Ok(())
+    };
+    match (request.quantity, request.amount) {
+        (Some(_), Some(_)) => {
+            Err(Error::new(ErrorCode::InvalidField, "give quantity or amount, not both")
+                .field(field("amount")))
+        }
+        (Some(quantity), None) => {
+            positive("quantity", quantity)?;
+            if quantity > rest_quantity {
+                return Err(above("quantity", quantity, rest_quantity));
+            }
+            let net = if quantity == rest_quantity {
+                rest_net
+            } else {
+                currency.round(line.net * quantity / line.quantity, Rounding::HalfUp).min(rest_net)
+            };
+            Ok((line.line_no, net, quantity))
+        }
+        (None, Some(amount)) => {
+            positive("amount", amount)?;
+            let amount =
+                currency.exact(amount).map_err(|err| Error::from(err).field(field("amount")))?;
+            if amount > rest_net {
+                return Err(above("amount", amount, rest_net));
+            }
+            Ok((line.line_no, amount, Decimal::ZERO))
+        }
+        (None, None) => Ok((line.line_no, rest_net, rest_quantity)),
+    }
+}
+
+/// Computes the reversal and advances the credited amounts of `lines` and `taxes`.
+fn reverse(
+    invoice: &LockedInvoice,
+    lines: &mut [LineState],
+    taxes: &mut [TaxState],
+    credited: &[(i32, Decimal, Decimal)],
+    refunded: bool,
+) -> Reversal {
+    let currency = invoice.currency;
+    let mut reversal = Reversal::default();
+    for (line_no, net, quantity) in credited {
+        let Some(line) = lines.iter_mut().find(|line| line.line_no == *line_no) else {
+            continue;
+        };
+        let prorated = Prorated {
+            amount: line.commission,
+            base: line.net,
+            credited_amount: line.credited_commission,
+            credited_base: line.credited_net,
+        };
+        let commission = prorated.share(*net, currency);
+        line.credited_net += *net;
+        line.credited_quantity += *quantity;
+        line.credited_commission += commission;
+        reversal.net += *net;
+        reversal.commission += commission;
+        reversal.lines.push((*line_no, *net, *quantity, commission));
+    }
+    for tax in taxes.iter_mut().filter(|tax| tax.kind == "sale") {
+        let base: Decimal = credited
+            .iter()
+            .filter(|(line_no, _, _)| tax.lines.contains(line_no))
+            .map(|(_, net, _)| *net)
+            .sum();
+        let amount = advance(tax, base, currency);
+        reversal.tax += amount;
+        reversal.taxes.push((tax.seq, base, amount));
+        if tax.liable == "platform" {
+            reversal.platform_taxes.push((tax.jurisdiction.clone(), amount));
+        }
+    }
+    if refunded && invoice.role == SellingRole::Agent {
+        for tax in taxes.iter_mut().filter(|tax| tax.kind == "commission") {
+            let amount = advance(tax, reversal.commission, currency);
+            reversal.commission_tax += amount;
+            reversal.taxes.push((tax.seq, reversal.commission, amount));
+            if tax.liable == "platform" {
+                reversal.platform_taxes.push((tax.jurisdiction.clone(), amount));
+            }
+        }
+    }
+    reversal
+}
+
+fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> Decimal {
+    let prorated = Prorated {
+        amount: tax.amount,
+        base: tax.base,
+        credited_amount: tax.credited_amount,
+        credited_base: tax.credited_base,
+    };
+    let amount = prorated.share(base, currency);
+    tax.credited_base += base;
+    tax.credited_amount += amount;
+    amount
+}
+
+/// What the credit takes back from the partner: its share of the reversed sale, less the
+/// commission and commission tax given back when the platform refunds its commission.
+fn partner_cost(invoice: &LockedInvoice, reversal: &Reversal, refunded: bool) -> Decimal {
+    let given_back =
+        if refunded { reversal.commission + reversal.commission_tax } else { Decimal::ZERO };
+    match invoice.role {
+        SellingRole::Agent => reversal.net + reversal.tax - given_back,
+        SellingRole::Supplier => reversal.net - given_back,
+    }
+}
+
+async fn draft(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    invoice: &LockedInvoice,
+    reversal: &Reversal,
+    amounts: &Amounts,
+    refunded: bool,
+) -> Result<Draft, Error> {
+    let currency = invoice.currency;
+    let customer = invoice.customer_id;
+    let receivable =
+        accounts::contract_account(tx, tenant_id, customer, currency, Purpose::Receivable).await?;
+    let payable =
+        accounts::contract_account(tx, tenant_id, invoice.seller_id, currency, Purpose::Payable)
+            .await?;
+    let mut draft = Draft::new(currency);
+    draft.credit(&receivable, amounts.applied_to_open, "open item credited");
+    if amounts.to_customer_credit > Decimal::ZERO {
+        let credit =
+            accounts::contract_account(tx, tenant_id, customer, currency, Purpose::CustomerCredit)
+                .await?;
+        draft.credit(&credit, amounts.to_customer_credit, "refund owed to the customer");
+    }
+    draft.debit(&payable, amounts.partner_cost, "sale reversed, partner share");
+    if refunded && reversal.commission > Decimal::ZERO {
+        let revenue = accounts::platform_account(
+            tx,
+            tenant_id,
+            &PlatformAccount::CommissionRevenue,
+            currency,
+        )
+        .await?;
+        draft.debit(&revenue, reversal.commission, "commission reversed");
+    }
+    for (jurisdiction, amount) in &reversal.platform_taxes {
+        let account = PlatformAccount::TaxPayable(jurisdiction.clone());
+        let code = accounts::platform_account(tx, tenant_id, &account, currency).await?;
+        draft.debit(&code, *amount, format!("{jurisdiction} tax reversed"));
+    }
+    Ok(draft)
+}
+
+fn detail(reversal: &Reversal, taxes: &[TaxState]) -> serde_json::Value {
+    let lines: Vec<_> = reversal
+        .lines
+        .iter()
+        .map(|(line_no, net, quantity, commission)| {
+            serde_json::json!({
+                "line_no": line_no,
+                "net": net.to_string(),
+                "quantity": quantity.normalize().to_string(),
+                "commission": commission.to_string(),
+            })
+        })
+        .collect();
+    let tax_lines: Vec<_> = reversal
+        .taxes
+        .iter()
+        .filter_map(|(seq, base, amount)| {
+            let tax = taxes.iter().find(|tax| tax.seq == *seq)?;
+            Some(serde_json::json!({
+                "kind": tax.kind,
+                "jurisdiction": tax.jurisdiction,
+                "rate": tax.rate.normalize().to_string(),
+                "base": base.to_string(),
+                "amount": amount.to_string(),
+            }))
+        })
+        .collect();
+    serde_json::json!({ "lines": lines, "taxes": tax_lines })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    invoice: &LockedInvoice,
+    lines: &[LineState],
+    taxes: &[TaxState],
+    reversal: &Reversal,
+    amounts: &Amounts,
+    invoice_id: Uuid,
+    issue_date: NaiveDate,
+) -> Result<(), Error> {
+    for (line_no, ..) in &reversal.lines {
+        let Some(line) = lines.iter().find(|line| line.line_no == *line_no) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE invoice_lines SET credited_quantity = $4, credited_net = $5, \
+             credited_commission = $6 WHERE tenant_id = $1 AND invoice_id = $2 AND line_no = $3",
+            &[
+                &tenant_id,
+                &invoice_id,
+                &line.line_no,
+                &line.credited_quantity,
+                &line.credited_net,
+                &line.credited_commission,
+            ],
+        )
+        .await?;
+    }
+    for (seq, ..) in &reversal.taxes {
+        let Some(tax) = taxes.iter().find(|tax| tax.seq == *seq) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE invoice_taxes SET credited_base = $4, credited_amount = $5 \
+             WHERE tenant_id = $1 AND invoice_id = $2 AND seq = $3",
+            &[&tenant_id, &invoice_id, &tax.seq, &tax.credited_base, &tax.credited_amount],
+        )
+        .await?;
+    }
+    tx.execute(
+        "UPDATE invoices SET open_amount = open_amount - $3, credited_total = credited_total + $4, \
+         credited_partner_cost = credited_partner_cost + $5 WHERE tenant_id = $1 AND id = $2",
+        &[&tenant_id, &invoice_id, &amounts.applied_to_open, &amounts.total, &amounts.partner_cost],
+    )
+    .await?;
+    use chrono::Datelike;
+    tx.execute(
+        "UPDATE partner_year_revenue SET net_revenue = net_revenue - $5 WHERE tenant_id = $1 \
+         AND partner_id = $2 AND year = $3 AND currency = $4",
+        &[
+            &tenant_id,
+            &invoice.seller_id,
+            &issue_date.year(),
+            &invoice.currency.code(),
+            &reversal.net,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads a credit note.
+pub async fn find(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<CreditNote>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT id, number, invoice_id, currency, issued_at, reason, net, tax, total, \
+             commission, commission_tax, partner_cost, applied_to_open, to_customer_credit, \
+             detail, entry_id FROM credit_notes WHERE tenant_id = $1 AND id = $2",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    Ok(row.map(|row| CreditNote {
+        id: row.get(0),
+        number: row.get(1),
+        invoice_id: row.get(2),
+        currency: row.get(3),
+        issued_at: row.get(4),
+        reason: row.get(5),
+        net: row.get(6),
+        tax: row.get(7),
+        total: row.get(8),
+        commission: row.get(9),
+        commission_tax: row.get(10),
+        partner_cost: row.get(11),
+        applied_to_open: row.get(12),
+        to_customer_credit: row.get(13),
+        detail: row.get(14),
+        entry_id: row.get(15),
+    }))
+}

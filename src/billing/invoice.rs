@@ -1,0 +1,704 @@
+//! Customer invoices: priced, taxed, numbered and posted as one journal entry.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::accounts::{self, PlatformAccount, Purpose};
+use super::numbering;
+use super::parties::{self, Party, PartyRole, SellingRole};
+use super::posting::{self, Draft};
+use super::pricing::{self, LineInput, Priced, SaleParties};
+use super::taxes::{Liable, TaxLine};
+use crate::error::{Error, ErrorCode};
+use crate::money::Currency;
+
+/// A request to issue an invoice.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    pub customer_id: Uuid,
+    /// The partner whose products are sold.
+    pub seller_id: Uuid,
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: String,
+    /// When the invoice is issued: the tax point.
+    pub issued_at: DateTime<Utc>,
+    /// Due date; the issue date when absent.
+    #[serde(default)]
+    pub due_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub prices_include_tax: bool,
+    /// Number series of the issuer; "INV" when absent.
+    #[serde(default)]
+    pub series: Option<String>,
+    pub lines: Vec<NewLine>,
+}
+
+/// A line of a new invoice.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLine {
+    pub product: String,
+    #[schema(example = "electronic_service")]
+    pub tax_code: String,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String, example = "1")]
+    pub quantity: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String, example = "10.00")]
+    pub unit_price: Decimal,
+    #[serde(default, with = "crate::money::option_amount_str")]
+    #[schema(value_type = Option<String>, example = "0.00")]
+    pub discount: Option<Decimal>,
+    /// Must equal the invoice currency when given: an invoice has one currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// An invoice as read back.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub number: String,
+    pub issuer_id: Uuid,
+    pub customer_id: Uuid,
+    pub seller_id: Uuid,
+    pub currency: String,
+    pub selling_role: SellingRole,
+    pub prices_include_tax: bool,
+    pub issued_at: DateTime<Utc>,
+    pub issue_date: NaiveDate,
+    pub due_on: NaiveDate,
+    pub lines: Vec<InvoiceLine>,
+    pub taxes: Vec<InvoiceTax>,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub net_total: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub tax_total: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    pub commission: CommissionSummary,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub partner_share: Decimal,
+    pub status: InvoiceStatus,
+    /// Open amount still to be paid.
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub residual: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub paid_total: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub credited_total: Decimal,
+    pub entry_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InvoiceLine {
+    pub line_no: i32,
+    pub product: String,
+    pub tax_code: String,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub quantity: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub unit_price: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub net: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub commission: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub credited_net: Decimal,
+}
+
+/// Tax of an invoice or of its commission for one jurisdiction and rate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InvoiceTax {
+    pub kind: String,
+    pub jurisdiction: String,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+    pub rule: String,
+    pub liable: String,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub base: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    pub lines: Vec<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_mention: Option<String>,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub credited_amount: Decimal,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommissionSummary {
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    #[serde(with = "crate::money::amount_str")]
+    #[schema(value_type = String)]
+    pub tax: Decimal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_mention: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Open,
+    PartiallyPaid,
+    Paid,
+    Credited,
+}
+
+struct Checked {
+    currency: Currency,
+    lines: Vec<LineInput>,
+    series: String,
+}
+
+fn check(new: &NewInvoice) -> Result<Checked, Error> {
+    let currency =
+        Currency::parse(&new.currency).map_err(|err| Error::from(err).field("currency"))?;
+    let series = new.series.clone().unwrap_or_else(|| "INV".to_string());
+    numbering::validate_series(&series, "series")?;
+    if new.lines.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidField, "an invoice needs at least one line")
+            .field("lines"));
+    }
+    let mut lines = Vec::with_capacity(new.lines.len());
+    for (index, line) in new.lines.iter().enumerate() {
+        lines.push(check_line(index, line, currency)?);
+    }
+    Ok(Checked { currency, lines, series })
+}
+
+fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineInput, Error> {
+    let field = |name: &str| format!("lines[{index}].{name}");
+    if let Some(code) = &line.currency {
+        if code != currency.code() {
+            let detail = format!("an invoice has one currency, {currency}; this line is in {code}");
+            return Err(Error::new(ErrorCode::CurrencyMismatch, detail)
+                .field(field("currency"))
+                .value(code.as_str()));
+        }
+    }
+    if line.product.trim().is_empty() {
+        return Err(Error::new(ErrorCode::InvalidField, "product must not be empty")
+            .field(field("product")));
+    }
+    let positive = |name: &str, amount: Decimal, allow_zero: bool| {
+        let bad = amount < Decimal::ZERO || (!allow_zero && amount.is_zero());
+        if bad {
+            let rule = if allow_zero { "must not be negative" } else { "must be positive" };
+            return Err(Error::new(ErrorCode::InvalidField, format!("{name} {rule}"))
+                .field(field(name))
+                .value(amount.to_string()));
+        }
+        Ok(())
+    };
+    let discount = line.discount.unwrap_or(Decimal::ZERO);
+    positive("quantity", line.quantity, false)?;
+    positive("unit_price", line.unit_price, true)?;
+    positive("discount", discount, true)?;
+    let exact = |name: &str, amount: Decimal| {
+        currency.exact(amount).map_err(|err| Error::from(err).field(field(name)))
+    };
+    Ok(LineInput {
+        quantity: line.quantity,
+        unit_price: exact("unit_price", line.unit_price)?,
+        discount: exact("discount", discount)?,
+    })
+}
+
+/// Issues an invoice: checks it, prices and taxes it, applies the customer's credit, takes
+/// its number and posts its one entry, all in `tx`.
+pub async fn create(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: NewInvoice,
+) -> Result<Invoice, Error> {
+    let checked = check(&new)?;
+    let customer =
+        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
+            .await?;
+    let seller =
+        parties::require(tx, tenant_id, new.seller_id, PartyRole::Partner, "seller_id").await?;
+    let platform = parties::platform(tx, tenant_id).await?;
+    let agreement = seller.agreement.clone().ok_or_else(|| {
+        Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
+    })?;
+    if !agreement.currencies.contains(&checked.currency) {
+        return Err(Error::new(
+            ErrorCode::CurrencyNotAllowed,
+            format!("the partner's agreement allows {:?}", agreement.currencies),
+        )
+        .field("currency")
+        .value(new.currency.as_str()));
+    }
+    let issuer = match agreement.selling_role {
+        SellingRole::Agent => &seller,
+        SellingRole::Supplier => &platform,
+    };
+    let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
+    let parties = SaleParties {
+        seller: &seller,
+        customer: &customer,
+        platform: &platform,
+        agreement: &agreement,
+    };
+    let draft_price = pricing::price(
+        &parties,
+        &checked.lines,
+        new.prices_include_tax,
+        Decimal::ZERO,
+        checked.currency,
+    )?;
+    let revenue_before = add_year_revenue(
+        tx,
+        tenant_id,
+        &seller,
+        issue_date,
+        checked.currency,
+        draft_price.net_total,
+    )
+    .await?;
+    let priced = pricing::price(
+        &parties,
+        &checked.lines,
+        new.prices_include_tax,
+        revenue_before,
+        checked.currency,
+    )?;
+    let id = Uuid::now_v7();
+    let credit_applied =
+        apply_customer_credit(tx, tenant_id, &customer, checked.currency, priced.total).await?;
+    let year = numbering::issue_year(new.issued_at, issuer.time_zone());
+    let number =
+        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year)
+            .await?;
+    let stored = StoredInvoice {
+        id,
+        number,
+        issuer: issuer.id,
+        series: checked.series,
+        currency: checked.currency,
+        role: agreement.selling_role,
+        issue_date,
+        due_on: new.due_on.unwrap_or(issue_date),
+        credit_applied,
+        priced,
+    };
+    let draft = draft(tx, tenant_id, &stored, &customer, &seller).await?;
+    let description = format!("Invoice {}", stored.number);
+    let entry_id =
+        posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
+            .await?;
+    insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
+    if credit_applied > Decimal::ZERO {
+        insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
+    }
+    find(tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("invoice vanished")))
+}
+
+struct StoredInvoice {
+    id: Uuid,
+    number: String,
+    issuer: Uuid,
+    series: String,
+    currency: Currency,
+    role: SellingRole,
+    issue_date: NaiveDate,
+    due_on: NaiveDate,
+    credit_applied: Decimal,
+    priced: Priced,
+}
+
+/// Adds the invoice's net to the partner's revenue of the year and returns the revenue
+/// before it. The row lock orders the invoices of one partner, so tiers are never skipped.
+async fn add_year_revenue(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    seller: &Party,
+    issue_date: NaiveDate,
+    currency: Currency,
+    net: Decimal,
+) -> Result<Decimal, Error> {
+    use chrono::Datelike;
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO partner_year_revenue (tenant_id, partner_id, year, currency, net_revenue) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, partner_id, year, currency) DO UPDATE \
+             SET net_revenue = partner_year_revenue.net_revenue + EXCLUDED.net_revenue \
+             RETURNING net_revenue",
+        )
+        .await?;
+    let row = tx
+        .query_one(
+            &statement,
+            &[&tenant_id, &seller.id, &issue_date.year(), &currency.code(), &net],
+        )
+        .await?;
+    Ok(row.get::<_, Decimal>(0) - net)
+}
+
+/// Uses the customer's unapplied credit for the new invoice, up to its total.
+async fn apply_customer_credit(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    customer: &Party,
+    currency: Currency,
+    total: Decimal,
+) -> Result<Decimal, Error> {
+    let row = tx
+        .query_opt(
+            "SELECT credit_balance FROM contract_accounts WHERE tenant_id = $1 AND party_id = $2 \
+             AND currency = $3 AND purpose = 'customer_credit' FOR UPDATE",
+            &[&tenant_id, &customer.id, &currency.code()],
+        )
+        .await?;
+    let balance: Decimal = row.map(|row| row.get(0)).unwrap_or(Decimal::ZERO);
+    let applied = balance.min(total);
+    if applied > Decimal::ZERO {
+        tx.execute(
+            "UPDATE contract_accounts SET credit_balance = credit_balance - $4 WHERE tenant_id = $1 \
+             AND party_id = $2 AND currency = $3 AND purpose = 'customer_credit'",
+            &[&tenant_id, &customer.id, &currency.code(), &applied],
+        )
+        .await?;
+    }
+    Ok(applied)
+}
+
+async fn draft(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    invoice: &StoredInvoice,
+    customer: &Party,
+    seller: &Party,
+) -> Result<Draft, Error> {
+    let currency = invoice.currency;
+    let priced = &invoice.priced;
+    let receivable =
+        accounts::contract_account(tx, tenant_id, customer.id, currency, Purpose::Receivable)
+            .await?;
+    let payable =
+        accounts::contract_account(tx, tenant_id, seller.id, currency, Purpose::Payable).await?;
+    let revenue =
+        accounts::platform_account(tx, tenant_id, &PlatformAccount::CommissionRevenue, currency)
+            .await?;
+    let mut draft = Draft::new(currency);
+    draft.debit(&receivable, priced.total - invoice.credit_applied, "sale, gross");
+    if invoice.credit_applied > Decimal::ZERO {
+        let credit = accounts::contract_account(
+            tx,
+            tenant_id,
+            customer.id,
+            currency,
+            Purpose::CustomerCredit,
+        )
+        .await?;
+        draft.debit(&credit, invoice.credit_applied, "customer credit used");
+    }
+    match invoice.role {
+        SellingRole::Agent => {
+            draft.credit(&payable, priced.net_total, "sale, net, owed to the partner");
+            for tax in &priced.sale_taxes {
+                let memo = format!("{} tax {} owed by the partner", tax.jurisdiction, tax.rate);
+                draft.credit(&payable, tax.amount, memo);
+            }
+            draft.debit(&payable, priced.commission + priced.commission_tax, "commission charged");
+            draft.credit(&revenue, priced.commission, "commission");
+            post_platform_taxes(tx, tenant_id, &mut draft, &priced.commission_taxes, currency)
+                .await?;
+        }
+        SellingRole::Supplier => {
+            draft.credit(&payable, priced.partner_share, "partner share of the sale");
+            draft.credit(&revenue, priced.commission, "commission");
+            post_platform_taxes(tx, tenant_id, &mut draft, &priced.sale_taxes, currency).await?;
+        }
+    }
+    Ok(draft)
+}
+
+async fn post_platform_taxes(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    draft: &mut Draft,
+    taxes: &[TaxLine],
+    currency: Currency,
+) -> Result<(), Error> {
+    for tax in taxes.iter().filter(|tax| tax.liable == Liable::Platform) {
+        let account = PlatformAccount::TaxPayable(tax.jurisdiction.clone());
+        let code = accounts::platform_account(tx, tenant_id, &account, currency).await?;
+        draft.credit(&code, tax.amount, format!("{} tax {}", tax.jurisdiction, tax.rate));
+    }
+    Ok(())
+}
+
+/// Ledger account of a tax line, `None` when the partner or the customer owes it.
+pub fn tax_account_code(tax: &TaxLine, currency: Currency) -> Option<String> {
+    (tax.liable == Liable::Platform).then(|| format!("tax_payable:{}.{currency}", tax.jurisdiction))
+}
+
+async fn insert(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: &NewInvoice,
+    stored: &StoredInvoice,
+    lines: &[LineInput],
+    entry_id: Uuid,
+) -> Result<(), Error> {
+    let priced = &stored.priced;
+    let mention = priced.commission_taxes.iter().find_map(|tax| tax.legal_mention.clone());
+    let determination = serde_json::json!({
+        "sale": priced.sale_taxes,
+        "commission": priced.commission_taxes,
+    });
+    tx.execute(
+        "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, customer_id, seller_id, \
+         currency, selling_role, prices_include_tax, issued_at, issue_date, due_on, net_total, \
+         tax_total, total, commission, commission_tax, partner_share, credit_applied, \
+         open_amount, tax_determination, commission_legal_mention, entry_id) VALUES ($1, $2, $3, \
+         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23, $24)",
+        &[
+            &tenant_id,
+            &stored.id,
+            &stored.number,
+            &stored.issuer,
+            &stored.series,
+            &new.customer_id,
+            &new.seller_id,
+            &stored.currency.code(),
+            &stored.role.as_str(),
+            &new.prices_include_tax,
+            &new.issued_at,
+            &stored.issue_date,
+            &stored.due_on,
+            &priced.net_total,
+            &priced.tax_total,
+            &priced.total,
+            &priced.commission,
+            &priced.commission_tax,
+            &priced.partner_share,
+            &stored.credit_applied,
+            &(priced.total - stored.credit_applied),
+            &determination,
+            &mention,
+            &entry_id,
+        ],
+    )
+    .await?;
+    for ((line, input), priced_line) in new.lines.iter().zip(lines).zip(&priced.lines) {
+        tx.execute(
+            "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, product, tax_code, \
+             quantity, unit_price, discount, net, commission) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &tenant_id,
+                &stored.id,
+                &priced_line.line_no,
+                &line.product,
+                &line.tax_code,
+                &input.quantity,
+                &input.unit_price,
+                &input.discount,
+                &priced_line.net,
+                &priced_line.commission,
+            ],
+        )
+        .await?;
+    }
+    let taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
+    let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
+    for (seq, (kind, tax)) in taxes.chain(commission_taxes).enumerate() {
+        tx.execute(
+            "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, jurisdiction, rate, \
+             rule, liable, base, amount, account_code, lines, legal_mention) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                &tenant_id,
+                &stored.id,
+                &(seq as i32),
+                &kind,
+                &tax.jurisdiction,
+                &tax.rate,
+                &tax.rule,
+                &tax.liable.as_str(),
+                &tax.base,
+                &tax.amount,
+                &tax_account_code(tax, stored.currency),
+                &tax.lines,
+                &tax.legal_mention,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_credit_allocation(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    invoice_id: Uuid,
+    amount: Decimal,
+    applied_on: NaiveDate,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
+         VALUES ($1, $2, $3, NULL, $4, $5)",
+        &[&tenant_id, &Uuid::now_v7(), &invoice_id, &amount, &applied_on],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads an invoice with its lines and taxes.
+pub async fn find(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Invoice>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT id, number, issuer_id, customer_id, seller_id, currency, selling_role, \
+             prices_include_tax, issued_at, issue_date, due_on, net_total, tax_total, total, \
+             commission, commission_tax, commission_legal_mention, partner_share, open_amount, \
+             credited_total, entry_id, \
+             (SELECT coalesce(sum(amount), 0) FROM allocations a \
+              WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id) \
+             FROM invoices i WHERE tenant_id = $1 AND id = $2",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let total: Decimal = row.get(13);
+    let residual: Decimal = row.get(18);
+    let credited_total: Decimal = row.get(19);
+    let paid_total: Decimal = row.get(21);
+    Ok(Some(Invoice {
+        id: row.get(0),
+        number: row.get(1),
+        issuer_id: row.get(2),
+        customer_id: row.get(3),
+        seller_id: row.get(4),
+        currency: row.get(5),
+        selling_role: SellingRole::parse(row.get(6)),
+        prices_include_tax: row.get(7),
+        issued_at: row.get(8),
+        issue_date: row.get(9),
+        due_on: row.get(10),
+        lines: find_lines(client, tenant_id, id).await?,
+        taxes: find_taxes(client, tenant_id, id).await?,
+        net_total: row.get(11),
+        tax_total: row.get(12),
+        total,
+        commission: CommissionSummary {
+            amount: row.get(14),
+            tax: row.get(15),
+            legal_mention: row.get(16),
+        },
+        partner_share: row.get(17),
+        status: status(total, residual, credited_total),
+        residual,
+        paid_total,
+        credited_total,
+        entry_id: row.get(20),
+    }))
+}
+
+/// The status of an invoice from its total, open amount and credited amount.
+pub fn status(total: Decimal, residual: Decimal, credited_total: Decimal) -> InvoiceStatus {
+    if credited_total == total && !total.is_zero() {
+        InvoiceStatus::Credited
+    } else if residual.is_zero() {
+        InvoiceStatus::Paid
+    } else if residual < total - credited_total {
+        InvoiceStatus::PartiallyPaid
+    } else {
+        InvoiceStatus::Open
+    }
+}
+
+async fn find_lines(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<InvoiceLine>, Error> {
+    let rows = client
+        .query(
+            "SELECT line_no, product, tax_code, quantity, unit_price, discount, net, commission, \
+             credited_net FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| InvoiceLine {
+            line_no: row.get(0),
+            product: row.get(1),
+            tax_code: row.get(2),
+            quantity: row.get::<_, Decimal>(3).normalize(),
+            unit_price: row.get(4),
+            discount: row.get(5),
+            net: row.get(6),
+            commission: row.get(7),
+            credited_net: row.get(8),
+        })
+        .collect())
+}
+
+async fn find_taxes(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<InvoiceTax>, Error> {
+    let rows = client
+        .query(
+            "SELECT kind, jurisdiction, rate, rule, liable, base, amount, lines, legal_mention, \
+             credited_amount FROM invoice_taxes WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY seq",
+            &[&tenant_id, &id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| InvoiceTax {
+            kind: row.get(0),
+            jurisdiction: row.get(1),
+            rate: row.get::<_, Decimal>(2).normalize(),
+            rule: row.get(3),
+            liable: row.get(4),
+            base: row.get(5),
+            amount: row.get(6),
+            lines: row.get(7),
+            legal_mention: row.get(8),
+            credited_amount: row.get(9),
+        })
+        .collect())
+}

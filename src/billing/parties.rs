@@ -1,0 +1,408 @@
+//! Parties (customers, partners and the platform) with their domiciles, and partner agreements.
+
+use std::collections::BTreeMap;
+
+use deadpool_postgres::GenericClient;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::commission::{self, Tier};
+use crate::error::{Error, ErrorCode};
+use crate::money::Currency;
+
+/// What a party is to the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyRole {
+    Customer,
+    Partner,
+    Platform,
+}
+
+impl PartyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyRole::Customer => "customer",
+            PartyRole::Partner => "partner",
+            PartyRole::Platform => "platform",
+        }
+    }
+
+    fn parse(text: &str) -> PartyRole {
+        match text {
+            "partner" => PartyRole::Partner,
+            "platform" => PartyRole::Platform,
+            _ => PartyRole::Customer,
+        }
+    }
+}
+
+/// Where a party is established or resides, for tax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domicile {
+    /// ISO 3166-1 alpha-2 country code.
+    #[schema(example = "DE")]
+    pub country: String,
+    /// ISO 3166-2 subdivision code, such as "US-WA".
+    #[serde(default)]
+    pub subdivision: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// IANA time zone that dates the party's tax points.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+}
+
+/// Whether the platform sells a partner's products as its agent or as supplier for tax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SellingRole {
+    /// The partner is the supplier and owes the sale's tax; the platform invoices on its behalf.
+    Agent,
+    /// The platform is the deemed supplier and owes the sale's tax.
+    Supplier,
+}
+
+impl SellingRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SellingRole::Agent => "agent",
+            SellingRole::Supplier => "supplier",
+        }
+    }
+
+    pub fn parse(text: &str) -> SellingRole {
+        if text == "supplier" {
+            SellingRole::Supplier
+        } else {
+            SellingRole::Agent
+        }
+    }
+}
+
+/// Who bears the commission when a sale is refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommissionOnRefund {
+    /// The platform returns the commission pro rata to the partner.
+    Refunded,
+    /// The platform keeps the commission; the partner bears it.
+    Kept,
+}
+
+/// The terms between the platform and a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Agreement {
+    pub selling_role: SellingRole,
+    /// Currencies the partner may sell in.
+    #[schema(value_type = Vec<String>, example = json!(["EUR"]))]
+    pub currencies: Vec<Currency>,
+    pub commission_tiers: Vec<Tier>,
+    /// Fixed commission per item sold, per currency: {"EUR": "0.30"}.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fixed_fees: BTreeMap<String, Decimal>,
+    pub commission_on_refund: CommissionOnRefund,
+    /// Smallest payout per currency: {"EUR": "25.00"}.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub minimum_payouts: BTreeMap<String, Decimal>,
+    /// Days a payment must age before it is paid out.
+    pub payout_delay_days: u16,
+}
+
+impl Agreement {
+    pub fn fixed_fee(&self, currency: Currency) -> Decimal {
+        self.fixed_fees.get(currency.code()).copied().unwrap_or(Decimal::ZERO)
+    }
+
+    pub fn minimum_payout(&self, currency: Currency) -> Decimal {
+        self.minimum_payouts.get(currency.code()).copied().unwrap_or(Decimal::ZERO)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        commission::validate_tiers(&self.commission_tiers)?;
+        if self.currencies.is_empty() {
+            return Err(Error::new(ErrorCode::InvalidField, "at least one currency is needed")
+                .field("agreement.currencies"));
+        }
+        for (name, map) in
+            [("fixed_fees", &self.fixed_fees), ("minimum_payouts", &self.minimum_payouts)]
+        {
+            for (code, amount) in map {
+                let field = format!("agreement.{name}.{code}");
+                let currency =
+                    Currency::parse(code).map_err(|err| Error::from(err).field(&field))?;
+                currency.exact(*amount).map_err(|err| Error::from(err).field(&field))?;
+                if *amount < Decimal::ZERO {
+                    return Err(Error::new(ErrorCode::InvalidField, "amount must not be negative")
+                        .field(field)
+                        .value(amount.to_string()));
+                }
+            }
+        }
+        if self.payout_delay_days > 366 {
+            return Err(Error::new(ErrorCode::InvalidField, "payout delay is at most 366 days")
+                .field("agreement.payout_delay_days")
+                .value(self.payout_delay_days));
+        }
+        Ok(())
+    }
+}
+
+/// A request to create a party.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParty {
+    pub role: PartyRole,
+    pub name: String,
+    pub domicile: Domicile,
+    /// A business (true) or a consumer (false).
+    pub business: bool,
+    /// VAT identification number with its country prefix, such as "DE136695976".
+    #[serde(default)]
+    pub vat_id: Option<String>,
+    /// Tax exemption codes the party holds.
+    #[serde(default)]
+    pub exemptions: Vec<String>,
+    /// Required for partners, ignored otherwise.
+    #[serde(default)]
+    pub agreement: Option<Agreement>,
+}
+
+/// A stored party.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Party {
+    pub id: Uuid,
+    pub role: PartyRole,
+    pub name: String,
+    pub domicile: Domicile,
+    pub business: bool,
+    pub vat_id: Option<String>,
+    pub exemptions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
+}
+
+impl Party {
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.domicile.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn validate(new: &NewParty) -> Result<(), Error> {
+    let invalid = |field: &str, detail: &str, value: &str| {
+        Error::new(ErrorCode::InvalidField, detail.to_string())
+            .field(field)
+            .value(value.to_string())
+    };
+    if new.name.trim().is_empty() || new.name.len() > 200 {
+        return Err(invalid("name", "name must have 1 to 200 characters", &new.name));
+    }
+    let country = &new.domicile.country;
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(invalid("domicile.country", "expected an ISO 3166-1 alpha-2 code", country));
+    }
+    if new.domicile.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        let zone = &new.domicile.time_zone;
+        return Err(invalid("domicile.time_zone", "expected an IANA time zone", zone));
+    }
+    if let Some(vat_id) = &new.vat_id {
+        super::taxes::validate_vat_id(country, vat_id)?;
+    }
+    match (&new.agreement, new.role) {
+        (Some(agreement), PartyRole::Partner) => agreement.validate(),
+        (None, PartyRole::Partner) => Err(Error::new(
+            ErrorCode::InvalidField,
+            "a partner needs an agreement: commission, payout terms and selling role",
+        )
+        .field("agreement")),
+        _ => Ok(()),
+    }
+}
+
+/// Inserts a party, and its agreement when it is a partner.
+pub async fn create(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    new: NewParty,
+) -> Result<Party, Error> {
+    validate(&new)?;
+    let id = Uuid::now_v7();
+    let inserted = client
+        .execute(
+            "INSERT INTO parties (tenant_id, id, role, name, country, subdivision, postal_code, \
+             city, time_zone, business, vat_id, exemptions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+            &[
+                &tenant_id,
+                &id,
+                &new.role.as_str(),
+                &new.name,
+                &new.domicile.country,
+                &new.domicile.subdivision,
+                &new.domicile.postal_code,
+                &new.domicile.city,
+                &new.domicile.time_zone,
+                &new.business,
+                &new.vat_id,
+                &new.exemptions,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(Error::new(ErrorCode::InvalidField, "the tenant already has a platform party")
+            .field("role")
+            .value("platform"));
+    }
+    let agreement = if new.role == PartyRole::Partner { new.agreement } else { None };
+    if let Some(agreement) = &agreement {
+        insert_agreement(client, tenant_id, id, agreement).await?;
+    }
+    Ok(Party {
+        id,
+        role: new.role,
+        name: new.name,
+        domicile: new.domicile,
+        business: new.business,
+        vat_id: new.vat_id,
+        exemptions: new.exemptions,
+        agreement,
+    })
+}
+
+async fn insert_agreement(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    partner_id: Uuid,
+    agreement: &Agreement,
+) -> Result<(), Error> {
+    let currencies: Vec<&str> = agreement.currencies.iter().map(|c| c.code()).collect();
+    let json = |value: &dyn erased::Json| value.to_json();
+    client
+        .execute(
+            "INSERT INTO partner_agreements (tenant_id, partner_id, selling_role, currencies, \
+             commission_tiers, fixed_fees, commission_on_refund, minimum_payouts, \
+             payout_delay_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &tenant_id,
+                &partner_id,
+                &agreement.selling_role.as_str(),
+                &currencies,
+                &json(&agreement.commission_tiers)?,
+                &json(&agreement.fixed_fees)?,
+                &json(&agreement.commission_on_refund)?,
+                &json(&agreement.minimum_payouts)?,
+                &i32::from(agreement.payout_delay_days),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+mod erased {
+    use crate::error::Error;
+
+    /// Serializes any value to JSON for a jsonb column.
+    pub trait Json {
+        fn to_json(&self) -> Result<serde_json::Value, Error>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> Result<serde_json::Value, Error> {
+            serde_json::to_value(self).map_err(Error::internal)
+        }
+    }
+}
+
+const SELECT_PARTY: &str = "SELECT p.id, p.role, p.name, p.country, p.subdivision, \
+    p.postal_code, p.city, p.time_zone, p.business, p.vat_id, p.exemptions, a.selling_role, \
+    a.currencies, a.commission_tiers, a.fixed_fees, a.commission_on_refund, \
+    a.minimum_payouts, a.payout_delay_days \
+    FROM parties p LEFT JOIN partner_agreements a \
+    ON a.tenant_id = p.tenant_id AND a.partner_id = p.id \
+    WHERE p.tenant_id = $1";
+
+/// Loads a party by id; `None` when the tenant has none with that id.
+pub async fn find(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Party>, Error> {
+    let sql = format!("{SELECT_PARTY} AND p.id = $2");
+    let row = client.query_opt(&sql, &[&tenant_id, &id]).await?;
+    row.map(|row| party_from_row(&row)).transpose()
+}
+
+/// Loads the tenant's platform party.
+pub async fn platform(client: &impl GenericClient, tenant_id: Uuid) -> Result<Party, Error> {
+    let sql = format!("{SELECT_PARTY} AND p.role = 'platform'");
+    let row = client.query_opt(&sql, &[&tenant_id]).await?;
+    match row {
+        Some(row) => party_from_row(&row),
+        None => Err(Error::new(
+            ErrorCode::PlatformNotConfigured,
+            "create the platform party (POST /v1/parties with role \"platform\") first",
+        )),
+    }
+}
+
+/// Loads a party that must exist with `role`, naming `field` when it does not.
+pub async fn require(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+    role: PartyRole,
+    field: &str,
+) -> Result<Party, Error> {
+    match find(client, tenant_id, id).await? {
+        Some(party) if party.role == role => Ok(party),
+        _ => Err(Error::new(ErrorCode::UnknownParty, format!("no {} with this id", role.as_str()))
+            .field(field)
+            .value(id.to_string())),
+    }
+}
+
+fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {
+    let from_json = |index: usize| -> Result<serde_json::Value, Error> { Ok(row.get(index)) };
+    let agreement = match row.get::<_, Option<&str>>(11) {
+        None => None,
+        Some(selling_role) => {
+            let currencies: Vec<String> = row.get(12);
+            let currencies =
+                currencies.iter().map(|code| Currency::parse(code)).collect::<Result<_, _>>()?;
+            let parse = |value| serde_json::from_value(value).map_err(Error::internal);
+            Some(Agreement {
+                selling_role: SellingRole::parse(selling_role),
+                currencies,
+                commission_tiers: parse(from_json(13)?)?,
+                fixed_fees: serde_json::from_value(from_json(14)?).map_err(Error::internal)?,
+                commission_on_refund: serde_json::from_value(from_json(15)?)
+                    .map_err(Error::internal)?,
+                minimum_payouts: serde_json::from_value(from_json(16)?).map_err(Error::internal)?,
+                payout_delay_days: row.get::<_, i32>(17) as u16,
+            })
+        }
+    };
+    Ok(Party {
+        id: row.get(0),
+        role: PartyRole::parse(row.get(1)),
+        name: row.get(2),
+        domicile: Domicile {
+            country: row.get(3),
+            subdivision: row.get(4),
+            postal_code: row.get(5),
+            city: row.get(6),
+            time_zone: row.get(7),
+        },
+        business: row.get(8),
+        vat_id: row.get(9),
+        exemptions: row.get(10),
+        agreement,
+    })
+}

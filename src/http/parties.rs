@@ -1,0 +1,94 @@
+//! `/v1/parties`: customers, partners with their agreements, and the platform.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::auth::{Reader, Writer};
+use super::body::typed;
+use super::idempotency::{self, IdempotencyKey, Reply};
+use super::problem::Problem;
+use super::AppState;
+use crate::billing::parties::{self, NewParty, Party};
+use crate::billing::reports::{self, CustomerEvent, PartnerStatement};
+use crate::error::Error;
+
+/// Creates a party; a partner needs its agreement.
+#[utoipa::path(
+    post, path = "/parties", tag = "parties", request_body = NewParty,
+    responses((status = 201, body = Party), (status = 422, body = Problem))
+)]
+#[post("/parties")]
+pub async fn create(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    key: IdempotencyKey,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let body = body.into_inner();
+    let fingerprint = idempotency::fingerprint(&req, &body);
+    let tenant_id = caller.tenant_id;
+    idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
+        Box::pin(async move {
+            let new: NewParty = typed(&body)?;
+            Reply::created(&parties::create(tx, tenant_id, new).await?)
+        })
+    })
+    .await
+}
+
+/// Reads a party.
+#[utoipa::path(
+    get, path = "/parties/{id}", tag = "parties", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Party), (status = 404, body = Problem))
+)]
+#[get("/parties/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    Reader(caller): Reader,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Party>, Error> {
+    let client = state.pool.get().await?;
+    let id = id.into_inner();
+    let party = parties::find(&client, caller.tenant_id, id).await?;
+    party.map(web::Json).ok_or_else(|| Error::not_found("party", id))
+}
+
+/// Reads a partner's statement: sales, refunds, commission, tax and payouts per month.
+#[utoipa::path(
+    get, path = "/partners/{id}/statement", tag = "reports", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PartnerStatement), (status = 404, body = Problem))
+)]
+#[get("/partners/{id}/statement")]
+pub async fn partner_statement(
+    state: web::Data<AppState>,
+    Reader(caller): Reader,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<PartnerStatement>, Error> {
+    let client = state.pool.get().await?;
+    let id = id.into_inner();
+    if parties::find(&client, caller.tenant_id, id).await?.is_none() {
+        return Err(Error::not_found("partner", id));
+    }
+    Ok(web::Json(reports::partner_statement(&client, caller.tenant_id, id).await?))
+}
+
+/// Reads a customer's statement: invoices, payments and credit notes with the balance.
+#[utoipa::path(
+    get, path = "/customers/{id}/statement", tag = "reports", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<CustomerEvent>), (status = 404, body = Problem))
+)]
+#[get("/customers/{id}/statement")]
+pub async fn customer_statement(
+    state: web::Data<AppState>,
+    Reader(caller): Reader,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<CustomerEvent>>, Error> {
+    let client = state.pool.get().await?;
+    let id = id.into_inner();
+    if parties::find(&client, caller.tenant_id, id).await?.is_none() {
+        return Err(Error::not_found("customer", id));
+    }
+    Ok(web::Json(reports::customer_statement(&client, caller.tenant_id, id).await?))
+}
