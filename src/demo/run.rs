@@ -51,7 +51,8 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
     let server = http::serve(listener, http::AppState::new(pool.clone(), config))?;
     let handle = server.handle();
     let serving = tokio::spawn(server);
-    let (write_key, read_key) = create_tenant(&pool, &scenario.header.platform.name).await?;
+    let (tenant_id, write_key, read_key) =
+        create_tenant(&pool, &scenario.header.platform.name).await?;
 
     println!(
         "Posting {} documents of {} through {address} ...",
@@ -64,7 +65,8 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
     progress.finish_and_clear();
     let posted = posted?;
     let started = Instant::now();
-    let reports = reports::collect(&url).await?;
+    let scope = reports::Scope { tenant_id, as_of: scenario.header.payout_as_of };
+    let reports = reports::collect(&url, &scope).await?;
     println!("{}", reports.render());
     print_summary(&posted, started.elapsed());
     print_auditor_access(&url, database.embedded.is_some(), options.serve);
@@ -104,11 +106,11 @@ async fn recreate_database(server_url: &str) -> anyhow::Result<String> {
     database_url(server_url, DEMO_DATABASE)
 }
 
-/// Creates the platform's tenant and returns its write and read keys.
+/// Creates the platform's tenant with its default chart and returns its id and keys.
 async fn create_tenant(
     pool: &deadpool_postgres::Pool,
     name: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(uuid::Uuid, String, String)> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let tenant_id = tenancy::insert_tenant(&tx, name).await?;
@@ -116,7 +118,7 @@ async fn create_tenant(
     let read = tenancy::issue_key(&tx, tenant_id, tenancy::KeyKind::Read).await?;
     crate::ledger::seed_default_chart(&tx, tenant_id).await?;
     tx.commit().await?;
-    Ok((write.secret, read.secret))
+    Ok((tenant_id, write.secret, read.secret))
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
