@@ -31,7 +31,7 @@ pub struct DemoOptions {
     pub serve: bool,
 }
 
-/// What a demo run posted and reported.
+/// The documents one demo run posted and the reports it read.
 #[derive(Debug, Clone)]
 pub struct DemoOutcome {
     pub posted: Posted,
