@@ -133,6 +133,16 @@ struct Reversal {
     platform_taxes: Vec<(String, Decimal)>,
 }
 
+impl Reversal {
+    /// Puts the totals at the currency's minor unit: sums of zeros lose their scale.
+    fn rescale(&mut self, currency: Currency) {
+        for amount in [&mut self.net, &mut self.tax, &mut self.commission, &mut self.commission_tax]
+        {
+            *amount = currency.round(*amount, Rounding::HalfUp);
+        }
+    }
+}
+
 /// Issues a credit note against an invoice and posts its one entry, all in `tx`.
 pub async fn create(
     tx: &Transaction<'_>,
@@ -157,7 +167,8 @@ pub async fn create(
             .field("invoice_id")
             .value(new.invoice_id.to_string()));
     }
-    let reversal = reverse(&invoice, &mut lines, &mut taxes, &credited, refunded);
+    let mut reversal = reverse(&invoice, &mut lines, &mut taxes, &credited, refunded);
+    reversal.rescale(invoice.currency);
     let total = reversal.net + reversal.tax;
     let applied_to_open = total.min(invoice.open_amount);
     let to_customer_credit = total - applied_to_open;
@@ -643,21 +654,26 @@ pub async fn find(
             &[&tenant_id, &id],
         )
         .await?;
-    Ok(row.map(|row| CreditNote {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let currency = Currency::parse(row.get::<_, &str>(3))?;
+    let at = |index| super::amount_at(&row, index, currency);
+    Ok(Some(CreditNote {
         id: row.get(0),
         number: row.get(1),
         invoice_id: row.get(2),
         currency: row.get(3),
         issued_at: row.get(4),
         reason: row.get(5),
-        net: row.get(6),
-        tax: row.get(7),
-        total: row.get(8),
-        commission: row.get(9),
-        commission_tax: row.get(10),
-        partner_cost: row.get(11),
-        applied_to_open: row.get(12),
-        to_customer_credit: row.get(13),
+        net: at(6),
+        tax: at(7),
+        total: at(8),
+        commission: at(9),
+        commission_tax: at(10),
+        partner_cost: at(11),
+        applied_to_open: at(12),
+        to_customer_credit: at(13),
         detail: row.get(14),
         entry_id: row.get(15),
     }))

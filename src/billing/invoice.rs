@@ -598,10 +598,12 @@ pub async fn find(
     let Some(row) = row else {
         return Ok(None);
     };
-    let total: Decimal = row.get(13);
-    let residual: Decimal = row.get(18);
-    let credited_total: Decimal = row.get(19);
-    let paid_total: Decimal = row.get(21);
+    let currency = Currency::parse(row.get::<_, &str>(5))?;
+    let at = |index| super::amount_at(&row, index, currency);
+    let total = at(13);
+    let residual = at(18);
+    let credited_total = at(19);
+    let paid_total = at(21);
     Ok(Some(Invoice {
         id: row.get(0),
         number: row.get(1),
@@ -614,17 +616,13 @@ pub async fn find(
         issued_at: row.get(8),
         issue_date: row.get(9),
         due_on: row.get(10),
-        lines: find_lines(client, tenant_id, id).await?,
-        taxes: find_taxes(client, tenant_id, id).await?,
-        net_total: row.get(11),
-        tax_total: row.get(12),
+        lines: find_lines(client, tenant_id, id, currency).await?,
+        taxes: find_taxes(client, tenant_id, id, currency).await?,
+        net_total: at(11),
+        tax_total: at(12),
         total,
-        commission: CommissionSummary {
-            amount: row.get(14),
-            tax: row.get(15),
-            legal_mention: row.get(16),
-        },
-        partner_share: row.get(17),
+        commission: CommissionSummary { amount: at(14), tax: at(15), legal_mention: row.get(16) },
+        partner_share: at(17),
         status: status(total, residual, credited_total),
         residual,
         paid_total,
@@ -650,6 +648,7 @@ async fn find_lines(
     client: &impl GenericClient,
     tenant_id: Uuid,
     id: Uuid,
+    currency: Currency,
 ) -> Result<Vec<InvoiceLine>, Error> {
     let rows = client
         .query(
@@ -665,11 +664,11 @@ async fn find_lines(
             product: row.get(1),
             tax_code: row.get(2),
             quantity: row.get::<_, Decimal>(3).normalize(),
-            unit_price: row.get(4),
-            discount: row.get(5),
-            net: row.get(6),
-            commission: row.get(7),
-            credited_net: row.get(8),
+            unit_price: super::amount_at(row, 4, currency),
+            discount: super::amount_at(row, 5, currency),
+            net: super::amount_at(row, 6, currency),
+            commission: super::amount_at(row, 7, currency),
+            credited_net: super::amount_at(row, 8, currency),
         })
         .collect())
 }
@@ -678,6 +677,7 @@ async fn find_taxes(
     client: &impl GenericClient,
     tenant_id: Uuid,
     id: Uuid,
+    currency: Currency,
 ) -> Result<Vec<InvoiceTax>, Error> {
     let rows = client
         .query(
@@ -694,11 +694,11 @@ async fn find_taxes(
             rate: row.get::<_, Decimal>(2).normalize(),
             rule: row.get(3),
             liable: row.get(4),
-            base: row.get(5),
-            amount: row.get(6),
+            base: super::amount_at(row, 5, currency),
+            amount: super::amount_at(row, 6, currency),
             lines: row.get(7),
             legal_mention: row.get(8),
-            credited_amount: row.get(9),
+            credited_amount: super::amount_at(row, 9, currency),
         })
         .collect())
 }

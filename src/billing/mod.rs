@@ -16,3 +16,15 @@ pub mod pricing;
 pub mod proration;
 pub mod reports;
 pub mod taxes;
+
+use rust_decimal::Decimal;
+
+use crate::money::Currency;
+
+/// Reads an amount column at the currency's minor-unit scale: Postgres returns a zero without
+/// the scale it was written with.
+pub(crate) fn amount_at(row: &tokio_postgres::Row, index: usize, currency: Currency) -> Decimal {
+    let mut amount: Decimal = row.get(index);
+    amount.rescale(currency.minor_units());
+    amount
+}

@@ -94,6 +94,23 @@ pub enum CommissionOnRefund {
     Kept,
 }
 
+impl CommissionOnRefund {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionOnRefund::Refunded => "refunded",
+            CommissionOnRefund::Kept => "kept",
+        }
+    }
+
+    fn parse(text: &str) -> CommissionOnRefund {
+        if text == "kept" {
+            CommissionOnRefund::Kept
+        } else {
+            CommissionOnRefund::Refunded
+        }
+    }
+}
+
 /// The terms between the platform and a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -296,7 +313,7 @@ async fn insert_agreement(
                 &currencies,
                 &json(&agreement.commission_tiers)?,
                 &json(&agreement.fixed_fees)?,
-                &json(&agreement.commission_on_refund)?,
+                &agreement.commission_on_refund.as_str(),
                 &json(&agreement.minimum_payouts)?,
                 &i32::from(agreement.payout_delay_days),
             ],
@@ -382,8 +399,7 @@ fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {
                 currencies,
                 commission_tiers: parse(from_json(13)?)?,
                 fixed_fees: serde_json::from_value(from_json(14)?).map_err(Error::internal)?,
-                commission_on_refund: serde_json::from_value(from_json(15)?)
-                    .map_err(Error::internal)?,
+                commission_on_refund: CommissionOnRefund::parse(row.get(15)),
                 minimum_payouts: serde_json::from_value(from_json(16)?).map_err(Error::internal)?,
                 payout_delay_days: row.get::<_, i32>(17) as u16,
             })

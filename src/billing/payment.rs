@@ -317,19 +317,24 @@ pub async fn find(
             &[&tenant_id, &id],
         )
         .await?;
+    let currency = Currency::parse(row.get::<_, &str>(2))?;
     let allocations = rows
         .iter()
-        .map(|row| Allocation { invoice_id: row.get(0), amount: row.get(1), residual: row.get(2) })
+        .map(|row| Allocation {
+            invoice_id: row.get(0),
+            amount: super::amount_at(row, 1, currency),
+            residual: super::amount_at(row, 2, currency),
+        })
         .collect();
     Ok(Some(Payment {
         id: row.get(0),
         customer_id: row.get(1),
         currency: row.get(2),
-        amount: row.get(3),
+        amount: super::amount_at(&row, 3, currency),
         received_on: row.get(4),
         reference: row.get(5),
         allocations,
-        unapplied: row.get(6),
+        unapplied: super::amount_at(&row, 6, currency),
         entry_id: row.get(7),
     }))
 }

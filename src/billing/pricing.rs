@@ -153,16 +153,18 @@ fn totals(
         SellingRole::Supplier => (Vec::new(), net_total - commission),
     };
     let commission_tax = commission_taxes.iter().map(|tax| tax.amount).sum();
+    // Sums of no amounts or of zeros lose the scale; amounts are stored at the minor unit.
+    let scaled = |amount: Decimal| currency.round(amount, Rounding::HalfUp);
     Priced {
         lines,
         sale_taxes,
         commission_taxes,
-        net_total,
-        tax_total,
-        total,
-        commission,
-        commission_tax,
-        partner_share,
+        net_total: scaled(net_total),
+        tax_total: scaled(tax_total),
+        total: scaled(total),
+        commission: scaled(commission),
+        commission_tax: scaled(commission_tax),
+        partner_share: scaled(partner_share),
     }
 }
 

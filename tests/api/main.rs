@@ -1,6 +1,10 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod audit;
+mod billing;
+mod billing_concurrency;
+mod billing_errors;
+mod billing_support;
 mod demo;
 mod entries;
 mod errors;

@@ -1,0 +1,82 @@
+//! Concurrent payments and overlapping payout runs.
+
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
+
+/// Eight payments race to put 30.00 each on one 100.00 invoice: three fit, five are rejected.
+#[tokio::test]
+async fn concurrent_payments_never_exceed_residual() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("US", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("US").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
+    let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
+
+    let requests = (0..8).map(|_| {
+        let mut body = payment_body(&customer, "30.00", "2026-10-06");
+        body["allocations"] = json!([{ "invoice_id": invoice, "amount": "30.00" }]);
+        let books = &books;
+        async move { books.post("/v1/payments", &body).await }
+    });
+    let responses = join_all(requests).await;
+    let created = responses.iter().filter(|response| response.status == 201).count();
+    let rejected = responses.iter().filter(|response| response.status == 422).count();
+    assert_eq!(created, 3);
+    assert_eq!(rejected, 5);
+    let invoice = books.get(&format!("/v1/invoices/{invoice}")).await;
+    assert_eq!(invoice["residual"], "10.00");
+    assert_eq!(invoice["paid_total"], "90.00");
+    assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
+}
+
+/// Without allocations the racing payments clear oldest first and the rest becomes credit.
+#[tokio::test]
+async fn concurrent_unallocated_payments_clear_once() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("US", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("US").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
+    let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
+
+    let requests = (0..6).map(|_| {
+        let body = payment_body(&customer, "30.00", "2026-10-06");
+        let books = &books;
+        async move { books.post("/v1/payments", &body).await }
+    });
+    let responses = join_all(requests).await;
+    assert!(responses.iter().all(|response| response.status == 201));
+    let invoice = books.get(&format!("/v1/invoices/{invoice}")).await;
+    assert_eq!(invoice["residual"], "0.00");
+    assert_eq!(invoice["paid_total"], "100.00");
+    assert_eq!(books.balance(&account("customer_credit", &customer)).await, dec("-80.00"));
+}
+
+/// Four payout runs for the same date at once pay the partner once.
+#[tokio::test]
+async fn overlapping_payout_runs_pay_once() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
+    let customer = books.customer("US").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["125.00"]);
+    books.create("/v1/invoices", &body).await;
+    books.create("/v1/payments", &payment_body(&customer, "125.00", "2026-10-06")).await;
+
+    let runs = (0..4).map(|_| {
+        let books = &books;
+        async move { books.post("/v1/payout-runs", &json!({ "as_of": "2026-10-31" })).await }
+    });
+    let responses = join_all(runs).await;
+    assert!(responses.iter().all(|response| response.status == 201));
+    let paid: Vec<_> = responses
+        .iter()
+        .filter(|response| response.body["lines"][0]["outcome"] == "paid")
+        .collect();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(books.count("payouts").await, 1);
+    assert_eq!(books.balance(&account("partner_payable", &partner)).await, dec("0.00"));
+    // A later run in the same month finds the payout made.
+    let again = books.create("/v1/payout-runs", &json!({ "as_of": "2026-10-31" })).await;
+    assert_eq!(again["lines"][0]["outcome"], "already_paid");
+}
