@@ -157,9 +157,19 @@ impl Run<'_> {
 
     async fn post_day(&self, day: NaiveDate) -> anyhow::Result<()> {
         self.progress.set_message(format!("{day}"));
-        let invoices: Vec<&Invoice> =
-            self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day).collect();
-        self.for_each(invoices, |invoice| self.post_invoice(invoice)).await?;
+        // Numbers follow issue instants within a series, so each partner's invoices (one
+        // series) go in order while different partners' invoices go in parallel.
+        let mut lanes: BTreeMap<&str, Vec<&Invoice>> = BTreeMap::new();
+        for invoice in self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day) {
+            lanes.entry(invoice.partner.as_str()).or_default().push(invoice);
+        }
+        self.for_each(lanes.into_values().collect(), |lane| async move {
+            for invoice in lane {
+                self.post_invoice(invoice).await?;
+            }
+            Ok(())
+        })
+        .await?;
         let payments: Vec<(&Invoice, usize)> = self
             .scenario
             .invoices
@@ -168,13 +178,19 @@ impl Run<'_> {
             .filter(|(i, n)| i.payments[*n].at.date_naive() == day)
             .collect();
         self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n)).await?;
-        let credits: Vec<&Invoice> = self
+        // Credit notes share their issuer's series, and they are few: one at a time, in
+        // order of issue.
+        let mut credits: Vec<&Invoice> = self
             .scenario
             .invoices
             .iter()
             .filter(|i| i.credit.as_ref().is_some_and(|c| c.at.date_naive() == day))
             .collect();
-        self.for_each(credits, |invoice| self.post_credit(invoice)).await
+        credits.sort_by_key(|i| i.credit.as_ref().map(|c| c.at));
+        for invoice in credits {
+            self.post_credit(invoice).await?;
+        }
+        Ok(())
     }
 
     async fn for_each<T, F, Fut>(&self, items: Vec<T>, post: F) -> anyhow::Result<()>

@@ -106,8 +106,16 @@ pub fn invoice(
         "prices_include_tax": invoice.tax_included,
         "issued_at": invoice.issued_at,
         "due_on": due_on,
+        "series": series(&invoice.partner),
         "lines": lines,
     })
+}
+
+/// The invoice series of a partner's sales, such as `P07` for partner `P07`: the platform
+/// issues a series per partner when it sells as supplier, so that no single series orders
+/// every sale of the month.
+fn series(partner_key: &str) -> String {
+    partner_key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
 }
 
 /// `POST /v1/payments` paying `amount`, of which `allocated` clears the invoice; the rest

@@ -164,7 +164,7 @@ fn print_auditor_access(url: &str, embedded: bool, serve: bool) {
     println!("Three queries to start with:");
     println!("  SELECT * FROM audit.trial_balance;");
     println!("  SELECT * FROM audit.aging;");
-    println!("  SELECT * FROM audit.partner_statement ORDER BY sales DESC LIMIT 5;");
+    println!("  SELECT * FROM audit.partner_statement ORDER BY sales_total DESC LIMIT 5;");
 }
 
 /// Replaces the user of a `postgres://user@host/...` URL, dropping any password.
