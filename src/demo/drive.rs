@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
-use futures::{StreamExt, TryStreamExt};
+use futures::channel::oneshot;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::client::ApiClient;
 use super::requests::{self, CreditRequest};
@@ -157,19 +160,9 @@ impl Run<'_> {
 
     async fn post_day(&self, day: NaiveDate) -> anyhow::Result<()> {
         self.progress.set_message(format!("{day}"));
-        // Numbers follow issue instants within a series, so each partner's invoices (one
-        // series) go in order while different partners' invoices go in parallel.
-        let mut lanes: BTreeMap<&str, Vec<&Invoice>> = BTreeMap::new();
-        for invoice in self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day) {
-            lanes.entry(invoice.partner.as_str()).or_default().push(invoice);
-        }
-        self.for_each(lanes.into_values().collect(), |lane| async move {
-            for invoice in lane {
-                self.post_invoice(invoice).await?;
-            }
-            Ok(())
-        })
-        .await?;
+        let invoices: Vec<&Invoice> =
+            self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day).collect();
+        self.post_invoices_in_order(&invoices).await?;
         let payments: Vec<(&Invoice, usize)> = self
             .scenario
             .invoices
@@ -189,6 +182,45 @@ impl Run<'_> {
         credits.sort_by_key(|i| i.credit.as_ref().map(|c| c.at));
         for invoice in credits {
             self.post_credit(invoice).await?;
+        }
+        Ok(())
+    }
+
+    /// Posts `invoices` (in issue order) with bounded concurrency, each one after the previous
+    /// invoice of its partner and of its customer. Numbers follow issue instants within a
+    /// partner's series, and a customer's unapplied credit goes to its next invoice, so both
+    /// orders keep the books the same on every run.
+    async fn post_invoices_in_order(&self, invoices: &[&Invoice]) -> anyhow::Result<()> {
+        let permits = Semaphore::new(self.concurrency);
+        let mut senders = Vec::with_capacity(invoices.len());
+        let mut done = Vec::with_capacity(invoices.len());
+        for _ in invoices {
+            let (sender, receiver) = oneshot::channel::<()>();
+            senders.push(sender);
+            done.push(receiver.shared());
+        }
+        let mut last_of: HashMap<&str, usize> = HashMap::new();
+        let mut tasks = FuturesUnordered::new();
+        for (index, (invoice, sender)) in invoices.iter().zip(senders).enumerate() {
+            let after: Vec<_> = [invoice.partner.as_str(), invoice.customer.as_str()]
+                .into_iter()
+                .filter_map(|key| last_of.insert(key, index))
+                .map(|previous| done[previous].clone())
+                .collect();
+            let permits = &permits;
+            tasks.push(async move {
+                for previous in after {
+                    // A predecessor that failed reports its own error; this one waits no longer.
+                    let _ = previous.await;
+                }
+                let _permit = permits.acquire().await?;
+                self.post_invoice(invoice).await?;
+                let _ = sender.send(());
+                anyhow::Ok(())
+            });
+        }
+        while let Some(result) = tasks.next().await {
+            result?;
         }
         Ok(())
     }
