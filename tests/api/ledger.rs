@@ -270,3 +270,37 @@ async fn currencies_table_matches_code() {
         .collect();
     assert_eq!(stored, compiled);
 }
+
+#[tokio::test]
+async fn open_transactions_share_no_balance_row() {
+    let app = TestApp::spawn().await;
+    let mut first_client = app.sql().await;
+    let mut second_client = app.sql().await;
+    let first = first_client.transaction().await.unwrap();
+    ledger::post_entry(&first, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(1)))
+        .await
+        .unwrap();
+    // The first transaction still holds its balance rows; the second must not wait for them.
+    let second = second_client.transaction().await.unwrap();
+    let posted = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ledger::post_entry(&second, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(2))),
+    )
+    .await
+    .expect("the second posting waited for the first transaction's balance rows");
+    posted.unwrap();
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
+
+    let client = app.sql().await;
+    let slots: i64 = client
+        .query_one(
+            "SELECT count(*) FROM account_balances WHERE tenant_id = $1 AND account_code = $2",
+            &[&app.tenant_id, &CASH],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 2);
+    assert_eq!(balance_of(&app, app.tenant_id, CASH, None).await, dec!(3.00));
+}
