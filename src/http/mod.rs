@@ -15,6 +15,7 @@ pub mod payouts;
 pub mod periods;
 pub mod problem;
 pub mod reports;
+pub mod tax;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,11 +33,13 @@ pub struct AppState {
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
+    pub tax: Arc<crate::tax::Engine>,
 }
 
 impl AppState {
     pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
-        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()) }
+        let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
+        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()), tax }
     }
 }
 
@@ -73,7 +76,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(credit_notes::show)
         .service(payouts::create)
         .service(reports::open_items)
-        .service(reports::aging);
+        .service(reports::aging)
+        .service(tax::create_quote);
 }
 
 /// Returns the OpenAPI document of every route.

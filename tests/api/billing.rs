@@ -278,3 +278,61 @@ async fn retried_invoice_posts_once() {
     assert_eq!(books.count("invoices").await, 1);
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
 }
+
+/// A retry is answered from the stored response and says so.
+#[tokio::test]
+async fn retried_payment_is_marked_replayed() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let customer = books.customer("US").await;
+    let body = payment_body(&customer, "10.00", "2026-10-06");
+    let app = &books.app;
+    let first = app.post("/v1/payments", &app.write_key, "pay-1", &body).await;
+    let second = app.post("/v1/payments", &app.write_key, "pay-1", &body).await;
+    assert_eq!(first.status, 201);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(second.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(books.count("payments").await, 1);
+    assert_eq!(books.balance(&account("customer_credit", &customer)).await, dec("-10.00"));
+}
+
+/// Another tenant can neither read nor use this tenant's documents and parties.
+#[tokio::test]
+async fn tenants_are_isolated() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("US").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    let invoice = books.create("/v1/invoices", &body).await;
+    let app = &books.app;
+    let (_, other_key) = app.other_tenant("Other").await;
+
+    let path = format!("/v1/invoices/{}", invoice["id"].as_str().unwrap());
+    assert_eq!(app.get(&path, &other_key).await.status, 404);
+    let body = invoice_body(&customer, &partner, "2026-10-06T10:00:00Z", &["10.00"]);
+    let response = app.post("/v1/invoices", &other_key, "other-1", &body).await;
+    assert_eq!(response.status, 422);
+    assert_eq!(response.body["code"], "unknown_party");
+}
+
+/// The auditor role reads the billing views.
+#[tokio::test]
+async fn auditor_reads_billing_views() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("US").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    books.create("/v1/invoices", &body).await;
+
+    let (mut client, connection) =
+        tokio_postgres::connect(&books.app.db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_auditor").await.unwrap();
+    for view in ["open_items", "aging", "partner_statement", "customer_statement"] {
+        let sql = format!("SELECT count(*) FROM audit.{view}");
+        let count: i64 = tx.query_one(&sql, &[]).await.unwrap().get(0);
+        assert!(count > 0, "audit.{view} is empty");
+    }
+    let denied = tx.query("SELECT * FROM invoices", &[]).await;
+    assert!(denied.is_err(), "the auditor reads only the audit schema");
+}

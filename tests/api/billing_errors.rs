@@ -159,3 +159,14 @@ async fn party_rejects_bad_vat_id_and_missing_agreement() {
     let body = crate::billing_support::party_body("partner", "Seller", "DE", true, None);
     rejected(&sale, "/v1/parties", &body, "invalid_field", "agreement").await;
 }
+
+#[tokio::test]
+async fn invoice_rejects_malformed_json() {
+    let sale = sale().await;
+    let before = sale.books.count("journal_entries").await;
+    let app = &sale.books.app;
+    let response = app.post_raw("/v1/invoices", &app.write_key, "raw-1", "{\"lines\": [").await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.body["code"], "malformed_json");
+    assert_eq!(sale.books.count("journal_entries").await, before);
+}
