@@ -172,7 +172,7 @@ fn platform(dice: &mut Dice) -> Platform {
     Platform {
         name: "Harbourline Marketplace Ltd".to_string(),
         domicile: domicile(dice, place),
-        vat_id: vat_ids::valid(dice, "IE").unwrap_or_else(|| "IE0000000W".to_string()),
+        vat_id: vat_ids::valid(dice, "IE").expect("the tax engine checks Irish VAT numbers"),
     }
 }
 
@@ -778,6 +778,20 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds.len(), 5, "{kinds:?}");
+    }
+
+    #[test]
+    fn vat_ids_pass_or_fail_as_marked() {
+        let customers = &full().customers;
+        let marked: Vec<&Customer> = customers.iter().filter(|c| c.vat_id.is_some()).collect();
+        let failing = marked.iter().filter(|c| c.vat_id_valid == Some(false)).count();
+        assert!(marked.len() > 300, "{} customers with a VAT id", marked.len());
+        assert!((5..=60).contains(&failing), "{failing} failing VAT ids");
+        for customer in marked {
+            let id = customer.vat_id.as_deref().expect("filtered on vat_id");
+            let checked = crate::tax::vat_id::validate(&customer.domicile.country, id);
+            assert_eq!(checked.is_ok(), customer.vat_id_valid == Some(true), "{id}");
+        }
     }
 
     #[test]

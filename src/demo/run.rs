@@ -16,6 +16,7 @@ use super::scenario::Scenario;
 use crate::config::Config;
 use crate::db::{self, tenancy, testing::database_url};
 use crate::http;
+use crate::tax::provider::stub::RunningStub;
 
 /// The database the demo recreates on every run.
 pub const DEMO_DATABASE: &str = "subledger_demo";
@@ -42,6 +43,7 @@ pub struct DemoOutcome {
 /// when a request fails or an integrity view returns rows.
 pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let scenario = Scenario::read(&options.scenario)?;
+    let (config, _stub) = with_tax_provider(config)?;
     let database = db::Database::open(config.database_url.as_deref()).await?;
     let url = recreate_database(&database.url).await?;
     db::migrate(&url).await.context("cannot migrate the demo database")?;
@@ -81,6 +83,18 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
         handle.stop(true).await;
     }
     Ok(DemoOutcome { posted, reports })
+}
+
+/// Starts the tax provider stub on 127.0.0.1 for sales with a side in the United States,
+/// unless a provider is configured. The stub lives as long as the returned value.
+fn with_tax_provider(mut config: Config) -> anyhow::Result<(Config, Option<RunningStub>)> {
+    if config.tax_provider_url.is_some() {
+        return Ok((config, None));
+    }
+    let stub = RunningStub::start().context("cannot start the tax provider stub")?;
+    println!("US sales are taxed by the tax provider stub at {}.", stub.url);
+    config.tax_provider_url = Some(stub.url.clone());
+    Ok((config, Some(stub)))
 }
 
 /// Drops and creates the demo database on the server of `server_url` and returns its URL.
