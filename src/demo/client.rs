@@ -33,7 +33,7 @@ impl ApiClient {
         })
     }
 
-    /// POSTs `body` to `path` and returns the JSON response of a 2xx answer. Connection
+    /// POSTs `body` to `path` and returns the JSON body of a 2xx response. Connection
     /// failures, 429 and 503 are retried with backoff; any other status is an error.
     pub async fn post(
         &self,

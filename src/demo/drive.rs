@@ -20,7 +20,7 @@ use super::requests::{self, CreditRequest};
 use super::scenario::{CreditScope, Invoice, PaymentAmount, Scenario};
 use crate::money::{Currency, Rounding};
 
-/// What a run posted.
+/// Counts of the documents one run posted.
 #[derive(Debug, Clone, Default)]
 pub struct Posted {
     /// Documents posted, by kind.
@@ -45,7 +45,7 @@ struct Stored {
     total: Decimal,
     /// Net amount of each line.
     line_nets: Vec<Decimal>,
-    /// What is still open, as the service last reported it.
+    /// Open amount, as the service last reported it.
     open: Decimal,
 }
 

@@ -31,7 +31,7 @@ const CURRENCIES: &[(&str, i64)] = &[
     ("CHF", 940),
 ];
 
-/// What a partner sells.
+/// A partner's trade, which decides its catalog.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Category {
     AppStudio,
@@ -106,8 +106,8 @@ struct Size {
     partners: usize,
     customers: usize,
     one_off_invoices: usize,
-    /// Share of invoices refunded, in thousandths; the small scale refunds more so that a
-    /// test sees every kind of credit note.
+    /// Share of invoices refunded, in thousandths. The small scale refunds more, so that its
+    /// test covers every kind of credit note.
     refunds_per_mille: u64,
 }
 
@@ -161,8 +161,8 @@ fn instant(day: u32, second_of_day: u64) -> DateTime<Utc> {
     midnight + Duration::seconds(second_of_day as i64)
 }
 
-/// The last instant documents may carry: noon UTC on the last day, which is still that day in
-/// every time zone of the catalog, so no document falls into December anywhere.
+/// Returns the last instant documents may carry: noon UTC on the last day. That is still the
+/// last day in every time zone of the catalog, so no document falls into December anywhere.
 fn cutoff() -> DateTime<Utc> {
     instant(LAST_DAY, 12 * 3600)
 }
@@ -266,7 +266,7 @@ fn no_commission() -> Commission {
     Commission { rate: None, fixed_fee: BTreeMap::new(), tiers: Vec::new() }
 }
 
-/// The same amount, given in EUR cents, in every currency.
+/// Converts an amount given in EUR cents into every currency.
 fn fixed_fees(eur_cents: i64) -> BTreeMap<String, Decimal> {
     CURRENCIES.iter().map(|(code, _)| (code.to_string(), convert(eur_cents, code, false))).collect()
 }
@@ -527,7 +527,7 @@ fn offering<'a>(
     *dice.pick(&offers)
 }
 
-/// An invoice without its key, payments or credit.
+/// Drafts an invoice without its key, payments or credit.
 fn draft(
     dice: &mut Dice,
     customer: &Customer,
@@ -629,8 +629,8 @@ fn ten_percent(amount: Decimal, currency: &str) -> Decimal {
     currency.round(amount / Decimal::TEN, Rounding::HalfUp)
 }
 
-/// Decides how the invoice is paid and whether it is refunded, with every event before the
-/// cutoff; events that would fall later have not happened by the month's end.
+/// Decides how the invoice is paid. Payments that would fall after the cutoff are dropped,
+/// because they have not happened by the month's end.
 fn settle(dice: &mut Dice, invoice: &mut Invoice, business: bool) {
     let issued = invoice.issued_at;
     let due = issued + Duration::days(i64::from(invoice.due_days));
@@ -676,7 +676,7 @@ fn share(dice: &mut Dice) -> Decimal {
     Decimal::new(dice.between(20, 80) as i64 * 5, 3)
 }
 
-/// A small overpayment in the invoice's currency.
+/// Returns a small overpayment in the invoice's currency.
 fn tip(invoice: &Invoice) -> Decimal {
     convert(500, &invoice.currency, false)
 }
@@ -839,7 +839,8 @@ mod tests {
     fn events_fall_in_the_month() {
         let first = instant(1, 0);
         for invoice in &full().invoices {
-            assert!(invoice.issued_at >= first && invoice.issued_at <= cutoff(), "{}", invoice.key);
+            assert!(invoice.issued_at >= first, "{}", invoice.key);
+            assert!(invoice.issued_at <= cutoff(), "{}", invoice.key);
             for payment in &invoice.payments {
                 assert!(
                     payment.at >= invoice.issued_at && payment.at <= cutoff(),
@@ -848,7 +849,8 @@ mod tests {
                 );
             }
             if let Some(credit) = &invoice.credit {
-                assert!(credit.at > invoice.issued_at && credit.at <= cutoff(), "{}", invoice.key);
+                assert!(credit.at > invoice.issued_at, "{}", invoice.key);
+                assert!(credit.at <= cutoff(), "{}", invoice.key);
             }
         }
     }

@@ -139,7 +139,7 @@ pub fn payment(
     })
 }
 
-/// What a credit note refunds, resolved against the invoice the service stored.
+/// The part of an invoice a credit note refunds, resolved against the stored invoice.
 pub enum CreditRequest {
     /// All that is left of the invoice.
     Full,
