@@ -7,6 +7,7 @@ mod billing_errors;
 mod billing_properties;
 mod billing_snapshots;
 mod billing_support;
+mod cli;
 mod demo;
 mod entries;
 mod errors;
