@@ -100,6 +100,11 @@ error_table! {
     AllocationAboveOpenAmount =>
         (422, "allocation_above_open_amount", "Allocation is above the open amount"),
     PayoutDateInFuture => (422, "payout_date_in_future", "Payout run date is in the future"),
+    CommissionStatementExists => (
+        409,
+        "commission_statement_exists",
+        "The partner already has a commission statement for this month and currency"
+    ),
 
     // Tax.
     UnknownJurisdiction =>

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod commission_statements;
 pub mod credit_notes;
 pub mod entries;
 pub mod health;
@@ -75,6 +76,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(credit_notes::create)
         .service(credit_notes::show)
         .service(payouts::create)
+        .service(commission_statements::create)
+        .service(commission_statements::show)
         .service(reports::open_items)
         .service(reports::aging)
         .service(tax::create_quote);

@@ -57,7 +57,7 @@ impl World {
         let agent =
             books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "refunded")).await;
         let supplier = books.partner("US", None, agreement("supplier", "0.30", "kept")).await;
-        let customers = vec![books.customer("IT").await, books.customer("US").await];
+        let customers = vec![books.customer("IT").await, books.customer("BR").await];
         let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
         World { books, customers, partners: vec![agent, supplier], invoices: Vec::new(), day }
     }
