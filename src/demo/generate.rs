@@ -460,18 +460,27 @@ fn invoices(
 ) -> Vec<Invoice> {
     let consumers: Vec<&Customer> = customers.iter().filter(|c| !c.business).collect();
     let businesses: Vec<&Customer> = customers.iter().filter(|c| c.business).collect();
+    // The tax engine counts a business without a valid VAT id as a consumer, and machine time
+    // is rented to businesses only.
+    let renters: Vec<&Customer> =
+        businesses.iter().copied().filter(|c| c.vat_id_valid == Some(true)).collect();
     let mut drafts = subscriptions(dice, partners, &consumers, &businesses);
     let kinds =
         [ProductKind::App, ProductKind::InApp, ProductKind::MachineHours, ProductKind::Training];
     let weights = [46, 40, 8, 6];
     for _ in 0..size.one_off_invoices {
         let kind = kinds[dice.weighted(&weights)];
+        // Machine time is rented by businesses only.
         let buyer_is_business = match kind {
             ProductKind::App | ProductKind::InApp => dice.chance(80),
+            ProductKind::MachineHours => true,
             _ => dice.chance(900),
         };
-        let customer =
-            if buyer_is_business { *dice.pick(&businesses) } else { *dice.pick(&consumers) };
+        let customer = match (kind, buyer_is_business) {
+            (ProductKind::MachineHours, _) => *dice.pick(&renters),
+            (_, true) => *dice.pick(&businesses),
+            (_, false) => *dice.pick(&consumers),
+        };
         let (partner, product) = offering(dice, partners, kind);
         let day = dice.between(1, LAST_DAY as u64) as u32;
         drafts.push(draft(dice, customer, partner, product, day));

@@ -168,6 +168,16 @@ pub fn credit_note(
     body
 }
 
+/// `POST /v1/commission-statements`.
+pub fn commission_statement(
+    partner_id: &str,
+    currency: &str,
+    period: &str,
+    issued_at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    json!({"partner_id": partner_id, "currency": currency, "period": period, "issued_at": issued_at})
+}
+
 /// `POST /v1/payout-runs`.
 pub fn payout_run(as_of: chrono::NaiveDate) -> Value {
     json!({"as_of": as_of})

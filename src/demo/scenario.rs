@@ -165,10 +165,10 @@ impl ProductKind {
     pub fn tax_code(self) -> &'static str {
         match self {
             ProductKind::App => "digital_good",
-            ProductKind::InApp => "digital_good",
+            ProductKind::InApp => "in_app_purchase",
             ProductKind::Subscription => "saas",
             ProductKind::MachineHours => "machine_use",
-            ProductKind::Training => "training",
+            ProductKind::Training => "online_training",
         }
     }
 }
