@@ -461,7 +461,7 @@ fn invoices(
     let consumers: Vec<&Customer> = customers.iter().filter(|c| !c.business).collect();
     let businesses: Vec<&Customer> = customers.iter().filter(|c| c.business).collect();
     // The tax engine counts a business without a valid VAT id as a consumer, and machine time
-    // is rented to businesses only.
+    // and training are sold to businesses only.
     let renters: Vec<&Customer> =
         businesses.iter().copied().filter(|c| c.vat_id_valid == Some(true)).collect();
     let mut drafts = subscriptions(dice, partners, &consumers, &businesses);
@@ -470,14 +470,12 @@ fn invoices(
     let weights = [46, 40, 8, 6];
     for _ in 0..size.one_off_invoices {
         let kind = kinds[dice.weighted(&weights)];
-        // Machine time is rented by businesses only.
         let buyer_is_business = match kind {
             ProductKind::App | ProductKind::InApp => dice.chance(80),
-            ProductKind::MachineHours => true,
-            _ => dice.chance(900),
+            _ => true,
         };
         let customer = match (kind, buyer_is_business) {
-            (ProductKind::MachineHours, _) => *dice.pick(&renters),
+            (ProductKind::MachineHours | ProductKind::Training, _) => *dice.pick(&renters),
             (_, true) => *dice.pick(&businesses),
             (_, false) => *dice.pick(&consumers),
         };
