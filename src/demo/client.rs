@@ -88,7 +88,7 @@ impl ApiClient {
     }
 }
 
-/// A request the service answered with an error status.
+/// A request that the service rejected with an error status.
 #[derive(Debug)]
 pub struct Rejection {
     pub status: u16,

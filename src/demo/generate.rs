@@ -497,8 +497,8 @@ fn invoices(
     drafts
 }
 
-/// One monthly invoice per subscription: most businesses and some consumers subscribe to one
-/// or two SaaS plans, billed on the day of the month they signed up.
+/// Drafts one monthly invoice per subscription. Most businesses and some consumers subscribe
+/// to one or two SaaS plans, billed on the day of the month they signed up.
 fn subscriptions(
     dice: &mut Dice,
     partners: &[Partner],

@@ -111,9 +111,9 @@ pub fn invoice(
     })
 }
 
-/// The invoice series of a partner's sales, such as `P07` for partner `P07`: the platform
-/// issues a series per partner when it sells as supplier, so that no single series orders
-/// every sale of the month.
+/// Returns the invoice series of a partner's sales, such as `P07` for partner `P07`. The
+/// platform issues a series per partner when it sells as supplier, so that no single series
+/// orders every sale of the month.
 fn series(partner_key: &str) -> String {
     partner_key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
 }

@@ -85,9 +85,9 @@ pub fn invalid(dice: &mut Dice, country: &str) -> Option<String> {
     None
 }
 
-/// Whether `id` passes the tax engine's check digits for `country`: `Some(false)` when only
-/// its check digits fail, `None` when the engine checks the country's format alone or the
-/// candidate is malformed, so neither answer is trusted.
+/// Checks `id` with the tax engine's check digits for `country`. Returns `Some(false)` when
+/// only its check digits fail, and `None` when the engine checks the country's format alone
+/// or the candidate is malformed, because then the result proves nothing.
 fn accepts(country: &str, id: &str) -> Option<bool> {
     match crate::tax::vat_id::validate(country, id) {
         Ok(valid) if valid.check == CheckKind::CheckDigits => Some(true),
