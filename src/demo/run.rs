@@ -47,7 +47,8 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
     let database = db::Database::open(config.database_url.as_deref()).await?;
     let url = recreate_database(&database.url).await?;
     db::migrate(&url).await.context("cannot migrate the demo database")?;
-    let pool = db::pool(&url, config.pool_size)?;
+    let pool_size = config.pool_size;
+    let pool = db::pool(&url, pool_size)?;
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     let address = format!("http://{}", listener.local_addr()?);
     let server = http::serve(listener, http::AppState::new(pool.clone(), config))?;
@@ -61,9 +62,16 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
         drive::document_count(&scenario),
         options.scenario.display()
     );
+    // NOTE: with more requests in flight than pooled connections, the full scenario's first
+    // invoices hung until they timed out; each one likely held a connection while the tax
+    // engine waited for another to load its rates. Keeping one connection free avoids it.
+    let concurrency = options.concurrency.clamp(1, pool_size.saturating_sub(1).max(1));
+    if concurrency < options.concurrency {
+        println!("Using {concurrency} requests in flight: one fewer than the service's pool.");
+    }
     let client = ApiClient::new(&address, &write_key)?;
     let progress = progress_bar(drive::document_count(&scenario));
-    let posted = drive::post_scenario(&client, &scenario, options.concurrency, &progress).await;
+    let posted = drive::post_scenario(&client, &scenario, concurrency, &progress).await;
     progress.finish_and_clear();
     let posted = posted?;
     let started = Instant::now();
