@@ -8,6 +8,7 @@ mod billing_properties;
 mod billing_snapshots;
 mod billing_support;
 mod cli;
+mod demo;
 mod entries;
 mod errors;
 mod helpers;
