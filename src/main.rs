@@ -161,7 +161,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind)?;
     tracing::info!(address = %listener.local_addr()?, "serving the HTTP API");
     let state = http::AppState::new(pool, config);
-    http::serve(listener, state)?.await?;
+    http::serve(listener, state).await?.await?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -136,7 +136,12 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
 }
 
 /// Starts the HTTP server on `listener`.
-pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+///
+/// The tax rate book is loaded before the first request: loading it lazily inside a request
+/// would take a second pooled connection while the request holds one, which deadlocks when
+/// every connection is held by such a request.
+pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    state.tax.rates().await.map_err(|err| anyhow::anyhow!("cannot load the tax rates: {err}"))?;
     let document = Arc::new(openapi());
     let workers = state.config.workers.max(1);
     let server = HttpServer::new(move || {

@@ -44,7 +44,7 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = http::AppState::new(pool.clone(), config);
-        let server = http::serve(listener, state).expect("server");
+        let server = http::serve(listener, state).await.expect("server");
         tokio::spawn(server);
         let (tenant_id, write_key, read_key) = create_tenant(&pool, "Test tenant").await;
         TestApp {
