@@ -111,6 +111,14 @@ async fn credit_note_rejects_amount_above_residual() {
 }
 
 #[tokio::test]
+async fn credit_note_rejects_issue_before_invoice() {
+    let sale = sale().await;
+    let body = json!({ "invoice_id": sale.invoice, "issued_at": "2026-10-04T10:00:00Z" });
+    let problem = rejected(&sale, "/v1/credit-notes", &body, "invalid_field", "issued_at").await;
+    assert_eq!(problem["value"], "2026-10-04T10:00:00+00:00");
+}
+
+#[tokio::test]
 async fn payment_rejects_allocation_above_open_amount() {
     let sale = sale().await;
     let mut body = payment_body(&sale.customer, "150.00", "2026-10-06");
