@@ -169,6 +169,15 @@ async fn party_rejects_bad_vat_id_and_missing_agreement() {
 }
 
 #[tokio::test]
+async fn party_rejects_unknown_country() {
+    let sale = sale().await;
+    let body = crate::billing_support::party_body("customer", "Buyer", "XX", false, None);
+    let problem =
+        rejected(&sale, "/v1/parties", &body, "unknown_jurisdiction", "domicile.country").await;
+    assert_eq!(problem["value"], "XX");
+}
+
+#[tokio::test]
 async fn invoice_rejects_malformed_json() {
     let sale = sale().await;
     let before = sale.books.count("journal_entries").await;
