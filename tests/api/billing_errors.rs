@@ -151,6 +151,15 @@ async fn payment_rejects_currency_mismatch() {
 }
 
 #[tokio::test]
+async fn payment_rejects_future_receipt() {
+    let sale = sale().await;
+    let later = chrono::Utc::now().date_naive() + chrono::Days::new(2);
+    let body = payment_body(&sale.customer, "10.00", &later.to_string());
+    let problem = rejected(&sale, "/v1/payments", &body, "invalid_field", "received_on").await;
+    assert_eq!(problem["value"], later.to_string());
+}
+
+#[tokio::test]
 async fn payout_run_rejects_future_date() {
     let sale = sale().await;
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
