@@ -89,7 +89,12 @@ impl EmbeddedPostgres {
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb()?;
         }
-        cluster.start(durable)?;
+        if let Err(err) = cluster.start(durable) {
+            // The postmaster holding the directory, if any, belongs to another process: dropping
+            // this value must not stop it.
+            cluster.detach();
+            return Err(err);
+        }
         Ok(cluster)
     }
 

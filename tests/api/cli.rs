@@ -32,3 +32,28 @@ async fn tenants_create_seeds_chart() {
     let expected = ChartAccount::ALL.len() * DEFAULT_CHART_CURRENCIES.len();
     assert_eq!(row.get::<_, i64>(0), expected as i64);
 }
+
+#[tokio::test]
+async fn failed_second_start_leaves_running_cluster_alone() {
+    use subledger::db::embedded::EmbeddedPostgres;
+    let root = tempfile::Builder::new().prefix("subledger-twice-").tempdir().unwrap();
+    let path = root.path().to_path_buf();
+    let first = tokio::task::spawn_blocking(move || EmbeddedPostgres::start_in(&path, false))
+        .await
+        .unwrap()
+        .unwrap();
+    let path = root.path().to_path_buf();
+    let second = tokio::task::spawn_blocking(move || EmbeddedPostgres::start_in(&path, false))
+        .await
+        .unwrap();
+    assert!(second.is_err(), "a second postmaster started on the same data directory");
+    drop(second);
+
+    let (client, connection) = tokio_postgres::connect(&first.url("postgres"), NoTls)
+        .await
+        .expect("the first cluster was stopped by the failed second start");
+    tokio::spawn(connection);
+    let row = client.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    tokio::task::spawn_blocking(move || drop(first)).await.unwrap();
+}
