@@ -160,6 +160,22 @@ async fn payment_rejects_future_receipt() {
 }
 
 #[tokio::test]
+async fn commission_statement_rejects_currency_outside_agreement() {
+    let sale = sale().await;
+    let body = json!({
+        "partner_id": sale.partner,
+        "currency": "JPY",
+        "period": "2026-10",
+        "issued_at": "2026-11-01T08:00:00Z",
+    });
+    let count = sale.books.count("commission_statements").await;
+    let path = "/v1/commission-statements";
+    let problem = rejected(&sale, path, &body, "currency_not_allowed", "currency").await;
+    assert_eq!(problem["value"], "JPY");
+    assert_eq!(sale.books.count("commission_statements").await, count);
+}
+
+#[tokio::test]
 async fn payout_run_rejects_future_date() {
     let sale = sale().await;
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
