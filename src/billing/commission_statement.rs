@@ -85,6 +85,15 @@ pub async fn create(
     let partner =
         parties::require(tx, tenant_id, new.partner_id, PartyRole::Partner, "partner_id").await?;
     let platform = parties::platform(tx, tenant_id).await?;
+    let allowed = partner.agreement.as_ref().map(|agreement| &agreement.currencies);
+    if !allowed.is_some_and(|currencies| currencies.contains(&currency)) {
+        return Err(Error::new(
+            ErrorCode::CurrencyNotAllowed,
+            "the partner's agreement does not allow this currency",
+        )
+        .field("currency")
+        .value(currency.code()));
+    }
     let issue_date = new.issued_at.with_timezone(&platform.time_zone()).date_naive();
     if issue_date < next {
         return Err(Error::new(

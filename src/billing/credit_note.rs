@@ -96,6 +96,8 @@ struct LockedInvoice {
     open_amount: Decimal,
     /// Issue date of the invoice: its year's revenue is what the credit lowers.
     issue_date: NaiveDate,
+    /// A credit note may not be issued before the invoice it credits.
+    issued_at: DateTime<Utc>,
 }
 
 struct LineState {
@@ -160,6 +162,14 @@ pub async fn create(
     let series = new.series.clone().unwrap_or_else(|| "CN".to_string());
     numbering::validate_series(&series, "series")?;
     let invoice = lock_invoice(tx, tenant_id, new.invoice_id).await?;
+    if new.issued_at < invoice.issued_at {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("the credited invoice was issued later, at {}", invoice.issued_at),
+        )
+        .field("issued_at")
+        .value(new.issued_at.to_rfc3339()));
+    }
     let seller = parties::find(tx, tenant_id, invoice.seller_id).await?;
     let issuer = parties::find(tx, tenant_id, invoice.issuer_id).await?;
     let (Some(seller), Some(issuer)) = (seller, issuer) else {
@@ -290,7 +300,7 @@ async fn lock_invoice(
     let row = tx
         .query_opt(
             "SELECT issuer_id, customer_id, seller_id, currency, selling_role, open_amount, \
-             issue_date \
+             issue_date, issued_at \
              FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
             &[&tenant_id, &id],
         )
@@ -308,6 +318,7 @@ async fn lock_invoice(
         role: SellingRole::parse(row.get(4)),
         open_amount: row.get(5),
         issue_date: row.get(6),
+        issued_at: row.get(7),
     })
 }
 

@@ -82,6 +82,8 @@ pub struct Invoice {
     #[serde(with = "crate::money::amount_str")]
     #[schema(value_type = String)]
     pub tax_total: Decimal,
+    /// True when some tax comes from fallback rates because the tax provider failed.
+    pub tax_estimated: bool,
     #[serde(with = "crate::money::amount_str")]
     #[schema(value_type = String)]
     pub total: Decimal,
@@ -280,6 +282,7 @@ pub async fn create(
         due_on: new.due_on.unwrap_or(issue_date),
         credit_applied,
         priced,
+        tax_estimated: determinations.iter().any(|(_, found)| found.tax_estimated),
     };
     let draft = draft(tx, tenant_id, &stored, &sale.customer, &sale.seller).await?;
     let description = format!("Invoice {}", stored.number);
@@ -414,6 +417,7 @@ struct StoredInvoice {
     due_on: NaiveDate,
     credit_applied: Decimal,
     priced: Priced,
+    tax_estimated: bool,
 }
 
 /// Adds the invoice's net to the partner's revenue of the year and returns the revenue
@@ -562,9 +566,9 @@ async fn insert(
         "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, customer_id, seller_id, \
          currency, selling_role, prices_include_tax, issued_at, issue_date, due_on, net_total, \
          tax_total, total, commission, commission_tax, partner_share, credit_applied, \
-         open_amount, tax_determination, commission_legal_mention, entry_id) VALUES ($1, $2, $3, \
-         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23, $24)",
+         open_amount, tax_determination, commission_legal_mention, entry_id, tax_estimated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25)",
         &[
             &tenant_id,
             &stored.id,
@@ -590,6 +594,7 @@ async fn insert(
             &determination,
             &mention,
             &entry_id,
+            &stored.tax_estimated,
         ],
     )
     .await?;
@@ -670,7 +675,7 @@ pub async fn find(
              commission, commission_tax, commission_legal_mention, partner_share, open_amount, \
              credited_total, entry_id, \
              (SELECT coalesce(sum(amount), 0) FROM allocations a \
-              WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id) \
+              WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id), tax_estimated \
              FROM invoices i WHERE tenant_id = $1 AND id = $2",
             &[&tenant_id, &id],
         )
@@ -700,6 +705,7 @@ pub async fn find(
         taxes: find_taxes(client, tenant_id, id, currency).await?,
         net_total: at(11),
         tax_total: at(12),
+        tax_estimated: row.get(22),
         total,
         commission: CommissionSummary { amount: at(14), tax: at(15), legal_mention: row.get(16) },
         partner_share: at(17),

@@ -225,6 +225,7 @@ fn validate(new: &NewParty) -> Result<(), Error> {
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(invalid("domicile.country", "expected an ISO 3166-1 alpha-2 code", country));
     }
+    crate::tax::rules::check_country(country, "domicile.country")?;
     if new.domicile.time_zone.parse::<chrono_tz::Tz>().is_err() {
         let zone = &new.domicile.time_zone;
         return Err(invalid("domicile.time_zone", "expected an IANA time zone", zone));

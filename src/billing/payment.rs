@@ -1,7 +1,7 @@
 //! Customer payments: clearing of open items, explicit or oldest due first, and overpayments
 //! to the customer's credit.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -74,12 +74,24 @@ pub struct Allocation {
 }
 
 /// Records a payment: locks the customer's open items, clears them, credits the rest to the
-/// customer and posts one entry, all in `tx`.
+/// customer and posts one entry, all in `tx`. A payment received on a date that has not yet
+/// begun anywhere at `now` is rejected.
 pub async fn create(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     new: NewPayment,
+    now: DateTime<Utc>,
 ) -> Result<Payment, Error> {
+    // UTC+14 is the earliest time zone, so no bank has reached a later date yet.
+    let latest = (now + chrono::Duration::hours(14)).date_naive();
+    if new.received_on > latest {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("a payment cannot be received after today ({latest})"),
+        )
+        .field("received_on")
+        .value(new.received_on.to_string()));
+    }
     let currency =
         Currency::parse(&new.currency).map_err(|err| Error::from(err).field("currency"))?;
     let amount = currency.exact(new.amount).map_err(|err| Error::from(err).field("amount"))?;

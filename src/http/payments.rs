@@ -28,10 +28,11 @@ pub async fn create(
     let body = body.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &body);
     let tenant_id = caller.tenant_id;
+    let now = chrono::Utc::now();
     idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
         Box::pin(async move {
             let new: NewPayment = typed(&body)?;
-            Reply::created(&payment::create(tx, tenant_id, new).await?)
+            Reply::created(&payment::create(tx, tenant_id, new, now).await?)
         })
     })
     .await

@@ -97,7 +97,8 @@ fn is_covered(country: &str) -> bool {
     is_eu(country) || OTHER_COVERED.contains(&country)
 }
 
-fn check_country(country: &str, field: &str) -> Result<(), Error> {
+/// Checks that `country` is an ISO 3166-1 alpha-2 code, naming `field` when it is not.
+pub fn check_country(country: &str, field: &str) -> Result<(), Error> {
     let known = country.len() == 2 && ISO_COUNTRIES.split_whitespace().any(|code| code == country);
     if known {
         return Ok(());

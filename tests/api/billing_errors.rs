@@ -111,6 +111,14 @@ async fn credit_note_rejects_amount_above_residual() {
 }
 
 #[tokio::test]
+async fn credit_note_rejects_issue_before_invoice() {
+    let sale = sale().await;
+    let body = json!({ "invoice_id": sale.invoice, "issued_at": "2026-10-04T10:00:00Z" });
+    let problem = rejected(&sale, "/v1/credit-notes", &body, "invalid_field", "issued_at").await;
+    assert_eq!(problem["value"], "2026-10-04T10:00:00+00:00");
+}
+
+#[tokio::test]
 async fn payment_rejects_allocation_above_open_amount() {
     let sale = sale().await;
     let mut body = payment_body(&sale.customer, "150.00", "2026-10-06");
@@ -143,6 +151,31 @@ async fn payment_rejects_currency_mismatch() {
 }
 
 #[tokio::test]
+async fn payment_rejects_future_receipt() {
+    let sale = sale().await;
+    let later = chrono::Utc::now().date_naive() + chrono::Days::new(2);
+    let body = payment_body(&sale.customer, "10.00", &later.to_string());
+    let problem = rejected(&sale, "/v1/payments", &body, "invalid_field", "received_on").await;
+    assert_eq!(problem["value"], later.to_string());
+}
+
+#[tokio::test]
+async fn commission_statement_rejects_currency_outside_agreement() {
+    let sale = sale().await;
+    let body = json!({
+        "partner_id": sale.partner,
+        "currency": "JPY",
+        "period": "2026-10",
+        "issued_at": "2026-11-01T08:00:00Z",
+    });
+    let count = sale.books.count("commission_statements").await;
+    let path = "/v1/commission-statements";
+    let problem = rejected(&sale, path, &body, "currency_not_allowed", "currency").await;
+    assert_eq!(problem["value"], "JPY");
+    assert_eq!(sale.books.count("commission_statements").await, count);
+}
+
+#[tokio::test]
 async fn payout_run_rejects_future_date() {
     let sale = sale().await;
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
@@ -158,6 +191,15 @@ async fn party_rejects_bad_vat_id_and_missing_agreement() {
     rejected(&sale, "/v1/parties", &body, "invalid_vat_id", "vat_id").await;
     let body = crate::billing_support::party_body("partner", "Seller", "DE", true, None);
     rejected(&sale, "/v1/parties", &body, "invalid_field", "agreement").await;
+}
+
+#[tokio::test]
+async fn party_rejects_unknown_country() {
+    let sale = sale().await;
+    let body = crate::billing_support::party_body("customer", "Buyer", "XX", false, None);
+    let problem =
+        rejected(&sale, "/v1/parties", &body, "unknown_jurisdiction", "domicile.country").await;
+    assert_eq!(problem["value"], "XX");
 }
 
 #[tokio::test]

@@ -383,3 +383,56 @@ async fn app_role_cannot_rewrite_tax_lines() {
     assert!(delete.is_err());
     client.batch_execute("RESET ROLE").await.unwrap();
 }
+
+/// An invoice taxed at fallback rates while the provider is down says so, and one taxed by the
+/// provider does not.
+#[tokio::test]
+async fn fallback_invoice_is_flagged_estimated() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::FallbackRates).await;
+    let party = |body: Value| {
+        let app = &app;
+        async move {
+            let response = app.post("/v1/parties", &app.write_key, &key(), &body).await;
+            assert_eq!(response.status, 201, "{}", response.body);
+            response.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let domicile = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
+                           "time_zone": "America/Los_Angeles" });
+    party(
+        json!({ "role": "platform", "name": "Platform", "business": true, "domicile": domicile }),
+    )
+    .await;
+    let partner = party(json!({
+        "role": "partner", "name": "Partner", "business": true, "domicile": domicile,
+        "agreement": {
+            "selling_role": "agent", "currencies": ["USD"],
+            "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
+            "commission_on_refund": "refunded", "payout_delay_days": 0,
+        },
+    }))
+    .await;
+    let customer = party(json!({
+        "role": "customer", "name": "Customer", "business": false, "domicile": domicile,
+    }))
+    .await;
+    let invoice = json!({
+        "customer_id": customer, "seller_id": partner, "currency": "USD",
+        "issued_at": "2026-10-05T10:00:00Z",
+        "lines": [{ "product": "app", "tax_code": "saas", "quantity": "1", "unit_price": "100.00" }],
+    });
+
+    let exact = app.post("/v1/invoices", &app.write_key, &key(), &invoice).await;
+    assert_eq!(exact.status, 201, "{}", exact.body);
+    assert_eq!(exact.body["tax_estimated"], false, "{}", exact.body);
+
+    stub.set_fault("error", 0, None).await.unwrap();
+    let estimated = app.post("/v1/invoices", &app.write_key, &key(), &invoice).await;
+    stub.set_fault("none", 0, None).await.unwrap();
+    assert_eq!(estimated.status, 201, "{}", estimated.body);
+    assert_eq!(estimated.body["tax_estimated"], true, "{}", estimated.body);
+    let id = estimated.body["id"].as_str().unwrap();
+    let read = app.get(&format!("/v1/invoices/{id}"), &app.read_key).await;
+    assert_eq!(read.body["tax_estimated"], true, "{}", read.body);
+}
