@@ -500,6 +500,11 @@ pub async fn reverse_entry(
     id: Uuid,
     reversal: Reversal,
 ) -> Result<PostedEntry, Error> {
+    // Concurrent reversals of one entry wait here for each other, so the later one reads the
+    // committed reversal and gets `entry_already_reversed` instead of racing it to the unique
+    // index.
+    let lock_key = format!("reverse:{tenant_id}:{id}");
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_key]).await?;
     let original = get_entry(tx, tenant_id, id).await?;
     if let Some(reversal_id) = original.reversed_by {
         return Err(already_reversed(id, reversal_id));
