@@ -23,9 +23,13 @@ pub fn validate_series(series: &str, field: &str) -> Result<(), Error> {
         .value(series))
 }
 
+/// Latest accepted issue instant, relative to now: clocks of callers may run a little ahead.
+const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Takes the next number of `series` for `issuer_id` in the year of `issue_year`, and
 /// formats it as `SERIES-YEAR-NNNNNN`. A document dated before the series' last one is
-/// rejected, so numbers follow issue instants.
+/// rejected, so numbers follow issue instants. A document dated in the future is rejected
+/// too: accepted, it would hold the series until that instant.
 pub async fn next_number(
     client: &impl GenericClient,
     tenant_id: Uuid,
@@ -34,6 +38,15 @@ pub async fn next_number(
     issued_at: DateTime<Utc>,
     issue_year: i32,
 ) -> Result<String, Error> {
+    let latest = Utc::now() + MAX_CLOCK_SKEW;
+    if issued_at > latest {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("a document cannot be issued in the future (after {})", latest.to_rfc3339()),
+        )
+        .field("issued_at")
+        .value(issued_at.to_rfc3339()));
+    }
     let statement = client
         .prepare_cached(
             "INSERT INTO number_series \

@@ -277,3 +277,17 @@ pub async fn error_cases(
     ];
     (cases, ids)
 }
+
+#[tokio::test]
+async fn invoice_rejects_future_issue_instant() {
+    let sale = sale().await;
+    let later = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let body = invoice_body(&sale.customer, &sale.partner, &later.to_string(), &["10.00"]);
+    let problem = rejected(&sale, "/v1/invoices", &body, "invalid_field", "issued_at").await;
+    assert!(problem["value"].as_str().unwrap().starts_with(&later.to_string()[..10]));
+
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = invoice_body(&sale.customer, &sale.partner, &now, &["10.00"]);
+    let accepted = sale.books.post("/v1/invoices", &body).await;
+    assert_eq!(accepted.status, 201, "{}", accepted.body);
+}
