@@ -507,7 +507,7 @@ fn reverse(
             .filter(|(line_no, _, _)| tax.lines.contains(line_no))
             .map(|(_, net, _)| *net)
             .sum();
-        let amount = advance(tax, base, currency);
+        let (base, amount) = advance(tax, base, currency);
         reversal.tax += amount;
         reversal.taxes.push((tax.seq, base, amount));
         if tax.liable == "partner" {
@@ -519,9 +519,9 @@ fn reverse(
     }
     if refunded && invoice.role == SellingRole::Agent {
         for tax in taxes.iter_mut().filter(|tax| tax.kind == "commission") {
-            let amount = advance(tax, reversal.commission, currency);
+            let (base, amount) = advance(tax, reversal.commission, currency);
             reversal.commission_tax += amount;
-            reversal.taxes.push((tax.seq, reversal.commission, amount));
+            reversal.taxes.push((tax.seq, base, amount));
             if tax.liable == "platform" {
                 reversal.platform_taxes.push((tax.jurisdiction.clone(), amount));
             }
@@ -530,7 +530,10 @@ fn reverse(
     reversal
 }
 
-fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> Decimal {
+/// Credits `base` more of a tax line and returns the base counted and the tax reversed. The
+/// base counted never goes past the line's own base: an untaxed line (an export, a sale out of
+/// scope) has a base of zero, however much of the invoice is credited.
+fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> (Decimal, Decimal) {
     let prorated = Prorated {
         amount: tax.amount,
         base: tax.base,
@@ -538,9 +541,10 @@ fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> Decimal {
         credited_base: tax.credited_base,
     };
     let amount = prorated.share(base, currency);
-    tax.credited_base += base;
+    let counted = base.min(tax.base - tax.credited_base);
+    tax.credited_base += counted;
     tax.credited_amount += amount;
-    amount
+    (counted, amount)
 }
 
 /// Computes what the credit takes back from the partner: the reversed net and the sale tax it owes,
@@ -722,4 +726,43 @@ pub async fn find(
         detail: row.get(14),
         entry_id: row.get(15),
     }))
+}
+
+#[cfg(test)]
+mod advance_tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn tax_line(base: Decimal, amount: Decimal) -> TaxState {
+        TaxState {
+            seq: 0,
+            kind: "commission".to_string(),
+            jurisdiction: "DE".to_string(),
+            rate: dec!(0),
+            liable: "nobody".to_string(),
+            base,
+            amount,
+            lines: Vec::new(),
+            credited_base: dec!(0),
+            credited_amount: dec!(0),
+        }
+    }
+
+    #[test]
+    fn untaxed_line_counts_no_base() {
+        let eur = Currency::parse("EUR").unwrap();
+        let mut tax = tax_line(dec!(0), dec!(0));
+        assert_eq!(advance(&mut tax, dec!(1.50), eur), (dec!(0), dec!(0)));
+        assert_eq!(tax.credited_base, dec!(0));
+    }
+
+    #[test]
+    fn credited_base_stops_at_base() {
+        let eur = Currency::parse("EUR").unwrap();
+        let mut tax = tax_line(dec!(10.00), dec!(2.00));
+        assert_eq!(advance(&mut tax, dec!(6.00), eur), (dec!(6.00), dec!(1.20)));
+        assert_eq!(advance(&mut tax, dec!(6.00), eur), (dec!(4.00), dec!(0.80)));
+        assert_eq!(tax.credited_base, tax.base);
+        assert_eq!(tax.credited_amount, tax.amount);
+    }
 }
