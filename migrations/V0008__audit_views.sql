@@ -2,6 +2,11 @@
 -- nowhere else; the views run with their owner's rights, so the role needs no table access.
 -- Every view carries tenant_id: the auditor role reads all tenants.
 
+CREATE VIEW audit.currencies AS
+SELECT code, minor_units FROM currencies;
+COMMENT ON VIEW audit.currencies IS
+    'ISO 4217 currencies the ledger accepts, with the decimals of their minor unit.';
+
 CREATE VIEW audit.accounts AS
 SELECT tenant_id, code AS account_code, name, kind, currency, party, created_at
 FROM accounts;
@@ -11,10 +16,12 @@ CREATE VIEW audit.journal AS
 SELECT e.tenant_id, e.id AS entry_id, e.effective_date, e.posted_at, e.description,
        e.idempotency_key, e.reverses, l.line_no, l.account_code, a.name AS account_name,
        a.kind AS account_kind, l.currency, l.amount,
-       greatest(l.amount, 0) AS debit, greatest(-l.amount, 0) AS credit, l.memo
+       round(greatest(l.amount, 0), c.minor_units) AS debit,
+       round(greatest(-l.amount, 0), c.minor_units) AS credit, l.memo
 FROM journal_entries e
 JOIN journal_lines l ON l.tenant_id = e.tenant_id AND l.entry_id = e.id
-LEFT JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code;
+LEFT JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code
+LEFT JOIN currencies c ON c.code = l.currency;
 COMMENT ON VIEW audit.journal IS
     'Every journal line with its entry, one row per line. `amount` is signed (debit positive, '
     'credit negative); `debit` and `credit` split it into two non-negative columns.';
@@ -24,8 +31,10 @@ COMMENT ON COLUMN audit.journal.effective_date IS
 
 CREATE VIEW audit.account_balances AS
 SELECT a.tenant_id, a.code AS account_code, a.name, a.kind, a.currency, a.party,
-       coalesce(b.balance, 0) AS balance, coalesce(b.line_count, 0) AS line_count
+       round(coalesce(b.balance, 0), c.minor_units) AS balance,
+       coalesce(b.line_count, 0) AS line_count
 FROM accounts a
+JOIN currencies c ON c.code = a.currency
 LEFT JOIN (SELECT tenant_id, account_code, sum(balance) AS balance, sum(line_count) AS line_count
            FROM account_balances
            GROUP BY tenant_id, account_code) b
@@ -35,9 +44,11 @@ COMMENT ON VIEW audit.account_balances IS
     'liability, equity and revenue accounts normally show negative balances.';
 
 CREATE VIEW audit.trial_balance AS
-SELECT tenant_id, currency, account_code, name, kind,
-       greatest(balance, 0) AS debit, greatest(-balance, 0) AS credit
-FROM audit.account_balances;
+SELECT b.tenant_id, b.currency, b.account_code, b.name, b.kind,
+       round(greatest(b.balance, 0), c.minor_units) AS debit,
+       round(greatest(-b.balance, 0), c.minor_units) AS credit
+FROM audit.account_balances b
+JOIN currencies c ON c.code = b.currency;
 COMMENT ON VIEW audit.trial_balance IS
     'Trial balance: each account''s balance in the debit or the credit column. Per tenant and '
     'currency the debit column equals the credit column (see audit.trial_balance_totals).';
@@ -141,8 +152,10 @@ RETURNS TABLE (currency text, account_code text, name text, kind text, debit num
                credit numeric)
 LANGUAGE sql STABLE AS $$
     SELECT a.currency, a.account_code, a.name, a.kind,
-           greatest(coalesce(c.balance, 0), 0), greatest(-coalesce(c.balance, 0), 0)
+           round(greatest(coalesce(c.balance, 0), 0), m.minor_units),
+           round(greatest(-coalesce(c.balance, 0), 0), m.minor_units)
     FROM audit.accounts a
+    JOIN audit.currencies m ON m.code = a.currency
     LEFT JOIN (SELECT account_code, sum(change) AS balance
                FROM audit.daily_balance_changes
                WHERE tenant_id = p_tenant_id AND effective_date <= p_as_of

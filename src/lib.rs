@@ -5,6 +5,7 @@
 pub mod billing;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod jobs;

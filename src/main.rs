@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use clap::{Parser, Subcommand};
 use subledger::config::Config;
 use subledger::db::{self, tenancy};
-use subledger::http;
+use subledger::{demo, http};
 
 #[derive(Parser)]
 #[command(name = "subledger", version, about = "Receivables subledger with a tax engine")]
@@ -24,6 +24,41 @@ enum Command {
     Tenants {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// Post a month of a marketplace's billing through the API into a fresh database and
+    /// print the auditor's reports.
+    Demo {
+        /// Scenario directory (default: fixtures/demo/full).
+        #[arg(long)]
+        scenario: Option<std::path::PathBuf>,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 12)]
+        concurrency: usize,
+        /// Keep serving the API and the database after the reports, until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+    },
+    /// Generate input data.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixtureCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixtureCommand {
+    /// Write the demo scenario of a seed: a marketplace month of partners, customers,
+    /// invoices, payments and refunds.
+    Generate {
+        /// Seed of the generator; the same seed and scale give the same files.
+        #[arg(long)]
+        seed: u64,
+        /// Directory to write into (default: fixtures/demo/<scale>).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Size of the scenario.
+        #[arg(long, value_enum, default_value = "full")]
+        scale: demo::Scale,
     },
 }
 
@@ -56,6 +91,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants { command: TenantCommand::Create { name } } => {
             create_tenant(config, &name).await
         }
+        Command::Demo { scenario, concurrency, serve } => {
+            let scenario =
+                scenario.unwrap_or_else(|| demo::default_scenario_dir(demo::Scale::Full));
+            demo::run(config, demo::DemoOptions { scenario, concurrency, serve }).await?;
+            Ok(())
+        }
+        Command::Fixtures { command: FixtureCommand::Generate { seed, out, scale } } => {
+            generate_fixtures(seed, out, scale)
+        }
     }
 }
 
@@ -85,5 +129,27 @@ async fn create_tenant(config: Config, name: &str) -> anyhow::Result<()> {
     println!("tenant {name} created: {tenant_id}, with {} accounts", chart.len());
     println!("write key (shown once): {}", write.secret);
     println!("read-only auditor key (shown once): {}", read.secret);
+    Ok(())
+}
+
+fn generate_fixtures(
+    seed: u64,
+    out: Option<std::path::PathBuf>,
+    scale: demo::Scale,
+) -> anyhow::Result<()> {
+    let out = out.unwrap_or_else(|| demo::default_scenario_dir(scale));
+    let scenario = demo::generate(seed, scale);
+    scenario.write(&out)?;
+    let payments: usize = scenario.invoices.iter().map(|invoice| invoice.payments.len()).sum();
+    let credits = scenario.invoices.iter().filter(|invoice| invoice.credit.is_some()).count();
+    println!(
+        "wrote {}: {} partners, {} customers, {} invoices, {} payments, {} credit notes",
+        out.display(),
+        scenario.header.partners.len(),
+        scenario.customers.len(),
+        scenario.invoices.len(),
+        payments,
+        credits
+    );
     Ok(())
 }

@@ -131,10 +131,19 @@ pub async fn create_entry(
 pub async fn get_entry(
     state: web::Data<AppState>,
     Reader(caller): Reader,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
 ) -> Result<web::Json<PostedEntry>, Error> {
+    let id = parse_entry_id(&id)?;
     let client = state.pool.get().await?;
-    Ok(web::Json(ledger::get_entry(&client, caller.tenant_id, *id).await?))
+    Ok(web::Json(ledger::get_entry(&client, caller.tenant_id, id).await?))
+}
+
+fn parse_entry_id(text: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(text).map_err(|_| {
+        Error::new(ErrorCode::InvalidParameter, format!("entry id '{text}' is not a UUID"))
+            .field("id")
+            .value(text)
+    })
 }
 
 /// The body of a reversal; every field is optional.
@@ -168,7 +177,7 @@ pub async fn reverse_entry(
     Writer(caller): Writer,
     key: IdempotencyKey,
     req: HttpRequest,
-    id: web::Path<Uuid>,
+    id: web::Path<String>,
     payload: web::Bytes,
 ) -> HttpResponse {
     let json = match body::optional_json(&payload) {
@@ -179,13 +188,14 @@ pub async fn reverse_entry(
     let idempotency_key = key.0.clone();
     idempotency::execute(&state, &caller, &key, fingerprint, |tx| {
         Box::pin(async move {
+            let id = parse_entry_id(&id)?;
             let request = body::typed::<ReversalRequest>(&json)?;
             let reversal = Reversal {
                 effective_date: request.effective_date,
                 description: request.description,
                 idempotency_key: Some(idempotency_key),
             };
-            Reply::created(&ledger::reverse_entry(tx, caller.tenant_id, *id, reversal).await?)
+            Reply::created(&ledger::reverse_entry(tx, caller.tenant_id, id, reversal).await?)
         })
     })
     .await

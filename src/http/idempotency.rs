@@ -192,7 +192,8 @@ fn replay(stored: Stored, request_sha256: &[u8]) -> Result<HttpResponse, Error> 
         return Err(Error::new(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was already used with a different request; use a new key",
-        ));
+        )
+        .field("Idempotency-Key"));
     }
     Ok(respond(stored.status, &stored.body, true))
 }

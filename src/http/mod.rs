@@ -92,6 +92,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
     let workers = state.config.workers.max(1);
     let server = HttpServer::new(move || {
         let document = document.clone();
+        let unmatched_document = document.clone();
         App::new()
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .app_data(web::Data::new(state.clone()))
@@ -109,7 +110,10 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .into_utoipa_app()
             .service(utoipa_actix_web::scope("/v1").configure(v1_routes))
             .into_app()
-            .default_service(web::to(problem::route_not_found))
+            .default_service(web::to(move |req: actix_web::HttpRequest| {
+                let document = unmatched_document.clone();
+                async move { problem::route_not_found(&req, &document) }
+            }))
     })
     .workers(workers)
     .listen(listener)?

@@ -63,10 +63,57 @@ impl ResponseError for Error {
     }
 }
 
-/// Answers requests for paths and methods that no route serves.
-pub async fn route_not_found(req: HttpRequest) -> HttpResponse {
-    response(
-        &Error::new(ErrorCode::NotFound, format!("no route for {} {}", req.method(), req.path()))
+/// Answers requests that no route serves: 405 with an `Allow` header when the path is a
+/// route of `document` served for other methods, 404 otherwise.
+pub fn route_not_found(req: &HttpRequest, document: &utoipa::openapi::OpenApi) -> HttpResponse {
+    let allowed = allowed_methods(document, req.path());
+    if allowed.is_empty() {
+        return response(
+            &Error::new(
+                ErrorCode::NotFound,
+                format!("no route for {} {}", req.method(), req.path()),
+            )
             .value(req.path().to_string()),
+        );
+    }
+    let allow = allowed.join(", ");
+    let error = Error::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}; use {allow}", req.method(), req.path()),
     )
+    .value(req.method().as_str());
+    let mut reply = response(&error);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        reply.headers_mut().insert(actix_web::http::header::ALLOW, value);
+    }
+    reply
+}
+
+/// Methods the document serves on `path`, matching `{name}` templates to one segment.
+fn allowed_methods(document: &utoipa::openapi::OpenApi, path: &str) -> Vec<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches = |template: &str| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts.iter().zip(&segments).all(|(part, segment)| {
+                (part.starts_with('{') && !segment.is_empty()) || part == segment
+            })
+    };
+    let mut methods = Vec::new();
+    for (template, item) in &document.paths.paths {
+        if !matches(template) {
+            continue;
+        }
+        let operations = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        methods.extend(
+            operations.iter().filter(|(_, op)| op.is_some()).map(|(name, _)| name.to_string()),
+        );
+    }
+    methods
 }

@@ -32,7 +32,7 @@ pub const MAX_KEY_LEN: usize = 255;
 
 /// Line amounts must be smaller than this in absolute value (the `journal_lines.amount`
 /// check): large enough for any real document, small enough that sums stay exact.
-pub const AMOUNT_LIMIT: Decimal = Decimal::from_parts(0x4A52_8000, 0x0003_8D7E, 0, false, 0);
+pub const AMOUNT_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
 
 /// An entry to post.
 #[derive(Debug, Clone, PartialEq, Eq)]

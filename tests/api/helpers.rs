@@ -15,6 +15,8 @@ pub struct TestApp {
     pub tenant_id: Uuid,
     pub write_key: String,
     pub read_key: String,
+    /// Kept so the database lives as long as the app; dropping it drops the database.
+    #[allow(dead_code)]
     pub db: TestDatabase,
 }
 
@@ -117,6 +119,11 @@ async fn create_tenant(pool: &deadpool_postgres::Pool, name: &str) -> (Uuid, Str
     subledger::ledger::seed_default_chart(&tx, tenant_id).await.expect("default chart");
     tx.commit().await.expect("commit");
     (tenant_id, write.secret, read.secret)
+}
+
+/// Reads a response sent with `TestApp::client` directly.
+pub async fn read_response(response: reqwest::Response) -> Response {
+    read(response).await
 }
 
 async fn read(response: reqwest::Response) -> Response {

@@ -160,6 +160,7 @@ async fn auditor_reads_audit_schema_only() {
         .unwrap();
     assert_eq!(rows.len(), 2);
     let tables = [
+        "audit.currencies",
         "audit.accounts",
         "audit.trial_balance",
         "audit.trial_balance_totals",
@@ -178,6 +179,11 @@ async fn auditor_reads_audit_schema_only() {
         .unwrap()
         .get(0);
     assert_eq!(balance.to_string(), "1.00");
+    let trial = tx
+        .query("SELECT * FROM audit.trial_balance_as_of($1, '2026-07-01')", &[&app.tenant_id])
+        .await
+        .unwrap();
+    assert!(!trial.is_empty());
     drop(tx);
 
     let writes = [

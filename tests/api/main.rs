@@ -1,11 +1,15 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
+mod audit;
 mod billing;
 mod billing_concurrency;
 mod billing_errors;
 mod billing_properties;
 mod billing_snapshots;
 mod billing_support;
+mod demo;
+mod entries;
+mod errors;
 mod helpers;
 mod invariants;
 mod ledger;
