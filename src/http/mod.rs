@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod batches;
 pub mod body;
 pub mod credit_notes;
 pub mod entries;
@@ -73,7 +74,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(credit_notes::show)
         .service(payouts::create)
         .service(reports::open_items)
-        .service(reports::aging);
+        .service(reports::aging)
+        .service(batches::create);
 }
 
 /// Returns the OpenAPI document of every route.
