@@ -146,7 +146,7 @@ CREATE TABLE invoice_taxes (
     jurisdiction text NOT NULL,
     rate numeric NOT NULL,
     rule text NOT NULL,
-    liable text NOT NULL CHECK (liable IN ('partner', 'platform', 'customer')),
+    liable text NOT NULL CHECK (liable IN ('partner', 'platform', 'customer', 'nobody')),
     base numeric NOT NULL,
     amount numeric NOT NULL,
     account_code text,

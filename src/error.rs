@@ -100,6 +100,26 @@ error_table! {
     AllocationAboveOpenAmount =>
         (422, "allocation_above_open_amount", "Allocation is above the open amount"),
     PayoutDateInFuture => (422, "payout_date_in_future", "Payout run date is in the future"),
+    CommissionStatementExists => (
+        409,
+        "commission_statement_exists",
+        "The partner already has a commission statement for this month and currency"
+    ),
+
+    // Tax.
+    UnknownJurisdiction =>
+        (422, "unknown_jurisdiction", "Country or subdivision is not a known jurisdiction"),
+    TaxRateNotFound => (422, "tax_rate_not_found", "No tax rate is valid on the tax point date"),
+    InvalidTaxId => (422, "invalid_tax_id", "Tax identification number is malformed"),
+    TaxRuleMissing => (422, "tax_rule_missing", "No tax rule covers this sale"),
+    TaxProviderRequired =>
+        (422, "tax_provider_required", "This sale must be taxed by the external tax provider"),
+    TaxProviderRejected =>
+        (422, "tax_provider_rejected", "The external tax provider rejected the request"),
+    TaxProviderUnavailable =>
+        (503, "tax_provider_unavailable", "The external tax provider is unavailable"),
+    CreditExceedsOriginal =>
+        (422, "credit_exceeds_original", "Credit exceeds what remains of the original line"),
 }
 
 /// A rejected request or a failure, carrying everything a problem+json body needs.

@@ -20,6 +20,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations.
     Migrate,
+    /// Serve a stub of the external tax provider, answering from the US address fixture.
+    TaxProviderStub {
+        /// Loopback address and port to listen on, such as 127.0.0.1:8090.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: std::net::SocketAddr,
+    },
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -43,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: FixtureCommand,
     },
+    /// Pay partners.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +70,19 @@ enum FixtureCommand {
         /// Size of the scenario.
         #[arg(long, value_enum, default_value = "full")]
         scale: demo::Scale,
+    },
+}
+
+#[derive(Subcommand)]
+enum PayoutCommand {
+    /// Pay each partner what customers' cleared payments owe it, once per month.
+    Run {
+        /// Last day whose cleared funds count (YYYY-MM-DD), today at the latest.
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+        /// Only this tenant; every tenant when absent.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
     },
 }
 
@@ -88,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = db::Database::open(config.database_url.as_deref()).await?;
             db::migrate(&database.url).await
         }
+        Command::TaxProviderStub { bind } => tax_provider_stub(bind).await,
         Command::Tenants { command: TenantCommand::Create { name } } => {
             create_tenant(config, &name).await
         }
@@ -100,7 +125,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fixtures { command: FixtureCommand::Generate { seed, out, scale } } => {
             generate_fixtures(seed, out, scale)
         }
+        Command::Payouts { command: PayoutCommand::Run { as_of, tenant } } => {
+            run_payouts(config, as_of, tenant).await
+        }
     }
+}
+
+async fn run_payouts(
+    config: Config,
+    as_of: chrono::NaiveDate,
+    tenant: Option<uuid::Uuid>,
+) -> anyhow::Result<()> {
+    let database = db::Database::open(config.database_url.as_deref()).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let runs = subledger::jobs::payouts::run(&pool, as_of, tenant).await?;
+    for (tenant_id, run) in runs {
+        println!("tenant {tenant_id}: run {} for {}", run.id, run.period);
+        for line in run.lines {
+            let paid = line.paid.map(|amount| amount.to_string()).unwrap_or_default();
+            println!(
+                "  partner {} {}: {:?} balance {} paid {paid}",
+                line.partner_id, line.currency, line.outcome, line.balance
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -112,6 +162,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = http::AppState::new(pool, config);
     http::serve(listener, state)?.await?;
     tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn tax_provider_stub(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        bind.ip().is_loopback(),
+        "the stub binds only to a loopback address, not {bind}"
+    );
+    let listener = TcpListener::bind(bind)?;
+    tracing::info!(address = %listener.local_addr()?, "serving the tax provider stub");
+    subledger::tax::provider::stub::serve(listener)?.await?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Credit notes: full or partial reversal of an invoice, at its original tax rates and
-//! jurisdictions, with the commission reversed as the partner agreement says.
+//! jurisdictions, with the commission reversed as the partner agreement sets.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -70,7 +70,7 @@ pub struct CreditNote {
     #[serde(with = "crate::money::amount_str")]
     #[schema(value_type = String)]
     pub commission_tax: Decimal,
-    /// What the credit takes back from the partner's payable.
+    /// Amount the credit takes back from the partner's payable.
     #[serde(with = "crate::money::amount_str")]
     #[schema(value_type = String)]
     pub partner_cost: Decimal,
@@ -94,8 +94,8 @@ struct LockedInvoice {
     currency: Currency,
     role: SellingRole,
     open_amount: Decimal,
-    credited_total: Decimal,
-    total: Decimal,
+    /// Issue date of the invoice: its year's revenue is what the credit lowers.
+    issue_date: NaiveDate,
 }
 
 struct LineState {
@@ -121,7 +121,7 @@ struct TaxState {
     credited_amount: Decimal,
 }
 
-/// What one credit reverses, per line and per tax line.
+/// The amounts one credit reverses, per line and per tax line.
 #[derive(Default)]
 struct Reversal {
     lines: Vec<(i32, Decimal, Decimal, Decimal)>,
@@ -130,14 +130,22 @@ struct Reversal {
     tax: Decimal,
     commission: Decimal,
     commission_tax: Decimal,
+    /// Reversed sale tax that the partner owes, returned through its payable.
+    partner_tax: Decimal,
     platform_taxes: Vec<(String, Decimal)>,
 }
 
 impl Reversal {
     /// Puts the totals at the currency's minor unit: sums of zeros lose their scale.
     fn rescale(&mut self, currency: Currency) {
-        for amount in [&mut self.net, &mut self.tax, &mut self.commission, &mut self.commission_tax]
-        {
+        let amounts = [
+            &mut self.net,
+            &mut self.tax,
+            &mut self.commission,
+            &mut self.commission_tax,
+            &mut self.partner_tax,
+        ];
+        for amount in amounts {
             *amount = currency.round(*amount, Rounding::HalfUp);
         }
     }
@@ -159,10 +167,11 @@ pub async fn create(
     };
     let policy = seller.agreement.as_ref().map(|a| a.commission_on_refund);
     let refunded = policy != Some(CommissionOnRefund::Kept);
+
     let mut lines = load_lines(tx, tenant_id, new.invoice_id).await?;
     let mut taxes = load_taxes(tx, tenant_id, new.invoice_id).await?;
     let credited = credited_nets(&lines, new.lines.as_deref(), invoice.currency)?;
-    if credited.iter().all(|(_, net, _)| net.is_zero()) && !is_rest_of_zero_invoice(&invoice) {
+    if credited.iter().all(|(_, net, _)| net.is_zero()) {
         return Err(Error::new(ErrorCode::CreditAboveResidual, "nothing is left to credit")
             .field("invoice_id")
             .value(new.invoice_id.to_string()));
@@ -171,27 +180,66 @@ pub async fn create(
     reversal.rescale(invoice.currency);
     let total = reversal.net + reversal.tax;
     let applied_to_open = total.min(invoice.open_amount);
-    let to_customer_credit = total - applied_to_open;
-    let partner_cost = partner_cost(&invoice, &reversal, refunded);
+    let amounts = Amounts {
+        total,
+        applied_to_open,
+        to_customer_credit: total - applied_to_open,
+        partner_cost: partner_cost(&reversal, refunded),
+    };
+
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
     let number =
         numbering::next_number(tx, tenant_id, issuer.id, &series, new.issued_at, year).await?;
     let id = Uuid::now_v7();
-    let amounts = Amounts { total, applied_to_open, to_customer_credit, partner_cost };
     let draft = draft(tx, tenant_id, &invoice, &reversal, &amounts, refunded).await?;
-    let entry_id = posting::post(
+    let description = format!("Credit note {number}");
+    let key = format!("credit_note:{id}");
+    let entry_id = posting::post(tx, tenant_id, issue_date, description, key, draft).await?;
+
+    store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id).await?;
+    let row = NoteRow { id, number, issuer_id: issuer.id, issue_date, entry_id };
+    insert_note(
         tx,
         tenant_id,
-        issue_date,
-        format!("Credit note {number}"),
-        format!("credit_note:{id}"),
-        draft,
+        &new,
+        &invoice,
+        &row,
+        &reversal,
+        &amounts,
+        detail(&reversal, &taxes),
     )
     .await?;
-    let detail = detail(&reversal, &taxes);
-    store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id, issue_date)
-        .await?;
+    if amounts.to_customer_credit > Decimal::ZERO {
+        let customer = invoice.customer_id;
+        let credit = amounts.to_customer_credit;
+        payment::add_customer_credit(tx, tenant_id, customer, invoice.currency, credit).await?;
+    }
+    find(tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("credit note vanished")))
+}
+
+/// Identity of a new credit note and the entry it posted.
+struct NoteRow {
+    id: Uuid,
+    number: String,
+    issuer_id: Uuid,
+    issue_date: NaiveDate,
+    entry_id: Uuid,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_note(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: &NewCreditNote,
+    invoice: &LockedInvoice,
+    row: &NoteRow,
+    reversal: &Reversal,
+    amounts: &Amounts,
+    detail: serde_json::Value,
+) -> Result<(), Error> {
     tx.execute(
         "INSERT INTO credit_notes (tenant_id, id, number, issuer_id, invoice_id, currency, \
          issued_at, issue_date, reason, net, tax, total, commission, commission_tax, \
@@ -199,44 +247,28 @@ pub async fn create(
          $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         &[
             &tenant_id,
-            &id,
-            &number,
-            &issuer.id,
+            &row.id,
+            &row.number,
+            &row.issuer_id,
             &new.invoice_id,
             &invoice.currency.code(),
             &new.issued_at,
-            &issue_date,
+            &row.issue_date,
             &new.reason,
             &reversal.net,
             &reversal.tax,
-            &total,
+            &amounts.total,
             &reversal.commission,
             &reversal.commission_tax,
-            &partner_cost,
-            &applied_to_open,
-            &to_customer_credit,
+            &amounts.partner_cost,
+            &amounts.applied_to_open,
+            &amounts.to_customer_credit,
             &detail,
-            &entry_id,
+            &row.entry_id,
         ],
     )
     .await?;
-    if to_customer_credit > Decimal::ZERO {
-        payment::add_customer_credit(
-            tx,
-            tenant_id,
-            invoice.customer_id,
-            invoice.currency,
-            to_customer_credit,
-        )
-        .await?;
-    }
-    find(tx, tenant_id, id)
-        .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("credit note vanished")))
-}
-
-fn is_rest_of_zero_invoice(invoice: &LockedInvoice) -> bool {
-    invoice.total.is_zero() && invoice.credited_total.is_zero()
+    Ok(())
 }
 
 struct Amounts {
@@ -253,8 +285,8 @@ async fn lock_invoice(
 ) -> Result<LockedInvoice, Error> {
     let row = tx
         .query_opt(
-            "SELECT issuer_id, customer_id, seller_id, currency, selling_role, \
-             open_amount, credited_total, total \
+            "SELECT issuer_id, customer_id, seller_id, currency, selling_role, open_amount, \
+             issue_date \
              FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
             &[&tenant_id, &id],
         )
@@ -271,8 +303,7 @@ async fn lock_invoice(
         currency: Currency::parse(row.get(3))?,
         role: SellingRole::parse(row.get(4)),
         open_amount: row.get(5),
-        credited_total: row.get(6),
-        total: row.get(7),
+        issue_date: row.get(6),
     })
 }
 
@@ -464,6 +495,9 @@ fn reverse(
         let amount = advance(tax, base, currency);
         reversal.tax += amount;
         reversal.taxes.push((tax.seq, base, amount));
+        if tax.liable == "partner" {
+            reversal.partner_tax += amount;
+        }
         if tax.liable == "platform" {
             reversal.platform_taxes.push((tax.jurisdiction.clone(), amount));
         }
@@ -494,15 +528,12 @@ fn advance(tax: &mut TaxState, base: Decimal, currency: Currency) -> Decimal {
     amount
 }
 
-/// What the credit takes back from the partner: its share of the reversed sale, less the
-/// commission and commission tax given back when the platform refunds its commission.
-fn partner_cost(invoice: &LockedInvoice, reversal: &Reversal, refunded: bool) -> Decimal {
+/// Computes what the credit takes back from the partner: the reversed net and the sale tax it owes,
+/// less the commission and commission tax given back when the platform refunds its commission.
+fn partner_cost(reversal: &Reversal, refunded: bool) -> Decimal {
     let given_back =
         if refunded { reversal.commission + reversal.commission_tax } else { Decimal::ZERO };
-    match invoice.role {
-        SellingRole::Agent => reversal.net + reversal.tax - given_back,
-        SellingRole::Supplier => reversal.net - given_back,
-    }
+    reversal.net + reversal.partner_tax - given_back
 }
 
 async fn draft(
@@ -587,7 +618,6 @@ async fn store(
     reversal: &Reversal,
     amounts: &Amounts,
     invoice_id: Uuid,
-    issue_date: NaiveDate,
 ) -> Result<(), Error> {
     for (line_no, ..) in &reversal.lines {
         let Some(line) = lines.iter().find(|line| line.line_no == *line_no) else {
@@ -631,7 +661,7 @@ async fn store(
         &[
             &tenant_id,
             &invoice.seller_id,
-            &issue_date.year(),
+            &invoice.issue_date.year(),
             &invoice.currency.code(),
             &reversal.net,
         ],

@@ -9,12 +9,14 @@ use uuid::Uuid;
 
 use super::accounts::{self, PlatformAccount, Purpose};
 use super::numbering;
+use super::parties::Agreement;
 use super::parties::{self, Party, PartyRole, SellingRole};
 use super::posting::{self, Draft};
-use super::pricing::{self, LineInput, Priced, SaleParties};
-use super::taxes::{Liable, TaxLine};
+use super::pricing::{self, LineInput, Priced};
+use super::taxes::{self, Liable, TaxLine, TaxParties, TaxableLine};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
+use crate::tax::{Determination, Engine};
 
 /// A request to issue an invoice.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -175,6 +177,7 @@ pub enum InvoiceStatus {
 struct Checked {
     currency: Currency,
     lines: Vec<LineInput>,
+    taxable: Vec<TaxableLine>,
     series: String,
 }
 
@@ -188,10 +191,18 @@ fn check(new: &NewInvoice) -> Result<Checked, Error> {
             .field("lines"));
     }
     let mut lines = Vec::with_capacity(new.lines.len());
+    let mut taxable = Vec::with_capacity(new.lines.len());
     for (index, line) in new.lines.iter().enumerate() {
-        lines.push(check_line(index, line, currency)?);
+        let input = check_line(index, line, currency)?;
+        let field = format!("lines[{index}].tax_code");
+        taxable.push(TaxableLine {
+            tax_code: taxes::parse_tax_code(&line.tax_code, &field)?,
+            amount: pricing::line_amount(index, &input, currency)?,
+            quantity: input.quantity,
+        });
+        lines.push(input);
     }
-    Ok(Checked { currency, lines, series })
+    Ok(Checked { currency, lines, taxable, series })
 }
 
 fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineInput, Error> {
@@ -232,14 +243,77 @@ fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineIn
     })
 }
 
-/// Issues an invoice: checks it, prices and taxes it, applies the customer's credit, takes
-/// its number and posts its one entry, all in `tx`.
+/// Issues an invoice: checks it, has its tax determined, prices its commission, applies the
+/// customer's credit, takes its number and posts its one entry, all in `tx`.
 pub async fn create(
     tx: &Transaction<'_>,
+    engine: &Engine,
     tenant_id: Uuid,
     new: NewInvoice,
 ) -> Result<Invoice, Error> {
     let checked = check(&new)?;
+    let sale = load_parties(tx, tenant_id, &new, checked.currency).await?;
+    let issuer = match sale.agreement.selling_role {
+        SellingRole::Agent => &sale.seller,
+        SellingRole::Supplier => &sale.platform,
+    };
+    let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
+
+    let id = Uuid::now_v7();
+    let (priced, determinations) =
+        price(tx, engine, tenant_id, id, &new, &checked, &sale, issue_date).await?;
+    let credit_applied =
+        apply_customer_credit(tx, tenant_id, &sale.customer, checked.currency, priced.total)
+            .await?;
+
+    let year = numbering::issue_year(new.issued_at, issuer.time_zone());
+    let number =
+        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year)
+            .await?;
+    let stored = StoredInvoice {
+        id,
+        number,
+        issuer: issuer.id,
+        series: checked.series.clone(),
+        currency: checked.currency,
+        role: sale.agreement.selling_role,
+        issue_date,
+        due_on: new.due_on.unwrap_or(issue_date),
+        credit_applied,
+        priced,
+    };
+    let draft = draft(tx, tenant_id, &stored, &sale.customer, &sale.seller).await?;
+    let description = format!("Invoice {}", stored.number);
+    let entry_id =
+        posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
+            .await?;
+
+    insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
+    for (kind, determination) in &determinations {
+        crate::tax::store_determination(tx, tenant_id, kind, id, determination).await?;
+    }
+    if credit_applied > Decimal::ZERO {
+        insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
+    }
+    find(tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("invoice vanished")))
+}
+
+/// The parties of a sale, checked to exist in their roles.
+struct SaleParties {
+    customer: Party,
+    seller: Party,
+    platform: Party,
+    agreement: Agreement,
+}
+
+async fn load_parties(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: &NewInvoice,
+    currency: Currency,
+) -> Result<SaleParties, Error> {
     let customer =
         parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
             .await?;
@@ -249,79 +323,85 @@ pub async fn create(
     let agreement = seller.agreement.clone().ok_or_else(|| {
         Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
     })?;
-    if !agreement.currencies.contains(&checked.currency) {
+    if !agreement.currencies.contains(&currency) {
+        let allowed: Vec<&str> = agreement.currencies.iter().map(|c| c.code()).collect();
         return Err(Error::new(
             ErrorCode::CurrencyNotAllowed,
-            format!("the partner's agreement allows {:?}", agreement.currencies),
+            format!("the partner's agreement allows {}", allowed.join(", ")),
         )
         .field("currency")
         .value(new.currency.as_str()));
     }
-    let issuer = match agreement.selling_role {
-        SellingRole::Agent => &seller,
-        SellingRole::Supplier => &platform,
+    Ok(SaleParties { customer, seller, platform, agreement })
+}
+
+/// Determines the sale's tax, the commission (tiered by the partner's revenue of the year)
+/// and the commission's tax, and adds up the invoice.
+#[allow(clippy::too_many_arguments)]
+async fn price(
+    tx: &Transaction<'_>,
+    engine: &Engine,
+    tenant_id: Uuid,
+    id: Uuid,
+    new: &NewInvoice,
+    checked: &Checked,
+    sale: &SaleParties,
+    issue_date: NaiveDate,
+) -> Result<(Priced, Vec<(String, Determination)>), Error> {
+    let currency = checked.currency;
+    let role = sale.agreement.selling_role;
+    let parties = TaxParties {
+        seller: &sale.seller,
+        customer: &sale.customer,
+        platform: &sale.platform,
+        role,
     };
-    let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
-    let parties = SaleParties {
-        seller: &seller,
-        customer: &customer,
-        platform: &platform,
-        agreement: &agreement,
-    };
-    let draft_price = pricing::price(
+    let sale_tax = taxes::sale_tax(
+        engine,
         &parties,
-        &checked.lines,
+        &checked.taxable,
         new.prices_include_tax,
-        Decimal::ZERO,
-        checked.currency,
-    )?;
-    let revenue_before = add_year_revenue(
-        tx,
-        tenant_id,
-        &seller,
-        issue_date,
-        checked.currency,
-        draft_price.net_total,
+        currency,
+        new.issued_at,
+        id,
     )
     .await?;
-    let priced = pricing::price(
-        &parties,
-        &checked.lines,
-        new.prices_include_tax,
-        revenue_before,
-        checked.currency,
-    )?;
-    let id = Uuid::now_v7();
-    let credit_applied =
-        apply_customer_credit(tx, tenant_id, &customer, checked.currency, priced.total).await?;
-    let year = numbering::issue_year(new.issued_at, issuer.time_zone());
-    let number =
-        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year)
-            .await?;
-    let stored = StoredInvoice {
-        id,
-        number,
-        issuer: issuer.id,
-        series: checked.series,
-        currency: checked.currency,
-        role: agreement.selling_role,
-        issue_date,
-        due_on: new.due_on.unwrap_or(issue_date),
-        credit_applied,
-        priced,
+
+    let net_total: Decimal = sale_tax.nets.iter().sum();
+    // Only tiers depend on the year's revenue. Its counter row orders the partner's invoices,
+    // so a flat rate skips it and the partner's sales do not wait for each other.
+    let revenue_before = if sale.agreement.commission_tiers.len() > 1 {
+        add_year_revenue(tx, tenant_id, &sale.seller, issue_date, currency, net_total).await?
+    } else {
+        Decimal::ZERO
     };
-    let draft = draft(tx, tenant_id, &stored, &customer, &seller).await?;
-    let description = format!("Invoice {}", stored.number);
-    let entry_id =
-        posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
-            .await?;
-    insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
-    if credit_applied > Decimal::ZERO {
-        insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
+    let lines = pricing::commissions(
+        &sale.agreement,
+        &sale_tax.nets,
+        &checked.lines,
+        revenue_before,
+        currency,
+    );
+    let commission: Decimal = lines.iter().map(|line| line.commission).sum();
+
+    let mut determinations = sale_tax.determinations;
+    let mut commission_taxes = Vec::new();
+    if role == SellingRole::Agent && commission > Decimal::ZERO {
+        let (taxes, determination) = taxes::commission_tax(
+            engine,
+            &sale.platform,
+            &sale.seller,
+            commission,
+            currency,
+            new.issued_at,
+            id,
+        )
+        .await?;
+        commission_taxes = taxes;
+        determinations.push(("invoice_commission".to_string(), determination));
     }
-    find(tx, tenant_id, id)
-        .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("invoice vanished")))
+    let priced = pricing::totals(lines, sale_tax.taxes, commission_taxes, currency);
+    Ok((priced, determinations))
 }
 
 struct StoredInvoice {
@@ -411,6 +491,7 @@ async fn draft(
     let revenue =
         accounts::platform_account(tx, tenant_id, &PlatformAccount::CommissionRevenue, currency)
             .await?;
+
     let mut draft = Draft::new(currency);
     draft.debit(&receivable, priced.total - invoice.credit_applied, "sale, gross");
     if invoice.credit_applied > Decimal::ZERO {
@@ -424,24 +505,23 @@ async fn draft(
         .await?;
         draft.debit(&credit, invoice.credit_applied, "customer credit used");
     }
+
     match invoice.role {
         SellingRole::Agent => {
             draft.credit(&payable, priced.net_total, "sale, net, owed to the partner");
-            for tax in &priced.sale_taxes {
-                let memo = format!("{} tax {} owed by the partner", tax.jurisdiction, tax.rate);
+            for tax in priced.sale_taxes.iter().filter(|tax| tax.liable == Liable::Partner) {
+                let memo = format!("{} tax {}% owed by the partner", tax.jurisdiction, tax.rate);
                 draft.credit(&payable, tax.amount, memo);
             }
             draft.debit(&payable, priced.commission + priced.commission_tax, "commission charged");
-            draft.credit(&revenue, priced.commission, "commission");
-            post_platform_taxes(tx, tenant_id, &mut draft, &priced.commission_taxes, currency)
-                .await?;
         }
         SellingRole::Supplier => {
             draft.credit(&payable, priced.partner_share, "partner share of the sale");
-            draft.credit(&revenue, priced.commission, "commission");
-            post_platform_taxes(tx, tenant_id, &mut draft, &priced.sale_taxes, currency).await?;
         }
     }
+    draft.credit(&revenue, priced.commission, "commission");
+    post_platform_taxes(tx, tenant_id, &mut draft, &priced.sale_taxes, currency).await?;
+    post_platform_taxes(tx, tenant_id, &mut draft, &priced.commission_taxes, currency).await?;
     Ok(draft)
 }
 
@@ -455,7 +535,7 @@ async fn post_platform_taxes(
     for tax in taxes.iter().filter(|tax| tax.liable == Liable::Platform) {
         let account = PlatformAccount::TaxPayable(tax.jurisdiction.clone());
         let code = accounts::platform_account(tx, tenant_id, &account, currency).await?;
-        draft.credit(&code, tax.amount, format!("{} tax {}", tax.jurisdiction, tax.rate));
+        draft.credit(&code, tax.amount, format!("{} tax {}%", tax.jurisdiction, tax.rate));
     }
     Ok(())
 }
@@ -651,7 +731,7 @@ pub async fn find(
     }))
 }
 
-/// The status of an invoice from its total, open amount and credited amount.
+/// Derives an invoice's status from its total, open amount and credited amount.
 pub fn status(total: Decimal, residual: Decimal, credited_total: Decimal) -> InvoiceStatus {
     if credited_total == total && !total.is_zero() {
         InvoiceStatus::Credited

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod allocation;
 pub mod commission;
+pub mod commission_statement;
 pub mod credit_note;
 pub mod invoice;
 pub mod numbering;

@@ -1,12 +1,12 @@
-//! Amounts of an invoice before it is stored: line nets, tax per jurisdiction on the document
-//! total, commission per line and its tax, and the partner's share.
+//! Amounts of an invoice once its tax is determined: commission per line, totals and the
+//! partner's share.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::commission;
-use super::parties::{Agreement, Party, SellingRole};
-use super::taxes::{self, Liable, TaxLine, TaxableLine};
+use super::parties::Agreement;
+use super::taxes::{Liable, TaxLine};
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
 
@@ -37,15 +37,9 @@ pub struct Priced {
     pub total: Decimal,
     pub commission: Decimal,
     pub commission_tax: Decimal,
+    /// Sale tax the partner owes, collected with the sale and passed on in its payable.
+    pub partner_tax: Decimal,
     pub partner_share: Decimal,
-}
-
-/// The parties of a sale.
-pub struct SaleParties<'a> {
-    pub seller: &'a Party,
-    pub customer: &'a Party,
-    pub platform: &'a Party,
-    pub agreement: &'a Agreement,
 }
 
 /// Computes a line's amount: quantity × unit price − discount, half-up.
@@ -59,133 +53,115 @@ pub fn line_amount(index: usize, line: &LineInput, currency: Currency) -> Result
     Ok(currency.round(gross - line.discount, Rounding::HalfUp))
 }
 
-/// Prices an invoice. `revenue_before` is the partner's net revenue of the year before this
-/// invoice; it selects the commission tier.
-pub fn price(
-    parties: &SaleParties<'_>,
+/// Computes each line's commission. `revenue_before` is the partner's net revenue of the year
+/// before this invoice; each line moves it on, so a line crossing a tier bound is split.
+pub fn commissions(
+    agreement: &Agreement,
+    nets: &[Decimal],
     lines: &[LineInput],
-    prices_include_tax: bool,
     revenue_before: Decimal,
     currency: Currency,
-) -> Result<Priced, Error> {
-    let role = parties.agreement.selling_role;
-    let supplier = match role {
-        SellingRole::Agent => parties.seller,
-        SellingRole::Supplier => parties.platform,
-    };
-    let choice = taxes::choose_rate(supplier, parties.customer);
-    let mut taxable = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        taxable.push(TaxableLine {
-            line_no: index as i32 + 1,
-            amount: line_amount(index, line, currency)?,
-            choice: choice.clone(),
-        });
-    }
-    let sale_taxes = taxes::tax_lines(
-        &taxable,
-        |choice| taxes::sale_liable(role, choice),
-        prices_include_tax,
-        currency,
-    );
-    let nets = line_nets(&taxable, &sale_taxes, prices_include_tax, currency);
-    let mut priced_lines = Vec::with_capacity(lines.len());
+) -> Vec<PricedLine> {
+    let fixed_fee = agreement.fixed_fee(currency);
     let mut revenue = revenue_before;
-    let fixed_fee = parties.agreement.fixed_fee(currency);
-    for ((line, net), input) in taxable.iter().zip(&nets).zip(lines) {
-        let tiers = &parties.agreement.commission_tiers;
+    let mut priced = Vec::with_capacity(nets.len());
+    for (index, (net, line)) in nets.iter().zip(lines).enumerate() {
+        let tiers = &agreement.commission_tiers;
         let commission =
-            commission::line_commission(tiers, fixed_fee, revenue, *net, input.quantity, currency);
+            commission::line_commission(tiers, fixed_fee, revenue, *net, line.quantity, currency);
         revenue += *net;
-        priced_lines.push(PricedLine { line_no: line.line_no, net: *net, commission });
+        priced.push(PricedLine { line_no: index as i32 + 1, net: *net, commission });
     }
-    Ok(totals(parties, priced_lines, sale_taxes, currency))
+    priced
 }
 
-/// Splits each tax group's base over its lines. Without tax included the line amounts are the
-/// nets; with tax included each line's net is its gross divided by (1 + rate), half-up, and the
-/// group's last line takes the rounding difference so that the nets add up to the base.
-fn line_nets(
-    taxable: &[TaxableLine],
-    sale_taxes: &[TaxLine],
-    prices_include_tax: bool,
-    currency: Currency,
-) -> Vec<Decimal> {
-    let mut nets: Vec<Decimal> = taxable.iter().map(|line| line.amount).collect();
-    if !prices_include_tax {
-        return nets;
-    }
-    for group in sale_taxes {
-        let mut assigned = Decimal::ZERO;
-        for (position, line_no) in group.lines.iter().enumerate() {
-            let index = (*line_no - 1) as usize;
-            let net = if position + 1 == group.lines.len() {
-                group.base - assigned
-            } else {
-                currency
-                    .round(taxable[index].amount / (Decimal::ONE + group.rate), Rounding::HalfUp)
-            };
-            assigned += net;
-            nets[index] = net;
-        }
-    }
-    nets
-}
-
-fn totals(
-    parties: &SaleParties<'_>,
+/// Adds up an invoice. The partner's share is the net sale, plus the sale tax it owes, less the
+/// commission and the commission's tax.
+pub fn totals(
     lines: Vec<PricedLine>,
     sale_taxes: Vec<TaxLine>,
+    commission_taxes: Vec<TaxLine>,
     currency: Currency,
 ) -> Priced {
-    let net_total: Decimal = lines.iter().map(|line| line.net).sum();
-    let tax_total: Decimal = sale_taxes.iter().map(|tax| tax.amount).sum();
-    let commission: Decimal = lines.iter().map(|line| line.commission).sum();
-    let total = net_total + tax_total;
-    let (commission_taxes, partner_share) = match parties.agreement.selling_role {
-        SellingRole::Agent => {
-            let taxes = commission_taxes(parties, commission, currency);
-            let tax: Decimal = taxes.iter().map(|tax| tax.amount).sum();
-            (taxes, total - commission - tax)
-        }
-        // The platform sells the product itself, so the commission is its margin on the
-        // sale, not a service to the partner, and carries no tax of its own.
-        SellingRole::Supplier => (Vec::new(), net_total - commission),
-    };
-    let commission_tax = commission_taxes.iter().map(|tax| tax.amount).sum();
-    // Sums of no amounts or of zeros lose the scale; amounts are stored at the minor unit.
+    // Sums of no amounts or of zeros lose the scale; amounts are kept at the minor unit.
     let scaled = |amount: Decimal| currency.round(amount, Rounding::HalfUp);
+    let net_total = scaled(lines.iter().map(|line| line.net).sum());
+    let tax_total = scaled(sale_taxes.iter().map(|tax| tax.amount).sum());
+    let commission = scaled(lines.iter().map(|line| line.commission).sum());
+    let commission_tax = scaled(commission_taxes.iter().map(|tax| tax.amount).sum());
+    let partner_tax = scaled(
+        sale_taxes.iter().filter(|tax| tax.liable == Liable::Partner).map(|tax| tax.amount).sum(),
+    );
     Priced {
         lines,
         sale_taxes,
         commission_taxes,
-        net_total: scaled(net_total),
-        tax_total: scaled(tax_total),
-        total: scaled(total),
-        commission: scaled(commission),
-        commission_tax: scaled(commission_tax),
-        partner_share: scaled(partner_share),
+        net_total,
+        tax_total,
+        total: net_total + tax_total,
+        commission,
+        commission_tax,
+        partner_tax,
+        partner_share: net_total + partner_tax - commission - commission_tax,
     }
 }
 
-/// Tax on the commission the platform charges the partner, by the partner's domicile.
-fn commission_taxes(
-    parties: &SaleParties<'_>,
-    commission: Decimal,
-    currency: Currency,
-) -> Vec<TaxLine> {
-    let choice = taxes::choose_rate(parties.platform, parties.seller);
-    let line = TaxableLine { line_no: 0, amount: commission, choice };
-    let liable = |choice: &taxes::RateChoice| {
-        if choice.legal_mention.is_some() {
-            Liable::Customer
-        } else {
-            Liable::Platform
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn tax(liable: Liable, amount: Decimal) -> TaxLine {
+        TaxLine {
+            jurisdiction: "XX".into(),
+            rate: dec!(0),
+            rule: "test".into(),
+            liable,
+            base: dec!(10.00),
+            amount,
+            lines: vec![1],
+            legal_mention: None,
         }
-    };
-    let mut lines = taxes::tax_lines(&[line], liable, false, currency);
-    for line in &mut lines {
-        line.lines.clear();
     }
-    lines
+
+    fn line(net: Decimal, commission: Decimal) -> Vec<PricedLine> {
+        vec![PricedLine { line_no: 1, net, commission }]
+    }
+
+    #[test]
+    fn agent_sale_passes_tax_to_partner() {
+        let eur = Currency::parse("EUR").unwrap();
+        let sale = vec![tax(Liable::Partner, dec!(2.20))];
+        let priced = totals(line(dec!(10.00), dec!(1.50)), sale, vec![], eur);
+        assert_eq!(priced.total, dec!(12.20));
+        assert_eq!(priced.partner_share, dec!(10.70));
+    }
+
+    #[test]
+    fn platform_tax_is_not_partner_share() {
+        let eur = Currency::parse("EUR").unwrap();
+        let sale = vec![tax(Liable::Platform, dec!(2.70))];
+        let priced = totals(line(dec!(10.00), dec!(1.50)), sale, vec![], eur);
+        assert_eq!(priced.total, dec!(12.70));
+        assert_eq!(priced.partner_share, dec!(8.50));
+    }
+
+    #[test]
+    fn commission_tax_is_charged_to_partner() {
+        let eur = Currency::parse("EUR").unwrap();
+        let commission = vec![tax(Liable::Platform, dec!(0.30))];
+        let priced = totals(line(dec!(10.00), dec!(1.50)), vec![], commission, eur);
+        assert_eq!(priced.commission_tax, dec!(0.30));
+        assert_eq!(priced.partner_share, dec!(8.20));
+        assert_eq!(priced.tax_total.to_string(), "0.00");
+    }
+
+    #[test]
+    fn discount_above_amount_is_rejected() {
+        let eur = Currency::parse("EUR").unwrap();
+        let input = LineInput { quantity: dec!(1), unit_price: dec!(1.00), discount: dec!(2.00) };
+        assert!(line_amount(0, &input, eur).is_err());
+        let input = LineInput { quantity: dec!(3), unit_price: dec!(4.99), discount: dec!(0.97) };
+        assert_eq!(line_amount(0, &input, eur).unwrap(), dec!(14.00));
+    }
 }

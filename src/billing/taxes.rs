@@ -1,25 +1,30 @@
-//! Tax of billing documents: which rate applies to each invoice line and to the commission,
-//! and the document-level amounts per jurisdiction and rate.
+//! Tax of billing documents, determined by the tax engine from the parties' domiciles: the
+//! sale's tax per jurisdiction and the tax of the commission the platform charges a partner.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use uuid::Uuid;
 
 use super::parties::{Party, SellingRole};
 use crate::error::{Error, ErrorCode};
-use crate::money::{Currency, Rounding};
+use crate::money::Currency;
+use crate::tax::{self, Determination, Engine, Liability, PartyKind, PlatformRole, ProductTaxCode};
 
-/// Who owes a tax amount to the authority.
+/// The party that owes a tax amount to the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Liable {
-    /// The partner sells as supplier; the platform collects the tax for it.
+    /// The partner is the supplier; the platform collects the tax for it.
     Partner,
     /// The platform is the supplier or deemed supplier.
     Platform,
     /// Reverse charge: the business customer accounts for the tax.
     Customer,
+    /// Exempt or outside the scope of the tax.
+    Nobody,
 }
 
 impl Liable {
@@ -28,256 +33,226 @@ impl Liable {
             Liable::Partner => "partner",
             Liable::Platform => "platform",
             Liable::Customer => "customer",
+            Liable::Nobody => "nobody",
         }
     }
 }
 
-/// The rate that applies to one supply, with the rule that chose it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RateChoice {
-    pub jurisdiction: String,
-    pub rate: Decimal,
-    pub rule: String,
-    pub legal_mention: Option<String>,
-}
-
-/// Tax of a document for one jurisdiction and rate, computed on the total of its lines.
+/// Tax of a document for one jurisdiction and rate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaxLine {
     pub jurisdiction: String,
+    /// Rate in percent, as the tax engine states it.
     pub rate: Decimal,
     pub rule: String,
     pub liable: Liable,
     pub base: Decimal,
     pub amount: Decimal,
+    /// Invoice lines (from 1) that carry a share of the tax.
     pub lines: Vec<i32>,
     pub legal_mention: Option<String>,
 }
 
-/// Standard VAT rates of the EU member states, from the European Commission's table "VAT rates
-/// applied in the Member States of the European Union" (situation at 1 January 2025), with
-/// the later changes in Estonia (24% from 1 July 2025) and Romania (21% from 1 August 2025).
-const EU_STANDARD_RATES: &[(&str, &str)] = &[
-    ("AT", "0.20"),
-    ("BE", "0.21"),
-    ("BG", "0.20"),
-    ("CY", "0.19"),
-    ("CZ", "0.21"),
-    ("DE", "0.19"),
-    ("DK", "0.25"),
-    ("EE", "0.24"),
-    ("ES", "0.21"),
-    ("FI", "0.255"),
-    ("FR", "0.20"),
-    ("GR", "0.24"),
-    ("HR", "0.25"),
-    ("HU", "0.27"),
-    ("IE", "0.23"),
-    ("IT", "0.22"),
-    ("LT", "0.21"),
-    ("LU", "0.17"),
-    ("LV", "0.21"),
-    ("MT", "0.18"),
-    ("NL", "0.21"),
-    ("PL", "0.23"),
-    ("PT", "0.23"),
-    ("RO", "0.21"),
-    ("SE", "0.25"),
-    ("SI", "0.22"),
-    ("SK", "0.23"),
-];
-
-/// Legal mention of an EU reverse charge: Council Directive 2006/112/EC, Article 196 (the
-/// recipient of services taxed where it is established owes the VAT).
-pub const REVERSE_CHARGE_MENTION: &str =
-    "Reverse charge: VAT to be accounted for by the recipient (Article 196, Directive 2006/112/EC)";
-
-fn eu_rate(country: &str) -> Option<Decimal> {
-    EU_STANDARD_RATES
-        .iter()
-        .find(|(code, _)| *code == country)
-        .and_then(|(_, rate)| rate.parse().ok())
-}
-
-/// Chooses the VAT rate of an electronically supplied service from `seller` to `buyer`.
-///
-/// NOTE: this covers EU VAT on electronic services at standard rates only; other places of
-/// supply (US sales tax, Canada, Australia) are out of scope here and get rate 0.
-pub fn choose_rate(seller: &Party, buyer: &Party) -> RateChoice {
-    let seller_country = seller.domicile.country.as_str();
-    let buyer_country = buyer.domicile.country.as_str();
-    let choice =
-        |jurisdiction: &str, rate: Decimal, rule: &str, mention: Option<&str>| RateChoice {
-            jurisdiction: jurisdiction.to_string(),
-            rate,
-            rule: rule.to_string(),
-            legal_mention: mention.map(str::to_string),
-        };
-    let Some(buyer_rate) = eu_rate(buyer_country) else {
-        return choice(buyer_country, Decimal::ZERO, "outside_eu_out_of_scope", None);
-    };
-    let reverse_charge = buyer.business && buyer.vat_id.is_some();
-    if buyer_country == seller_country {
-        return choice(buyer_country, buyer_rate, "domestic", None);
-    }
-    if reverse_charge && eu_rate(seller_country).is_some() {
-        let mention = Some(REVERSE_CHARGE_MENTION);
-        return choice(buyer_country, Decimal::ZERO, "eu_b2b_reverse_charge", mention);
-    }
-    choice(buyer_country, buyer_rate, "eu_b2c_customer_country", None)
-}
-
-/// Who owes the sale's tax for `role`, given the rule chosen.
-pub fn sale_liable(role: SellingRole, choice: &RateChoice) -> Liable {
-    if choice.legal_mention.is_some() {
-        return Liable::Customer;
-    }
-    match role {
-        SellingRole::Agent => Liable::Partner,
-        SellingRole::Supplier => Liable::Platform,
-    }
-}
-
-/// One line's amount to be taxed.
+/// One invoice line to be taxed.
 #[derive(Debug, Clone)]
 pub struct TaxableLine {
-    pub line_no: i32,
+    pub tax_code: ProductTaxCode,
     /// Net amount, or gross when prices include tax.
     pub amount: Decimal,
-    pub choice: RateChoice,
+    pub quantity: Decimal,
 }
 
-/// Groups lines by jurisdiction and rate and computes each group's tax on its total, half-up.
-/// When prices include tax the amounts are gross and the tax is extracted from them.
-pub fn tax_lines(
+/// The sale's tax: net amount per line, tax lines, and the determinations to store as the
+/// audit trail, each under its document kind.
+#[derive(Debug, Clone)]
+pub struct SaleTax {
+    pub nets: Vec<Decimal>,
+    pub taxes: Vec<TaxLine>,
+    pub determinations: Vec<(String, Determination)>,
+}
+
+/// The parties of a sale, for tax.
+pub struct TaxParties<'a> {
+    pub seller: &'a Party,
+    pub customer: &'a Party,
+    pub platform: &'a Party,
+    pub role: SellingRole,
+}
+
+/// Parses a line's product tax code, naming the field when it is unknown.
+pub fn parse_tax_code(code: &str, field: &str) -> Result<ProductTaxCode, Error> {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidField,
+            "unknown tax code: expected electronic_service, saas, digital_good, \
+             in_app_purchase, online_training, machine_use or physical_good",
+        )
+        .field(field)
+        .value(code)
+    })
+}
+
+fn tax_party(party: &Party) -> tax::Party {
+    tax::Party {
+        domicile: tax::Domicile {
+            country: party.domicile.country.clone(),
+            subdivision: party.domicile.subdivision.clone(),
+            postal_code: party.domicile.postal_code.clone(),
+            city: party.domicile.city.clone(),
+            street: None,
+            time_zone: party.domicile.time_zone.parse().ok(),
+        },
+        kind: if party.business { PartyKind::Business } else { PartyKind::Consumer },
+        tax_id: party.vat_id.clone(),
+        eu_below_distance_threshold: false,
+    }
+}
+
+/// Determines the sale's tax. Lines are grouped by tax code, one determination per code, so
+/// each group's tax is rounded as its jurisdiction requires.
+pub async fn sale_tax(
+    engine: &Engine,
+    parties: &TaxParties<'_>,
     lines: &[TaxableLine],
-    liable: impl Fn(&RateChoice) -> Liable,
     prices_include_tax: bool,
     currency: Currency,
-) -> Vec<TaxLine> {
-    let mut groups: BTreeMap<(String, Decimal), TaxLine> = BTreeMap::new();
-    for line in lines {
-        let key = (line.choice.jurisdiction.clone(), line.choice.rate);
-        let group = groups.entry(key).or_insert_with(|| TaxLine {
-            jurisdiction: line.choice.jurisdiction.clone(),
-            rate: line.choice.rate,
-            rule: line.choice.rule.clone(),
-            liable: liable(&line.choice),
-            base: Decimal::ZERO,
-            amount: Decimal::ZERO,
-            lines: Vec::new(),
-            legal_mention: line.choice.legal_mention.clone(),
-        });
-        group.base += line.amount;
-        group.lines.push(line.line_no);
+    tax_point: DateTime<Utc>,
+    invoice_id: Uuid,
+) -> Result<SaleTax, Error> {
+    let mut groups: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for (index, line) in lines.iter().enumerate() {
+        groups.entry(line.tax_code.as_str()).or_default().push(index);
     }
-    groups
-        .into_values()
-        .map(|mut group| {
-            if prices_include_tax {
-                let gross = group.base;
-                let exact = gross * group.rate / (Decimal::ONE + group.rate);
-                group.amount = currency.round(exact, Rounding::HalfUp);
-                group.base = gross - group.amount;
-            } else {
-                group.amount = currency.round(group.base * group.rate, Rounding::HalfUp);
-            }
-            group
+    let platform_role = match parties.role {
+        SellingRole::Agent => PlatformRole::Agent,
+        SellingRole::Supplier => PlatformRole::DeemedSupplier,
+    };
+    let seller_is = match parties.role {
+        SellingRole::Agent => Liable::Partner,
+        SellingRole::Supplier => Liable::Platform,
+    };
+    let mut sale = SaleTax {
+        nets: vec![Decimal::ZERO; lines.len()],
+        taxes: Vec::new(),
+        determinations: Vec::new(),
+    };
+    for (code, indexes) in groups {
+        let input = tax::TaxInput {
+            seller: tax_party(parties.seller),
+            buyer: tax_party(parties.customer),
+            platform: Some(tax_party(parties.platform)),
+            platform_role,
+            product: lines[indexes[0]].tax_code,
+            currency,
+            lines: indexes
+                .iter()
+                .map(|&i| tax::InputLine { amount: lines[i].amount, quantity: lines[i].quantity })
+                .collect(),
+            prices_include_tax,
+            tax_point,
+        };
+        let reference = format!("{invoice_id}:{code}");
+        let determination = engine.determine_for_invoice(&input, &reference).await?;
+        for (position, &index) in indexes.iter().enumerate() {
+            sale.nets[index] = determination.lines[position].net;
+        }
+        let line_numbers: Vec<i32> = indexes.iter().map(|&i| i as i32 + 1).collect();
+        sale.taxes.extend(tax_lines(&determination, &line_numbers, seller_is));
+        sale.determinations.push((format!("invoice_{code}"), determination));
+    }
+    Ok(sale)
+}
+
+/// Determines the tax of the commission the platform charges `partner`: a business service
+/// taxed by the partner's domicile (domestic VAT, EU reverse charge, or out of scope).
+pub async fn commission_tax(
+    engine: &Engine,
+    platform: &Party,
+    partner: &Party,
+    commission: Decimal,
+    currency: Currency,
+    tax_point: DateTime<Utc>,
+    invoice_id: Uuid,
+) -> Result<(Vec<TaxLine>, Determination), Error> {
+    let input = tax::TaxInput {
+        seller: tax_party(platform),
+        buyer: tax_party(partner),
+        platform: None,
+        platform_role: PlatformRole::None,
+        product: ProductTaxCode::ElectronicService,
+        currency,
+        lines: vec![tax::InputLine { amount: commission, quantity: Decimal::ONE }],
+        prices_include_tax: false,
+        tax_point,
+    };
+    let reference = format!("{invoice_id}:commission");
+    let determination = engine.determine_for_invoice(&input, &reference).await?;
+    let mut lines = tax_lines(&determination, &[0], Liable::Platform);
+    for line in &mut lines {
+        line.lines.clear();
+    }
+    Ok((lines, determination))
+}
+
+/// Converts the engine's tax lines, naming the invoice lines that carry a share of each.
+fn tax_lines(
+    determination: &Determination,
+    line_numbers: &[i32],
+    seller_is: Liable,
+) -> Vec<TaxLine> {
+    determination
+        .taxes
+        .iter()
+        .enumerate()
+        .map(|(j, tax)| TaxLine {
+            jurisdiction: tax.jurisdiction.clone(),
+            rate: tax.rate,
+            rule: tax.rule.clone(),
+            liable: match tax.liable {
+                Liability::Seller => seller_is,
+                Liability::Platform => Liable::Platform,
+                Liability::Buyer => Liable::Customer,
+                Liability::Nobody => Liable::Nobody,
+            },
+            base: tax.taxable,
+            amount: tax.amount,
+            lines: determination
+                .lines
+                .iter()
+                .zip(line_numbers)
+                .filter(|(line, _)| line.taxes.get(j).is_some_and(|share| !share.taxable.is_zero()))
+                .map(|(_, number)| *number)
+                .collect(),
+            legal_mention: tax.legal_mention.clone(),
         })
         .collect()
 }
 
-/// Checks a VAT identification number: its country prefix and format.
-///
-/// NOTE: check digits are not verified here.
+/// Checks a VAT identification number with the tax engine's format and check-digit rules.
 pub fn validate_vat_id(country: &str, vat_id: &str) -> Result<(), Error> {
-    let prefix_ok = vat_id.len() > 4
-        && (vat_id.starts_with(country) || (country == "GR" && vat_id.starts_with("EL")));
-    let characters_ok = vat_id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if prefix_ok && characters_ok {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorCode::InvalidVatId,
-        format!("VAT id {vat_id} is not a valid number for {country}"),
-    )
-    .field("vat_id")
-    .value(vat_id))
+    tax::vat_id::validate(country, vat_id).map(|_| ()).map_err(|err| {
+        Error::new(ErrorCode::InvalidVatId, err.to_string()).field("vat_id").value(vat_id)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::parties::{Domicile, PartyRole};
-    use rust_decimal_macros::dec;
-    use uuid::Uuid;
-
-    fn party(country: &str, business: bool, vat_id: Option<&str>) -> Party {
-        Party {
-            id: Uuid::nil(),
-            role: PartyRole::Customer,
-            name: "x".into(),
-            domicile: Domicile {
-                country: country.into(),
-                subdivision: None,
-                postal_code: None,
-                city: None,
-                time_zone: "UTC".into(),
-            },
-            business,
-            vat_id: vat_id.map(str::to_string),
-            exemptions: vec![],
-            agreement: None,
-        }
-    }
 
     #[test]
-    fn consumer_in_other_member_state_pays_its_rate() {
-        let choice = choose_rate(&party("DE", true, Some("DE1")), &party("IT", false, None));
-        assert_eq!(choice.rate, dec!(0.22));
-        assert_eq!(choice.jurisdiction, "IT");
-    }
-
-    #[test]
-    fn business_in_other_member_state_is_reverse_charged() {
-        let choice = choose_rate(&party("FR", true, None), &party("DE", true, Some("DE1")));
-        assert_eq!(choice.rate, dec!(0));
-        assert!(choice.legal_mention.is_some());
-    }
-
-    #[test]
-    fn document_total_is_rounded_once() {
-        let eur = Currency::parse("EUR").unwrap();
-        let fr = choose_rate(&party("FR", true, None), &party("FR", false, None));
-        let lines: Vec<TaxableLine> = [dec!(68.33), dec!(68.33), dec!(57.50), dec!(85.00)]
-            .iter()
-            .enumerate()
-            .map(|(i, amount)| TaxableLine {
-                line_no: i as i32 + 1,
-                amount: *amount,
-                choice: fr.clone(),
-            })
-            .collect();
-        let taxes = tax_lines(&lines, |_| Liable::Partner, false, eur);
-        assert_eq!(taxes.len(), 1);
-        assert_eq!(taxes[0].amount, dec!(55.83));
-        assert_eq!(taxes[0].base, dec!(279.16));
-    }
-
-    #[test]
-    fn tax_is_extracted_from_gross() {
-        let eur = Currency::parse("EUR").unwrap();
-        let it = choose_rate(&party("DE", true, None), &party("IT", false, None));
-        let lines = vec![TaxableLine { line_no: 1, amount: dec!(12.20), choice: it }];
-        let taxes = tax_lines(&lines, |_| Liable::Partner, true, eur);
-        assert_eq!(taxes[0].amount, dec!(2.20));
-        assert_eq!(taxes[0].base, dec!(10.00));
-    }
-
-    #[test]
-    fn vat_id_needs_country_prefix() {
+    fn vat_id_uses_check_digits() {
         assert!(validate_vat_id("DE", "DE136695976").is_ok());
-        assert!(validate_vat_id("DE", "FR136695976").is_err());
-        assert!(validate_vat_id("DE", "de136695976").is_err());
+        let err = validate_vat_id("DE", "DE136695977").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidVatId);
+        assert_eq!(err.field.as_deref(), Some("vat_id"));
+    }
+
+    #[test]
+    fn tax_codes_are_parsed() {
+        assert_eq!(parse_tax_code("saas", "x").unwrap(), ProductTaxCode::Saas);
+        assert_eq!(
+            parse_tax_code("apps", "lines[0].tax_code").unwrap_err().field.as_deref(),
+            Some("lines[0].tax_code")
+        );
     }
 }

@@ -24,7 +24,8 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
     Ok(Pool::builder(manager).max_size(size).build()?)
 }
 
-/// Applies every embedded migration that the database at `url` has not applied yet.
+/// Applies every embedded migration that the database at `url` has not applied yet, then
+/// loads the tax rates fixtures.
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let task = tokio::spawn(connection);
@@ -32,6 +33,7 @@ pub async fn migrate(url: &str) -> anyhow::Result<()> {
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");
     }
+    crate::tax::load_fixtures(&mut client).await?;
     drop(client);
     task.await??;
     Ok(())

@@ -33,7 +33,7 @@ impl ApiClient {
         })
     }
 
-    /// POSTs `body` to `path` and returns the JSON response of a 2xx answer. Connection
+    /// POSTs `body` to `path` and returns the JSON body of a 2xx response. Connection
     /// failures, 429 and 503 are retried with backoff; any other status is an error.
     pub async fn post(
         &self,
@@ -65,10 +65,15 @@ impl ApiClient {
                         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                     );
                     if !transient || attempt == ATTEMPTS {
-                        bail!(
-                            "POST {path} (Idempotency-Key {idempotency_key}) failed: {}",
-                            describe(status, &text)
-                        );
+                        return Err(Rejection {
+                            status: status.as_u16(),
+                            code: problem_code(&text),
+                            message: format!(
+                                "POST {path} (Idempotency-Key {idempotency_key}) failed: {}",
+                                describe(status, &text)
+                            ),
+                        }
+                        .into());
                     }
                     describe(status, &text)
                 }
@@ -81,6 +86,28 @@ impl ApiClient {
             tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
         }
     }
+}
+
+/// A request the service answered with an error status.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: u16,
+    /// The problem's stable `code`, such as `invalid_vat_id`.
+    pub code: Option<String>,
+    message: String,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+fn problem_code(body: &str) -> Option<String> {
+    let problem: Value = serde_json::from_str(body).ok()?;
+    problem.get("code")?.as_str().map(str::to_string)
 }
 
 /// Renders a failed response: status, then the problem's code, detail, field and value.

@@ -1,23 +1,27 @@
 //! Posts a scenario through the HTTP API: parties first, then each day's invoices, payments
-//! and credit notes with bounded concurrency, then the month-end payout run.
+//! and credit notes with bounded concurrency, then the month's commission statements and the
+//! month-end payout run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
-use futures::{StreamExt, TryStreamExt};
+use futures::channel::oneshot;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
-use super::client::ApiClient;
+use super::client::{ApiClient, Rejection};
 use super::requests::{self, CreditRequest};
-use super::scenario::{CreditScope, Invoice, PaymentAmount, Scenario};
+use super::scenario::{CreditScope, Invoice, PaymentAmount, PlatformRole, Scenario};
 use crate::money::{Currency, Rounding};
 
-/// What a run posted.
+/// Counts of the documents one run posted.
 #[derive(Debug, Clone, Default)]
 pub struct Posted {
     /// Documents posted, by kind.
@@ -25,6 +29,8 @@ pub struct Posted {
     /// Scenario events that had nothing left to do (a payment of an invoice already settled
     /// by a refund), by kind.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// Requests the service rejected on purpose, by reason.
+    pub rejected: BTreeMap<&'static str, u64>,
     pub elapsed: Duration,
 }
 
@@ -42,7 +48,7 @@ struct Stored {
     total: Decimal,
     /// Net amount of each line.
     line_nets: Vec<Decimal>,
-    /// What is still open, as the service last reported it.
+    /// Open amount, as the service last reported it.
     open: Decimal,
 }
 
@@ -64,7 +70,23 @@ pub fn document_count(scenario: &Scenario) -> u64 {
         .iter()
         .map(|invoice| 1 + invoice.payments.len() + usize::from(invoice.credit.is_some()))
         .sum();
-    (1 + scenario.header.partners.len() + scenario.customers.len() + events + 1) as u64
+    let parties = 1 + scenario.header.partners.len() + scenario.customers.len();
+    (parties + events + commission_statements(scenario).len() + 1) as u64
+}
+
+/// Partners and currencies that need a commission statement for the month: those with agent
+/// sales, whose commission the platform invoices to the partner.
+fn commission_statements(scenario: &Scenario) -> BTreeSet<(&str, &str)> {
+    scenario
+        .invoices
+        .iter()
+        .filter(|invoice| {
+            scenario
+                .partner(&invoice.partner)
+                .is_some_and(|p| p.agreement.platform_role == PlatformRole::Agent)
+        })
+        .map(|invoice| (invoice.partner.as_str(), invoice.currency.as_str()))
+        .collect()
 }
 
 /// Posts the whole scenario and returns what was posted.
@@ -88,6 +110,7 @@ pub async fn post_scenario(
     for day in days(scenario) {
         run.post_day(day).await?;
     }
+    run.post_commission_statements().await?;
     run.post_payout_run().await?;
     let mut posted = run.posted.into_inner().map_err(|_| anyhow!("a posting task panicked"))?;
     posted.elapsed = started.elapsed();
@@ -125,14 +148,28 @@ impl Run<'_> {
         bodies.extend(header.partners.iter().map(|p| (p.key.clone(), requests::partner(p))));
         bodies
             .extend(self.scenario.customers.iter().map(|c| (c.key.clone(), requests::customer(c))));
+        let failing_vat_ids: BTreeSet<&str> = self
+            .scenario
+            .customers
+            .iter()
+            .filter(|c| c.vat_id_valid == Some(false))
+            .map(|c| c.key.as_str())
+            .collect();
         // The platform comes first: partners' and customers' documents name it.
         let (platform_key, platform_body) = bodies.remove(0);
         let platform_id = self.post_party(&platform_key, &platform_body).await?;
         let run = &*self;
         let ids: Vec<(String, String)> = futures::stream::iter(bodies)
-            .map(|(key, body)| async move {
-                let id = run.post_party(&key, &body).await?;
-                anyhow::Ok((key, id))
+            .map(|(key, body)| {
+                let failing_vat_id = failing_vat_ids.contains(key.as_str());
+                async move {
+                    let id = if failing_vat_id {
+                        run.post_party_with_failing_vat_id(&key, body).await?
+                    } else {
+                        run.post_party(&key, &body).await?
+                    };
+                    anyhow::Ok((key, id))
+                }
             })
             .buffer_unordered(self.concurrency)
             .try_collect()
@@ -148,6 +185,34 @@ impl Run<'_> {
         id_of(&response).with_context(|| format!("party {key}"))
     }
 
+    /// Posts a customer whose VAT id fails its check digits. The service rejects the id, as
+    /// an onboarding form would, and the customer is created without it, so it buys as a
+    /// consumer for tax.
+    async fn post_party_with_failing_vat_id(
+        &self,
+        key: &str,
+        mut body: Value,
+    ) -> anyhow::Result<String> {
+        let path = "/v1/parties";
+        match self.client.post(path, &format!("demo-party-{key}-vat-id"), &body).await {
+            Ok(response) => {
+                self.count("parties");
+                return id_of(&response).with_context(|| format!("party {key}"));
+            }
+            Err(err) => {
+                let rejected = err.downcast_ref::<Rejection>();
+                if rejected.and_then(|r| r.code.as_deref()) != Some("invalid_vat_id") {
+                    return Err(err);
+                }
+            }
+        }
+        if let Ok(mut posted) = self.posted.lock() {
+            *posted.rejected.entry("VAT ids failing their check digits").or_default() += 1;
+        }
+        body["vat_id"] = Value::Null;
+        self.post_party(key, &body).await
+    }
+
     fn party(&self, key: &str) -> anyhow::Result<&str> {
         self.parties
             .get(key)
@@ -159,7 +224,7 @@ impl Run<'_> {
         self.progress.set_message(format!("{day}"));
         let invoices: Vec<&Invoice> =
             self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day).collect();
-        self.for_each(invoices, |invoice| self.post_invoice(invoice)).await?;
+        self.post_invoices_in_order(&invoices).await?;
         let payments: Vec<(&Invoice, usize)> = self
             .scenario
             .invoices
@@ -168,13 +233,58 @@ impl Run<'_> {
             .filter(|(i, n)| i.payments[*n].at.date_naive() == day)
             .collect();
         self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n)).await?;
-        let credits: Vec<&Invoice> = self
+        // Credit notes share their issuer's series, and they are few: one at a time, in
+        // order of issue.
+        let mut credits: Vec<&Invoice> = self
             .scenario
             .invoices
             .iter()
             .filter(|i| i.credit.as_ref().is_some_and(|c| c.at.date_naive() == day))
             .collect();
-        self.for_each(credits, |invoice| self.post_credit(invoice)).await
+        credits.sort_by_key(|i| i.credit.as_ref().map(|c| c.at));
+        for invoice in credits {
+            self.post_credit(invoice).await?;
+        }
+        Ok(())
+    }
+
+    /// Posts `invoices` (in issue order) with bounded concurrency, each one after the previous
+    /// invoice of its partner and of its customer. Numbers follow issue instants within a
+    /// partner's series, and a customer's unapplied credit goes to its next invoice, so both
+    /// orders keep the books the same on every run.
+    async fn post_invoices_in_order(&self, invoices: &[&Invoice]) -> anyhow::Result<()> {
+        let permits = Semaphore::new(self.concurrency);
+        let mut senders = Vec::with_capacity(invoices.len());
+        let mut done = Vec::with_capacity(invoices.len());
+        for _ in invoices {
+            let (sender, receiver) = oneshot::channel::<()>();
+            senders.push(sender);
+            done.push(receiver.shared());
+        }
+        let mut last_of: HashMap<&str, usize> = HashMap::new();
+        let mut tasks = FuturesUnordered::new();
+        for (index, (invoice, sender)) in invoices.iter().zip(senders).enumerate() {
+            let after: Vec<_> = [invoice.partner.as_str(), invoice.customer.as_str()]
+                .into_iter()
+                .filter_map(|key| last_of.insert(key, index))
+                .map(|previous| done[previous].clone())
+                .collect();
+            let permits = &permits;
+            tasks.push(async move {
+                for previous in after {
+                    // A predecessor that failed reports its own error; this one waits no longer.
+                    let _ = previous.await;
+                }
+                let _permit = permits.acquire().await?;
+                self.post_invoice(invoice).await?;
+                let _ = sender.send(());
+                anyhow::Ok(())
+            });
+        }
+        while let Some(result) = tasks.next().await {
+            result?;
+        }
+        Ok(())
     }
 
     async fn for_each<T, F, Fut>(&self, items: Vec<T>, post: F) -> anyhow::Result<()>
@@ -277,6 +387,26 @@ impl Run<'_> {
             .with_context(|| format!("credit note of {}", invoice.key))?;
         self.set_open(&invoice.key, stored.open - applied)?;
         self.count("credit notes");
+        Ok(())
+    }
+
+    /// Issues the month's commission statements, one at a time because they share the
+    /// platform's series, the day after the month ends.
+    async fn post_commission_statements(&self) -> anyhow::Result<()> {
+        self.progress.set_message("commission statements");
+        let header = &self.scenario.header;
+        let period = header.last_day.format("%Y-%m").to_string();
+        let issued_at = (header.last_day + chrono::Days::new(1))
+            .and_hms_opt(12, 0, 0)
+            .map(|local| local.and_utc())
+            .ok_or_else(|| anyhow!("no noon after {}", header.last_day))?;
+        for (partner, currency) in commission_statements(self.scenario) {
+            let body =
+                requests::commission_statement(self.party(partner)?, currency, &period, issued_at);
+            let key = format!("demo-commission-{partner}-{currency}-{period}");
+            self.client.post("/v1/commission-statements", &key, &body).await?;
+            self.count("commission statements");
+        }
         Ok(())
     }
 

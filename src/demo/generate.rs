@@ -31,7 +31,7 @@ const CURRENCIES: &[(&str, i64)] = &[
     ("CHF", 940),
 ];
 
-/// What a partner sells.
+/// A partner's trade, which decides its catalog.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Category {
     AppStudio,
@@ -106,8 +106,8 @@ struct Size {
     partners: usize,
     customers: usize,
     one_off_invoices: usize,
-    /// Share of invoices refunded, in thousandths; the small scale refunds more so that a
-    /// test sees every kind of credit note.
+    /// Share of invoices refunded, in thousandths. The small scale refunds more, so that its
+    /// test covers every kind of credit note.
     refunds_per_mille: u64,
 }
 
@@ -161,8 +161,8 @@ fn instant(day: u32, second_of_day: u64) -> DateTime<Utc> {
     midnight + Duration::seconds(second_of_day as i64)
 }
 
-/// The last instant documents may carry: noon UTC on the last day, which is still that day in
-/// every time zone of the catalog, so no document falls into December anywhere.
+/// Returns the last instant documents may carry: noon UTC on the last day. That is still the
+/// last day in every time zone of the catalog, so no document falls into December anywhere.
 fn cutoff() -> DateTime<Utc> {
     instant(LAST_DAY, 12 * 3600)
 }
@@ -172,7 +172,7 @@ fn platform(dice: &mut Dice) -> Platform {
     Platform {
         name: "Harbourline Marketplace Ltd".to_string(),
         domicile: domicile(dice, place),
-        vat_id: vat_ids::valid(dice, "IE").unwrap_or_else(|| "IE0000000W".to_string()),
+        vat_id: vat_ids::valid(dice, "IE").expect("the tax engine checks Irish VAT numbers"),
     }
 }
 
@@ -266,7 +266,7 @@ fn no_commission() -> Commission {
     Commission { rate: None, fixed_fee: BTreeMap::new(), tiers: Vec::new() }
 }
 
-/// The same amount, given in EUR cents, in every currency.
+/// Converts an amount given in EUR cents into every currency.
 fn fixed_fees(eur_cents: i64) -> BTreeMap<String, Decimal> {
     CURRENCIES.iter().map(|(code, _)| (code.to_string(), convert(eur_cents, code, false))).collect()
 }
@@ -460,6 +460,10 @@ fn invoices(
 ) -> Vec<Invoice> {
     let consumers: Vec<&Customer> = customers.iter().filter(|c| !c.business).collect();
     let businesses: Vec<&Customer> = customers.iter().filter(|c| c.business).collect();
+    // The tax engine counts a business without a valid VAT id as a consumer, and machine time
+    // and training are sold to businesses only.
+    let renters: Vec<&Customer> =
+        businesses.iter().copied().filter(|c| c.vat_id_valid == Some(true)).collect();
     let mut drafts = subscriptions(dice, partners, &consumers, &businesses);
     let kinds =
         [ProductKind::App, ProductKind::InApp, ProductKind::MachineHours, ProductKind::Training];
@@ -468,10 +472,13 @@ fn invoices(
         let kind = kinds[dice.weighted(&weights)];
         let buyer_is_business = match kind {
             ProductKind::App | ProductKind::InApp => dice.chance(80),
-            _ => dice.chance(900),
+            _ => true,
         };
-        let customer =
-            if buyer_is_business { *dice.pick(&businesses) } else { *dice.pick(&consumers) };
+        let customer = match (kind, buyer_is_business) {
+            (ProductKind::MachineHours | ProductKind::Training, _) => *dice.pick(&renters),
+            (_, true) => *dice.pick(&businesses),
+            (_, false) => *dice.pick(&consumers),
+        };
         let (partner, product) = offering(dice, partners, kind);
         let day = dice.between(1, LAST_DAY as u64) as u32;
         drafts.push(draft(dice, customer, partner, product, day));
@@ -527,7 +534,7 @@ fn offering<'a>(
     *dice.pick(&offers)
 }
 
-/// An invoice without its key, payments or credit.
+/// Drafts an invoice without its key, payments or credit.
 fn draft(
     dice: &mut Dice,
     customer: &Customer,
@@ -629,8 +636,8 @@ fn ten_percent(amount: Decimal, currency: &str) -> Decimal {
     currency.round(amount / Decimal::TEN, Rounding::HalfUp)
 }
 
-/// Decides how the invoice is paid and whether it is refunded, with every event before the
-/// cutoff; events that would fall later have not happened by the month's end.
+/// Decides how the invoice is paid. Payments that would fall after the cutoff are dropped,
+/// because they have not happened by the month's end.
 fn settle(dice: &mut Dice, invoice: &mut Invoice, business: bool) {
     let issued = invoice.issued_at;
     let due = issued + Duration::days(i64::from(invoice.due_days));
@@ -676,7 +683,7 @@ fn share(dice: &mut Dice) -> Decimal {
     Decimal::new(dice.between(20, 80) as i64 * 5, 3)
 }
 
-/// A small overpayment in the invoice's currency.
+/// Returns a small overpayment in the invoice's currency.
 fn tip(invoice: &Invoice) -> Decimal {
     convert(500, &invoice.currency, false)
 }
@@ -781,6 +788,20 @@ mod tests {
     }
 
     #[test]
+    fn vat_ids_pass_or_fail_as_marked() {
+        let customers = &full().customers;
+        let marked: Vec<&Customer> = customers.iter().filter(|c| c.vat_id.is_some()).collect();
+        let failing = marked.iter().filter(|c| c.vat_id_valid == Some(false)).count();
+        assert!(marked.len() > 300, "{} customers with a VAT id", marked.len());
+        assert!((5..=60).contains(&failing), "{failing} failing VAT ids");
+        for customer in marked {
+            let id = customer.vat_id.as_deref().expect("filtered on vat_id");
+            let checked = crate::tax::vat_id::validate(&customer.domicile.country, id);
+            assert_eq!(checked.is_ok(), customer.vat_id_valid == Some(true), "{id}");
+        }
+    }
+
+    #[test]
     fn metered_quantity_equals_meter_difference() {
         let metered: Vec<&Line> =
             full().invoices.iter().flat_map(|i| &i.lines).filter(|l| l.meter.is_some()).collect();
@@ -825,7 +846,8 @@ mod tests {
     fn events_fall_in_the_month() {
         let first = instant(1, 0);
         for invoice in &full().invoices {
-            assert!(invoice.issued_at >= first && invoice.issued_at <= cutoff(), "{}", invoice.key);
+            assert!(invoice.issued_at >= first, "{}", invoice.key);
+            assert!(invoice.issued_at <= cutoff(), "{}", invoice.key);
             for payment in &invoice.payments {
                 assert!(
                     payment.at >= invoice.issued_at && payment.at <= cutoff(),
@@ -834,7 +856,8 @@ mod tests {
                 );
             }
             if let Some(credit) = &invoice.credit {
-                assert!(credit.at > invoice.issued_at && credit.at <= cutoff(), "{}", invoice.key);
+                assert!(credit.at > invoice.issued_at, "{}", invoice.key);
+                assert!(credit.at <= cutoff(), "{}", invoice.key);
             }
         }
     }

@@ -17,7 +17,8 @@ pub use generate::generate;
 pub use run::{run, DemoOptions};
 pub use scenario::{Scale, Scenario};
 
-/// Where the committed scenario of `scale` lives, relative to the repository root.
+/// Returns the directory of the committed scenario of `scale`, relative to the repository
+/// root.
 pub fn default_scenario_dir(scale: Scale) -> std::path::PathBuf {
     let name = match scale {
         Scale::Small => "small",

@@ -1,6 +1,8 @@
 //! Places the demo's parties live in: real cities with one of their real postal codes, the
 //! subdivision where tax depends on it, the IANA time zone and the currency the platform
-//! invoices there in. Street names are invented.
+//! invoices there in. Street names are invented. United States places are those of the tax
+//! provider stub's address fixture (`fixtures/tax/us_addresses.json`), so that every US sale
+//! gets its state, county, city and district lines.
 
 /// One city of the catalog.
 pub struct Place {
@@ -70,16 +72,17 @@ pub const PLACES: &[Place] = &[
     place("JP", None, "530-0001", "Osaka", "Asia/Tokyo", "JPY", 20),
     place("CA", Some("QC"), "H2Y 1C6", "Montréal", "America/Toronto", "CAD", 20),
     place("CA", Some("ON"), "M5H 2N2", "Toronto", "America/Toronto", "CAD", 25),
-    place("CA", Some("BC"), "V6B 1A1", "Vancouver", "America/Vancouver", "CAD", 12),
+    place("CA", Some("NB"), "E1C 4M3", "Moncton", "America/Moncton", "CAD", 8),
     place("CA", Some("NS"), "B3J 1S9", "Halifax", "America/Halifax", "CAD", 6),
-    place("CA", Some("AB"), "T2P 1J9", "Calgary", "America/Edmonton", "CAD", 8),
+    place("CA", Some("PE"), "C1A 4P3", "Charlottetown", "America/Halifax", "CAD", 6),
     place("US", Some("CA"), "94103", "San Francisco", "America/Los_Angeles", "USD", 40),
     place("US", Some("TX"), "78701", "Austin", "America/Chicago", "USD", 35),
     place("US", Some("NY"), "10001", "New York", "America/New_York", "USD", 40),
     place("US", Some("WA"), "98101", "Seattle", "America/Los_Angeles", "USD", 25),
     place("US", Some("OR"), "97204", "Portland", "America/Los_Angeles", "USD", 12),
-    place("US", Some("IL"), "60601", "Chicago", "America/Chicago", "USD", 20),
-    place("US", Some("CO"), "80202", "Denver", "America/Denver", "USD", 12),
+    place("US", Some("PA"), "19103", "Philadelphia", "America/New_York", "USD", 20),
+    place("US", Some("TX"), "77002", "Houston", "America/Chicago", "USD", 15),
+    place("US", Some("CA"), "90012", "Los Angeles", "America/Los_Angeles", "USD", 20),
 ];
 
 /// Finds the first place in `country` (and `subdivision`, when given).

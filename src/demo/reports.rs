@@ -1,4 +1,4 @@
-//! The demo's closing reports, read from the `audit` views as the auditor role sees them.
+//! The demo's closing reports, read from the `audit` views with the auditor role's rights.
 
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
@@ -20,7 +20,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// The `YYYY-MM` period of `as_of`.
+    /// Formats the month of `as_of` as `YYYY-MM`, the period of the statement views.
     fn period(&self) -> String {
         self.as_of.format("%Y-%m").to_string()
     }
@@ -198,8 +198,8 @@ pub async fn collect(url: &str, scope: &Scope) -> anyhow::Result<Reports> {
     Ok(Reports { tables, integrity })
 }
 
-/// Runs `sql` and keeps every column whose values are not UUIDs: ids differ between runs and
-/// say nothing to a reader.
+/// Runs `sql` and keeps every column whose values are not UUIDs, because ids differ between
+/// runs and mean nothing to a reader.
 async fn query(client: &Client, title: &str, sql: &str) -> anyhow::Result<Table> {
     let messages = match client.simple_query(sql).await {
         Ok(messages) => messages,

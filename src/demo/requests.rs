@@ -106,8 +106,16 @@ pub fn invoice(
         "prices_include_tax": invoice.tax_included,
         "issued_at": invoice.issued_at,
         "due_on": due_on,
+        "series": series(&invoice.partner),
         "lines": lines,
     })
+}
+
+/// The invoice series of a partner's sales, such as `P07` for partner `P07`: the platform
+/// issues a series per partner when it sells as supplier, so that no single series orders
+/// every sale of the month.
+fn series(partner_key: &str) -> String {
+    partner_key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
 }
 
 /// `POST /v1/payments` paying `amount`, of which `allocated` clears the invoice; the rest
@@ -131,7 +139,7 @@ pub fn payment(
     })
 }
 
-/// What a credit note refunds, resolved against the invoice the service stored.
+/// The part of an invoice a credit note refunds, resolved against the stored invoice.
 pub enum CreditRequest {
     /// All that is left of the invoice.
     Full,
@@ -158,6 +166,16 @@ pub fn credit_note(
         }
     }
     body
+}
+
+/// `POST /v1/commission-statements`.
+pub fn commission_statement(
+    partner_id: &str,
+    currency: &str,
+    period: &str,
+    issued_at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    json!({"partner_id": partner_id, "currency": currency, "period": period, "issued_at": issued_at})
 }
 
 /// `POST /v1/payout-runs`.

@@ -16,6 +16,7 @@ use super::scenario::Scenario;
 use crate::config::Config;
 use crate::db::{self, tenancy, testing::database_url};
 use crate::http;
+use crate::tax::provider::stub::RunningStub;
 
 /// The database the demo recreates on every run.
 pub const DEMO_DATABASE: &str = "subledger_demo";
@@ -42,6 +43,7 @@ pub struct DemoOutcome {
 /// when a request fails or an integrity view returns rows.
 pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let scenario = Scenario::read(&options.scenario)?;
+    let (config, _stub) = with_tax_provider(config)?;
     let database = db::Database::open(config.database_url.as_deref()).await?;
     let url = recreate_database(&database.url).await?;
     db::migrate(&url).await.context("cannot migrate the demo database")?;
@@ -81,6 +83,18 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
         handle.stop(true).await;
     }
     Ok(DemoOutcome { posted, reports })
+}
+
+/// Starts the tax provider stub on 127.0.0.1 for sales with a side in the United States,
+/// unless a provider is configured. The stub lives as long as the returned value.
+fn with_tax_provider(mut config: Config) -> anyhow::Result<(Config, Option<RunningStub>)> {
+    if config.tax_provider_url.is_some() {
+        return Ok((config, None));
+    }
+    let stub = RunningStub::start().context("cannot start the tax provider stub")?;
+    println!("US sales are taxed by the tax provider stub at {}.", stub.url);
+    config.tax_provider_url = Some(stub.url.clone());
+    Ok((config, Some(stub)))
 }
 
 /// Drops and creates the demo database on the server of `server_url` and returns its URL.
@@ -146,6 +160,9 @@ fn print_summary(posted: &Posted, reports_took: Duration) {
     for (kind, n) in &posted.skipped {
         println!("Skipped {n} {kind} with nothing left to pay.");
     }
+    for (reason, n) in &posted.rejected {
+        println!("Rejected as expected: {n} {reason}; those customers buy as consumers.");
+    }
     println!("Reports read in {:.1} s.", reports_took.as_secs_f64());
 }
 
@@ -164,7 +181,7 @@ fn print_auditor_access(url: &str, embedded: bool, serve: bool) {
     println!("Three queries to start with:");
     println!("  SELECT * FROM audit.trial_balance;");
     println!("  SELECT * FROM audit.aging;");
-    println!("  SELECT * FROM audit.partner_statement ORDER BY sales DESC LIMIT 5;");
+    println!("  SELECT * FROM audit.partner_statement ORDER BY sales_total DESC LIMIT 5;");
 }
 
 /// Replaces the user of a `postgres://user@host/...` URL, dropping any password.

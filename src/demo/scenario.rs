@@ -4,7 +4,7 @@
 //! partners with their agreements and catalogs), `customers.jsonl` and `invoices.jsonl` (one
 //! JSON object per line). Each invoice carries the payments and the credit note that follow it,
 //! so a reader sees a document's whole life on one line. Amounts that depend on tax (what a
-//! full payment pays) are stated as rules and resolved against the service's answer.
+//! full payment pays) are stated as rules and resolved against the service's response.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -38,7 +38,7 @@ pub struct Header {
     pub partners: Vec<Partner>,
 }
 
-/// How big a generated scenario is.
+/// Size of a generated scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
@@ -48,7 +48,7 @@ pub enum Scale {
     Full,
 }
 
-/// Where a party is established or lives.
+/// Address where a party is established or lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Domicile {
     /// ISO 3166-1 alpha-2 country code.
@@ -91,7 +91,7 @@ pub struct Agreement {
     /// Whether the platform sells as the partner's agent or as the supplier for tax.
     pub platform_role: PlatformRole,
     pub commission: Commission,
-    /// Who keeps the commission of a refunded sale.
+    /// Party that keeps the commission of a refunded sale.
     pub refund_commission: RefundCommission,
     /// Smallest payout per currency; smaller balances wait for the next run.
     pub minimum_payout: BTreeMap<String, Decimal>,
@@ -109,7 +109,7 @@ pub enum PlatformRole {
     Supplier,
 }
 
-/// Who keeps the commission when a sale is refunded.
+/// Party that keeps the commission when a sale is refunded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundCommission {
@@ -144,7 +144,7 @@ pub struct Tier {
     pub rate: Decimal,
 }
 
-/// What the invoices of a scenario sell.
+/// Kind of product an invoice line sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductKind {
@@ -161,14 +161,14 @@ pub enum ProductKind {
 }
 
 impl ProductKind {
-    /// The tax engine's product tax code for this kind.
+    /// Returns the tax engine's product tax code for this kind.
     pub fn tax_code(self) -> &'static str {
         match self {
             ProductKind::App => "digital_good",
-            ProductKind::InApp => "digital_good",
+            ProductKind::InApp => "in_app_purchase",
             ProductKind::Subscription => "saas",
             ProductKind::MachineHours => "machine_use",
-            ProductKind::Training => "training",
+            ProductKind::Training => "online_training",
         }
     }
 }
@@ -192,8 +192,8 @@ pub struct Customer {
     pub domicile: Domicile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_id: Option<String>,
-    /// Whether the generator made `vat_id` to pass its check digits; `false` marks the few
-    /// that fail on purpose, and with them the customer counts as a consumer for tax.
+    /// Whether `vat_id` passes its check digits. The few that fail do so on purpose, and a
+    /// customer with one counts as a consumer for tax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vat_id_valid: Option<bool>,
     /// Currency the customer is invoiced in.
@@ -252,7 +252,7 @@ pub enum PaymentAmount {
     Rest,
     /// This share of the invoice total, rounded half-up to the currency's minor unit.
     Share(Decimal),
-    /// What is open plus this much more, which becomes the customer's credit.
+    /// The open amount plus this much more, which becomes the customer's credit.
     RestPlus(Decimal),
 }
 
@@ -263,7 +263,7 @@ pub struct Credit {
     pub scope: CreditScope,
 }
 
-/// What a credit note refunds.
+/// Part of an invoice that a credit note refunds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditScope {

@@ -152,7 +152,7 @@ fn parse_entry_id(text: &str) -> Result<Uuid, Error> {
 pub struct ReversalRequest {
     /// Defaults to the reversed entry's effective date.
     pub effective_date: Option<NaiveDate>,
-    /// Defaults to "Reversal of entry <id>".
+    /// Defaults to "Reversal of entry `<id>`".
     pub description: Option<String>,
 }
 

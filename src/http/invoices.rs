@@ -28,10 +28,11 @@ pub async fn create(
     let body = body.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &body);
     let tenant_id = caller.tenant_id;
+    let engine = state.tax.clone();
     idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
         Box::pin(async move {
             let new: NewInvoice = typed(&body)?;
-            Reply::created(&invoice::create(tx, tenant_id, new).await?)
+            Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
         })
     })
     .await

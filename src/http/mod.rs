@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod auth;
 pub mod batches;
 pub mod body;
+pub mod commission_statements;
 pub mod credit_notes;
 pub mod entries;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod payouts;
 pub mod periods;
 pub mod problem;
 pub mod reports;
+pub mod tax;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -33,11 +35,13 @@ pub struct AppState {
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
+    pub tax: Arc<crate::tax::Engine>,
 }
 
 impl AppState {
     pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
-        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()) }
+        let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
+        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()), tax }
     }
 }
 
@@ -73,8 +77,11 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(credit_notes::create)
         .service(credit_notes::show)
         .service(payouts::create)
+        .service(commission_statements::create)
+        .service(commission_statements::show)
         .service(reports::open_items)
         .service(reports::aging)
+        .service(tax::create_quote)
         .service(batches::create);
 }
 

@@ -63,7 +63,7 @@ impl ResponseError for Error {
     }
 }
 
-/// Answers requests that no route serves: 405 with an `Allow` header when the path is a
+/// Builds the response to a request that no route serves: 405 with an `Allow` header when the path is a
 /// route of `document` served for other methods, 404 otherwise.
 pub fn route_not_found(req: &HttpRequest, document: &utoipa::openapi::OpenApi) -> HttpResponse {
     let allowed = allowed_methods(document, req.path());

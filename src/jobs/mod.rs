@@ -1,1 +1,3 @@
 //! Batch work: payout runs.
+
+pub mod payouts;

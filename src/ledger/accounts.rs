@@ -10,7 +10,7 @@ use super::{currency_from_db, AccountCode, AccountKind};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
 
-/// Longest account name and party, in characters.
+/// Maximum length of an account name or party, in characters.
 pub const MAX_NAME_LEN: usize = 200;
 
 /// An account to create.
@@ -40,6 +40,7 @@ const SELECT_COLUMNS: &str = "code, name, kind, currency, party";
 /// Creates the account, or returns the existing one with the same code. An existing account
 /// with another currency, kind or party is an `account_conflict`; a different name is kept
 /// as stored.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id, account.code = %account.code))]
 pub async fn ensure_account(
     client: &impl GenericClient,
     tenant_id: Uuid,
@@ -178,7 +179,8 @@ impl ChartAccount {
         }
     }
 
-    /// The account's code in `currency`: `<name>.<currency>`, such as `cash_clearing.EUR`.
+    /// Returns the account's code in `currency`: `<name>.<currency>`, such as
+    /// `cash_clearing.EUR`.
     pub fn code(self, currency: Currency) -> AccountCode {
         AccountCode(format!("{}.{}", self.parts().0, currency))
     }
@@ -187,7 +189,7 @@ impl ChartAccount {
         self.parts().2
     }
 
-    /// The account to create in `currency`.
+    /// Returns the account to create in `currency`.
     pub fn new_account(self, currency: Currency) -> NewAccount {
         let (_, name, kind) = self.parts();
         NewAccount {

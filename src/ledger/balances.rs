@@ -26,6 +26,8 @@ pub struct Balance {
 /// Returns the balance of an account, of every line or of lines effective on or before
 /// `as_of`. Reads the account's slot rows (at most 16) and, for `as_of`, the daily changes
 /// after that date; never the lines themselves.
+// NOTE: an as-of read sums one row per slot and day of activity after `as_of`, so its cost
+// grows with how far back the date lies; monthly snapshot rows would bound it.
 pub async fn balance(
     client: &impl GenericClient,
     tenant_id: Uuid,

@@ -24,7 +24,7 @@ pub use posting::{
     get_entry, post_entry, reverse_entry, NewEntry, NewLine, PostedEntry, PostedLine, Reversal,
 };
 
-/// Longest account code, in characters.
+/// Maximum length of an account code, in characters.
 pub const MAX_ACCOUNT_CODE_LEN: usize = 100;
 
 /// An account code: 1 to 100 ASCII letters, digits and `_ . : -`, starting with a letter or
@@ -104,7 +104,7 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    /// The value stored in `accounts.kind`.
+    /// Returns the value stored in `accounts.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             AccountKind::Asset => "asset",
@@ -127,7 +127,7 @@ impl AccountKind {
     }
 }
 
-/// Reads a currency code stored by the database, which only holds known codes.
+/// Parses a currency code read from the database, which contains only known codes.
 fn currency_from_db(code: &str) -> Result<crate::money::Currency, Error> {
     crate::money::Currency::parse(code)
         .map_err(|err| Error::internal(anyhow::anyhow!("stored currency: {err}")))

@@ -35,7 +35,7 @@ impl PeriodId {
         })
     }
 
-    /// The period that contains `date`.
+    /// Returns the period that contains `date`.
     pub fn containing(date: NaiveDate) -> PeriodId {
         PeriodId { starts_on: date.with_day(1).unwrap_or(date) }
     }
@@ -44,7 +44,7 @@ impl PeriodId {
         self.starts_on
     }
 
-    /// The last day of the month.
+    /// Returns the last day of the month.
     pub fn ends_on(self) -> NaiveDate {
         let next = self.starts_on.checked_add_months(Months::new(1)).unwrap_or(NaiveDate::MAX);
         next.pred_opt().unwrap_or(next)
@@ -98,6 +98,10 @@ impl Period {
 
 /// Closes a period. Closing a closed period returns it unchanged. Waits for transactions that
 /// are posting entries to finish, so none dated in the period commits after it closed.
+// NOTE: the SHARE lock covers the whole journal_entries table, so while it waits for the
+// postings in flight, new postings of every tenant wait too (for as long as the longest
+// open posting transaction). A lock per tenant would confine that.
+#[tracing::instrument(skip_all, fields(tenant.id = %tenant_id, period.id = %id))]
 pub async fn close_period(
     client: &impl GenericClient,
     tenant_id: Uuid,
@@ -105,6 +109,7 @@ pub async fn close_period(
 ) -> Result<Period, Error> {
     let statement = client.prepare_cached("SELECT ledger_close_period($1, $2)").await?;
     let row = client.query_one(&statement, &[&tenant_id, &id.starts_on]).await?;
+    tracing::info!("fiscal period closed");
     Ok(Period::new(id, Some(row.get(0))))
 }
 

@@ -2,8 +2,10 @@
 //!
 //! `post_entry` rejects bad input with ordered guard clauses, each with its own error code:
 //! line count, texts, amount range, balance per currency (no database needed), then accounts,
-//! account currencies, the period and the reversed entry (one pipelined round trip). The
-//! insert is a second round trip; Postgres repeats every check in its triggers.
+//! account currencies, the period and the reversed entry. One pipelined round trip reads
+//! those facts and any entry already posted under the idempotency key, which is returned
+//! instead. The insert is a second round trip, and Postgres repeats every check in its
+//! triggers.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,13 +23,13 @@ use super::{currency_from_db, AccountCode};
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Money};
 
-/// Most lines one entry may have.
+/// Maximum number of lines in one entry.
 pub const MAX_LINES: usize = 1000;
 
-/// Longest description and memo, in characters.
+/// Maximum length of a description or memo, in characters.
 pub const MAX_TEXT_LEN: usize = 1000;
 
-/// Longest idempotency key, in characters.
+/// Maximum length of an idempotency key, in characters.
 pub const MAX_KEY_LEN: usize = 255;
 
 /// Line amounts must be smaller than this in absolute value (the `journal_lines.amount`
@@ -89,6 +91,7 @@ pub struct PostedLine {
 /// Posts `entry` in the caller's transaction and returns it as stored. With an idempotency
 /// key the tenant already used, returns the entry posted first if it has the same date,
 /// description, reversal and lines, and `idempotency_key_reused` otherwise.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id))]
 pub async fn post_entry(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
@@ -96,6 +99,10 @@ pub async fn post_entry(
 ) -> Result<PostedEntry, Error> {
     validate(&entry)?;
     let facts = LedgerFacts::read(tx, tenant_id, &entry).await?;
+    // A repeated key returns the entry posted first even if, say, its period closed since.
+    if let Some(existing) = facts.existing {
+        return replay(tx, tenant_id, existing, entry).await;
+    }
     facts.check(&entry)?;
     insert(tx, tenant_id, entry).await
 }
@@ -181,17 +188,20 @@ fn check_balanced(lines: &[NewLine]) -> Result<(), Error> {
     }
 }
 
-/// What the database holds about an entry's accounts, period and reversed entry.
+/// Database facts about an entry: its accounts, its period, the reversed entry and any entry
+/// already posted under its idempotency key.
 struct LedgerFacts {
     /// Currency of each referenced account that exists.
     account_currencies: HashMap<String, String>,
     period_closed: bool,
     /// For a reversal: whether the reversed entry exists and who reversed it already.
     reversed: Option<(bool, Option<Uuid>)>,
+    /// The entry already posted under the entry's idempotency key.
+    existing: Option<Uuid>,
 }
 
 impl LedgerFacts {
-    /// Reads the facts with up to three queries sent together (one round trip).
+    /// Reads the facts with up to four queries sent together (one round trip).
     async fn read(
         client: &impl GenericClient,
         tenant_id: Uuid,
@@ -211,11 +221,16 @@ impl LedgerFacts {
         };
         let closed = periods::closed_at(client, tenant_id, period);
         let reversed = read_reversed(client, tenant_id, entry.reverses);
-        let (accounts, closed, reversed) =
-            tokio::try_join!(async { accounts.await.map_err(Error::from) }, closed, reversed)?;
+        let existing = find_by_key(client, tenant_id, entry.idempotency_key.as_deref());
+        let (accounts, closed, reversed, existing) = tokio::try_join!(
+            async { accounts.await.map_err(Error::from) },
+            closed,
+            reversed,
+            existing
+        )?;
         let account_currencies =
             accounts.iter().map(|row| (row.get::<_, String>(0), row.get::<_, String>(1))).collect();
-        Ok(LedgerFacts { account_currencies, period_closed: closed.is_some(), reversed })
+        Ok(LedgerFacts { account_currencies, period_closed: closed.is_some(), reversed, existing })
     }
 
     fn check(&self, entry: &NewEntry) -> Result<(), Error> {
@@ -336,7 +351,12 @@ async fn insert(
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
     let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
     let Some(row) = row else {
-        return replay(tx, tenant_id, entry).await;
+        // A concurrent transaction committed an entry with this key while ours waited.
+        let key = entry.idempotency_key.as_deref();
+        let existing = find_by_key(tx, tenant_id, key).await?.ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("entry with idempotency key {key:?} vanished"))
+        })?;
+        return replay(tx, tenant_id, existing, entry).await;
     };
     Ok(posted(id, row.get(0), entry))
 }
@@ -367,20 +387,33 @@ fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {
     }
 }
 
-/// Returns the entry already posted under `entry`'s idempotency key if it is the same entry.
-async fn replay(
-    tx: &Transaction<'_>,
+async fn find_by_key(
+    client: &impl GenericClient,
     tenant_id: Uuid,
-    entry: NewEntry,
-) -> Result<PostedEntry, Error> {
-    let key = entry.idempotency_key.clone().unwrap_or_default();
-    let statement = tx
+    key: Option<&str>,
+) -> Result<Option<Uuid>, Error> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let statement = client
         .prepare_cached(
             "SELECT id FROM journal_entries WHERE tenant_id = $1 AND idempotency_key = $2",
         )
         .await?;
-    let row = tx.query_one(&statement, &[&tenant_id, &key]).await?;
-    let mut stored = get_entry(tx, tenant_id, row.get(0)).await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &key]).await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Returns the entry `existing`, posted under `entry`'s idempotency key, if it is the same
+/// entry, and `idempotency_key_reused` otherwise.
+async fn replay(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    existing: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
+    let key = entry.idempotency_key.clone().unwrap_or_default();
+    let mut stored = get_entry(tx, tenant_id, existing).await?;
     let same = stored.effective_date == entry.effective_date
         && stored.description == entry.description
         && stored.reverses == entry.reverses
@@ -457,13 +490,14 @@ pub async fn get_entry(
 pub struct Reversal {
     /// Defaults to the reversed entry's effective date.
     pub effective_date: Option<NaiveDate>,
-    /// Defaults to "Reversal of entry <id>".
+    /// Defaults to "Reversal of entry `<id>`".
     pub description: Option<String>,
     pub idempotency_key: Option<String>,
 }
 
 /// Posts the reversal of entry `id`: the same lines with opposite signs, pointing back at it.
 /// `not_found` when the entry does not exist, `entry_already_reversed` when it was reversed.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id, entry.id = %id))]
 pub async fn reverse_entry(
     tx: &Transaction<'_>,
     tenant_id: Uuid,

@@ -43,7 +43,7 @@ impl Books {
     }
 }
 
-/// A random balanced entry of 2 to 6 lines in one or two currencies, dated in 2026.
+/// Builds a random balanced entry of 2 to 6 lines in one or two currencies, dated in 2026.
 fn random_entry(rng: &mut StdRng) -> NewEntry {
     let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let effective_date = start + Days::new(rng.gen_range(0..365));

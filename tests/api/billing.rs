@@ -107,7 +107,7 @@ async fn credits_per_line_return_every_account_to_zero() {
 async fn partial_payment_leaves_residual() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await;
     assert_eq!(invoice["total"], "100.00");
@@ -144,10 +144,11 @@ async fn run_payouts(books: &Books, as_of: &str) -> serde_json::Value {
 #[tokio::test]
 async fn refund_after_payout_reduces_next_payout() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    // 20% commission without tax (the partner is outside the EU): a 125.00 sale leaves the
+    // 20% commission without tax (an EU reverse charge): a 125.00 sale leaves the
     // partner 100.00, a 250.00 sale 200.00.
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
-    let (october_buyer, november_buyer) = (books.customer("US").await, books.customer("US").await);
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
+    let (october_buyer, november_buyer) = (books.customer("BR").await, books.customer("BR").await);
 
     let october = paid_sale(&books, &october_buyer, &partner, "125.00", "2026-10-05").await;
     let line = run_payouts(&books, "2026-10-31").await;
@@ -174,9 +175,10 @@ async fn refund_after_payout_reduces_next_payout() {
 #[tokio::test]
 async fn negative_balance_is_carried_forward() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
     let buyers =
-        [books.customer("US").await, books.customer("US").await, books.customer("US").await];
+        [books.customer("BR").await, books.customer("BR").await, books.customer("BR").await];
 
     // Paid out 250.00 in September and 100.00 in October.
     let september = paid_sale(&books, &buyers[0], &partner, "312.50", "2026-09-05").await;
@@ -206,7 +208,7 @@ async fn negative_balance_is_carried_forward() {
 async fn overpayment_is_used_by_next_invoice() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let first = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["12.00"]);
     books.create("/v1/invoices", &first).await;
 
@@ -234,7 +236,7 @@ async fn commission_tier_changes_with_year_revenue() {
         { "up_to": null, "rate": "0.30" },
     ]);
     let partner = books.partner("FR", None, terms).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let first = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["900.00"]);
     assert_eq!(books.create("/v1/invoices", &first).await["commission"]["amount"], "135.00");
     // 100.00 at 15% and 100.00 at 30%.
@@ -249,7 +251,7 @@ async fn numbers_are_gapless_per_issuer() {
     let first = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let second =
         books.partner("DE", Some("DE136695976"), agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let sell = |partner: &str, at: &str| invoice_body(&customer, partner, at, &["10.00"]);
 
     let a = books.create("/v1/invoices", &sell(&first, "2026-10-05T10:00:00Z")).await;
@@ -267,7 +269,7 @@ async fn numbers_are_gapless_per_issuer() {
 async fn retried_invoice_posts_once() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
     let app = &books.app;
     let first = app.post("/v1/invoices", &app.write_key, "retry-1", &body).await;
@@ -277,4 +279,133 @@ async fn retried_invoice_posts_once() {
     assert_eq!(first.body["id"], second.body["id"]);
     assert_eq!(books.count("invoices").await, 1);
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
+}
+
+/// A retry gets the stored response, marked as replayed.
+#[tokio::test]
+async fn retried_payment_is_marked_replayed() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let customer = books.customer("BR").await;
+    let body = payment_body(&customer, "10.00", "2026-10-06");
+    let app = &books.app;
+    let first = app.post("/v1/payments", &app.write_key, "pay-1", &body).await;
+    let second = app.post("/v1/payments", &app.write_key, "pay-1", &body).await;
+    assert_eq!(first.status, 201);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(second.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(books.count("payments").await, 1);
+    assert_eq!(books.balance(&account("customer_credit", &customer)).await, dec("-10.00"));
+}
+
+/// Another tenant can neither read nor use this tenant's documents and parties.
+#[tokio::test]
+async fn tenants_are_isolated() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    let invoice = books.create("/v1/invoices", &body).await;
+    let app = &books.app;
+    let (_, other_key) = app.other_tenant("Other").await;
+
+    let path = format!("/v1/invoices/{}", invoice["id"].as_str().unwrap());
+    assert_eq!(app.get(&path, &other_key).await.status, 404);
+    let body = invoice_body(&customer, &partner, "2026-10-06T10:00:00Z", &["10.00"]);
+    let response = app.post("/v1/invoices", &other_key, "other-1", &body).await;
+    assert_eq!(response.status, 422);
+    assert_eq!(response.body["code"], "unknown_party");
+}
+
+/// The auditor role reads the billing views.
+#[tokio::test]
+async fn auditor_reads_billing_views() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    books.create("/v1/invoices", &body).await;
+
+    let (mut client, connection) =
+        tokio_postgres::connect(&books.app.db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_auditor").await.unwrap();
+    for view in ["open_items", "aging", "partner_statement", "customer_statement"] {
+        let sql = format!("SELECT count(*) FROM audit.{view}");
+        let count: i64 = tx.query_one(&sql, &[]).await.unwrap().get(0);
+        assert!(count > 0, "audit.{view} is empty");
+    }
+    let denied = tx.query("SELECT * FROM invoices", &[]).await;
+    assert!(denied.is_err(), "the auditor reads only the audit schema");
+}
+
+/// The monthly commission statement lists the month's agent sales and credits, with the
+/// commission tax of the partner's domicile.
+#[tokio::test]
+async fn commission_statement_lists_month() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let german =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "refunded")).await;
+    let french = books.partner("FR", None, agreement("agent", "0.15", "refunded")).await;
+    let customer = books.customer("IT").await;
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-10-05T10:00:00Z", &["10.00"]),
+        )
+        .await;
+    let refunded = books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-10-06T10:00:00Z", &["20.00"]),
+        )
+        .await;
+    let credit = json!({ "invoice_id": refunded["id"], "issued_at": "2026-10-07T10:00:00Z" });
+    books.create("/v1/credit-notes", &credit).await;
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &french, "2026-10-05T10:00:00Z", &["100.00"]),
+        )
+        .await;
+    // A November sale belongs to the next statement.
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customer, &german, "2026-11-02T10:00:00Z", &["50.00"]),
+        )
+        .await;
+
+    let request = |partner: &str| {
+        json!({
+            "partner_id": partner,
+            "currency": "EUR",
+            "period": "2026-10",
+            "issued_at": "2026-11-01T08:00:00Z",
+        })
+    };
+    let statement = books.create("/v1/commission-statements", &request(&german)).await;
+    assert_eq!(statement["number"], "COM-2026-000001");
+    assert_eq!(statement["issuer_id"], books.platform.as_str());
+    assert_eq!(statement["lines"].as_array().unwrap().len(), 3);
+    assert_eq!(statement["commission"], "1.50");
+    assert_eq!(statement["commission_tax"], "0.00");
+    assert_eq!(statement["taxes"][0]["rule"], "eu.b2b.reverse_charge");
+    assert!(statement["taxes"][0]["legal_mention"].as_str().unwrap().contains("Reverse charge"));
+
+    let statement = books.create("/v1/commission-statements", &request(&french)).await;
+    assert_eq!(statement["number"], "COM-2026-000002");
+    assert_eq!(statement["commission"], "15.00");
+    assert_eq!(statement["commission_tax"], "3.00");
+    assert_eq!(statement["total"], "18.00");
+    assert_eq!(statement["taxes"][0]["jurisdiction"], "FR");
+
+    let again = books.post("/v1/commission-statements", &request(&french)).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body["code"], "commission_statement_exists");
+    let mut early = request(&german);
+    early["period"] = json!("2026-11");
+    let early = books.post("/v1/commission-statements", &early).await;
+    assert_eq!(early.status, 422);
+    assert_eq!(early.body["field"], "issued_at");
 }

@@ -9,8 +9,9 @@ use crate::billing_support::{account, agreement, dec, invoice_body, payment_body
 #[tokio::test]
 async fn concurrent_payments_never_exceed_residual() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
 
@@ -35,8 +36,9 @@ async fn concurrent_payments_never_exceed_residual() {
 #[tokio::test]
 async fn concurrent_unallocated_payments_clear_once() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
 
@@ -57,8 +59,9 @@ async fn concurrent_unallocated_payments_clear_once() {
 #[tokio::test]
 async fn overlapping_payout_runs_pay_once() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
-    let customer = books.customer("US").await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["125.00"]);
     books.create("/v1/invoices", &body).await;
     books.create("/v1/payments", &payment_body(&customer, "125.00", "2026-10-06")).await;
@@ -79,4 +82,31 @@ async fn overlapping_payout_runs_pay_once() {
     // A later run in the same month finds the payout made.
     let again = books.create("/v1/payout-runs", &json!({ "as_of": "2026-10-31" })).await;
     assert_eq!(again["lines"][0]["outcome"], "already_paid");
+}
+
+/// The payout job and an API run for the same month pay the partner once between them.
+#[tokio::test]
+async fn payout_job_and_api_run_pay_once() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["125.00"]);
+    books.create("/v1/invoices", &body).await;
+    books.create("/v1/payments", &payment_body(&customer, "125.00", "2026-10-06")).await;
+
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    let tenant = Some(books.app.tenant_id);
+    let run = json!({ "as_of": "2026-10-31" });
+    let (job, api) = tokio::join!(
+        subledger::jobs::payouts::run(&books.app.pool, as_of, tenant),
+        books.post("/v1/payout-runs", &run),
+    );
+    let job = job.expect("payout job");
+    assert_eq!(api.status, 201);
+    let job_paid = job[0].1.lines[0].paid;
+    let api_paid = &api.body["lines"][0]["paid"];
+    assert!(job_paid.is_some() != api_paid.is_string(), "exactly one run pays");
+    assert_eq!(books.count("payouts").await, 1);
+    assert_eq!(books.balance(&account("partner_payable", &partner)).await, dec("0.00"));
 }

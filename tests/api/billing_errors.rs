@@ -11,11 +11,11 @@ struct Sale {
     invoice: String,
 }
 
-/// A tenant with one open 100.00 invoice (no tax: the customer is outside the EU).
+/// Opens a tenant with one open 100.00 invoice, untaxed because the customer is outside the EU.
 async fn sale() -> Sale {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
-    let customer = books.customer("US").await;
+    let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["100.00"]);
     let invoice = books.create("/v1/invoices", &body).await["id"].as_str().unwrap().to_string();
     Sale { books, partner, customer, invoice }
@@ -122,7 +122,7 @@ async fn payment_rejects_allocation_above_open_amount() {
 #[tokio::test]
 async fn payment_rejects_other_customers_invoice() {
     let sale = sale().await;
-    let other = sale.books.customer("US").await;
+    let other = sale.books.customer("BR").await;
     let mut body = payment_body(&other, "10.00", "2026-10-06");
     body["allocations"] = json!([{ "invoice_id": sale.invoice, "amount": "10.00" }]);
     let path = "/v1/payments";
@@ -158,4 +158,80 @@ async fn party_rejects_bad_vat_id_and_missing_agreement() {
     rejected(&sale, "/v1/parties", &body, "invalid_vat_id", "vat_id").await;
     let body = crate::billing_support::party_body("partner", "Seller", "DE", true, None);
     rejected(&sale, "/v1/parties", &body, "invalid_field", "agreement").await;
+}
+
+#[tokio::test]
+async fn invoice_rejects_malformed_json() {
+    let sale = sale().await;
+    let before = sale.books.count("journal_entries").await;
+    let app = &sale.books.app;
+    let response = app.post_raw("/v1/invoices", &app.write_key, "raw-1", "{\"lines\": [").await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.body["code"], "malformed_json");
+    assert_eq!(sale.books.count("journal_entries").await, before);
+}
+
+/// Sends one failing request per billing error code for the error table's snapshot test and
+/// returns the responses with the generated values to redact from their bodies.
+pub async fn error_cases(
+) -> (Vec<(subledger::error::ErrorCode, crate::helpers::Response)>, Vec<String>) {
+    use subledger::error::ErrorCode::*;
+    let empty = Books::open_without_platform().await;
+    let customer = empty.customer("BR").await;
+    let seller = empty.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let body = invoice_body(&customer, &seller, "2026-10-06T10:00:00Z", &["1.00"]);
+    let mut cases = vec![(PlatformNotConfigured, empty.post("/v1/invoices", &body).await)];
+
+    let sale = sale().await;
+    let (books, stranger) = (&sale.books, uuid::Uuid::now_v7().to_string());
+    let at = "2026-10-06T10:00:00Z";
+    let body = invoice_body(&stranger, &sale.partner, at, &["1.00"]);
+    cases.push((UnknownParty, books.post("/v1/invoices", &body).await));
+    let vat =
+        crate::billing_support::party_body("customer", "Buyer", "DE", true, Some("DE136695977"));
+    cases.push((InvalidVatId, books.post("/v1/parties", &vat).await));
+    let mut body = invoice_body(&sale.customer, &sale.partner, at, &["1.00"]);
+    body["currency"] = json!("USD");
+    cases.push((CurrencyNotAllowed, books.post("/v1/invoices", &body).await));
+    let mut body = invoice_body(&sale.customer, &sale.partner, at, &["1.00"]);
+    body["lines"][0]["currency"] = json!("USD");
+    cases.push((CurrencyMismatch, books.post("/v1/invoices", &body).await));
+    let body = invoice_body(&sale.customer, &sale.partner, "2026-10-01T10:00:00Z", &["1.00"]);
+    cases.push((IssuedBeforeSeriesLast, books.post("/v1/invoices", &body).await));
+    let body = json!({ "invoice_id": stranger, "issued_at": at });
+    cases.push((UnknownInvoice, books.post("/v1/credit-notes", &body).await));
+    let lines = json!([{ "line_no": 1, "amount": "100.01" }]);
+    let body = json!({ "invoice_id": sale.invoice, "issued_at": at, "lines": lines });
+    cases.push((CreditAboveResidual, books.post("/v1/credit-notes", &body).await));
+    let other = books.customer("BR").await;
+    let mut body = payment_body(&other, "10.00", "2026-10-06");
+    body["allocations"] = json!([{ "invoice_id": sale.invoice, "amount": "10.00" }]);
+    cases.push((AllocationNotOpen, books.post("/v1/payments", &body).await));
+    let mut body = payment_body(&sale.customer, "150.00", "2026-10-06");
+    body["allocations"] = json!([{ "invoice_id": sale.invoice, "amount": "100.01" }]);
+    cases.push((AllocationAboveOpenAmount, books.post("/v1/payments", &body).await));
+    let statement = json!({
+        "partner_id": sale.partner,
+        "currency": "EUR",
+        "period": "2026-10",
+        "issued_at": "2026-11-01T08:00:00Z",
+    });
+    books.create("/v1/commission-statements", &statement).await;
+    let again = books.post("/v1/commission-statements", &statement).await;
+    cases.push((CommissionStatementExists, again));
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = (today + chrono::Days::new(1)).to_string();
+    let body = json!({ "as_of": tomorrow });
+    cases.push((PayoutDateInFuture, books.post("/v1/payout-runs", &body).await));
+
+    let ids = vec![
+        stranger,
+        sale.invoice.clone(),
+        customer,
+        sale.customer.clone(),
+        other,
+        tomorrow,
+        today.to_string(),
+    ];
+    (cases, ids)
 }

@@ -50,8 +50,9 @@ async fn credit_note_snapshot() {
 #[tokio::test]
 async fn partner_statement_snapshot() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.20", "refunded")).await;
-    let customer = books.customer("US").await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.20", "refunded")).await;
+    let customer = books.customer("BR").await;
     let october = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["125.00"]);
     let invoice = books.create("/v1/invoices", &october).await;
     books.create("/v1/payments", &payment_body(&customer, "125.00", "2026-10-06")).await;
@@ -73,9 +74,10 @@ async fn partner_statement_snapshot() {
 #[tokio::test]
 async fn aging_snapshot() {
     let books = Books::open("FR", Some("FR40303265045")).await;
-    let partner = books.partner("US", None, agreement("agent", "0.10", "refunded")).await;
-    let first = books.customer("US").await;
-    let second = books.customer("US").await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.10", "refunded")).await;
+    let first = books.customer("BR").await;
+    let second = books.customer("BR").await;
     let invoices = [
         (&first, "2026-07-01", "100.00"),
         (&first, "2026-09-15", "40.00"),

@@ -22,6 +22,11 @@ impl Books {
         Books { app, platform }
     }
 
+    /// Opens a tenant without its platform party.
+    pub async fn open_without_platform() -> Books {
+        Books { app: TestApp::spawn().await, platform: String::new() }
+    }
+
     pub async fn partner(&self, country: &str, vat_id: Option<&str>, agreement: Value) -> String {
         let mut body = party_body("partner", "Partner", country, true, vat_id);
         body["agreement"] = agreement;
@@ -89,7 +94,7 @@ pub fn party_body(
     })
 }
 
-/// An agreement with one flat commission rate.
+/// Builds an agreement with one flat commission rate.
 pub fn agreement(selling_role: &str, rate: &str, commission_on_refund: &str) -> Value {
     json!({
         "selling_role": selling_role,
@@ -107,7 +112,7 @@ async fn created(app: &TestApp, path: &str, body: &Value) -> String {
     response.body["id"].as_str().unwrap().to_string()
 }
 
-/// An invoice body of net unit prices, one item per line.
+/// Builds an invoice body of net unit prices, one item per line.
 pub fn invoice_body(customer: &str, seller: &str, issued_at: &str, prices: &[&str]) -> Value {
     let lines: Vec<Value> = prices
         .iter()

@@ -186,6 +186,12 @@ async fn every_error_code_has_a_snapshot() {
     request_cases(&app, &mut cases, &mut ids).await;
     api_cases(&app, &mut cases, &mut ids).await;
 
+    let (billing, billing_ids) = crate::billing_errors::error_cases().await;
+    for (code, response) in billing {
+        cases.add(code, response);
+    }
+    ids.extend(billing_ids);
+
     let unavailable = TestApp::spawn().await;
     unavailable.pool.close();
     cases.add(

@@ -222,3 +222,26 @@ async fn audit_views_are_documented() {
     let undocumented: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
     assert!(undocumented.is_empty(), "views without COMMENT ON: {undocumented:?}");
 }
+
+#[tokio::test]
+async fn balance_slot_claim_skips_taken_slots() {
+    let app = TestApp::spawn().await;
+    let mut holder = app.sql().await;
+    let holder_tx = holder.transaction().await.unwrap();
+    for slot in (0..16).filter(|slot| *slot != 7) {
+        holder_tx.execute("SELECT pg_advisory_xact_lock(1397506643, $1)", &[&slot]).await.unwrap();
+    }
+    let mut claimant = app.sql().await;
+    let tx = claimant.transaction().await.unwrap();
+    assert_eq!(slot(&tx).await, 7);
+    assert_eq!(slot(&tx).await, 7, "a transaction keeps its slot");
+    let mut latecomer = app.sql().await;
+    let late_tx = latecomer.transaction().await.unwrap();
+    let pid: i32 = late_tx.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    assert_eq!(slot(&late_tx).await, (pid % 16) as i16, "with every slot taken, share the own");
+}
+
+async fn slot(tx: &deadpool_postgres::Transaction<'_>) -> i16 {
+    let row = tx.query_one("SELECT ledger_balance_slot()", &[]).await.unwrap();
+    row.get(0)
+}

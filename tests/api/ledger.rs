@@ -28,7 +28,7 @@ pub fn line(account: &str, amount: Decimal, currency: &str) -> NewLine {
     NewLine { account: code(account), amount: Money::new(amount, currency).unwrap(), memo: None }
 }
 
-/// A two-line EUR entry: debit `debit`, credit `credit`.
+/// Builds a two-line EUR entry that debits `debit` and credits `credit`.
 pub fn transfer(effective: &str, debit: &str, credit: &str, amount: Decimal) -> NewEntry {
     NewEntry {
         effective_date: date(effective),
@@ -235,6 +235,12 @@ async fn idempotency_key_replays_entry() {
     assert!(second.replayed);
     assert_eq!(balance_of(&app, app.tenant_id, CASH, None).await, dec!(5.00));
 
+    let client = app.sql().await;
+    let july = ledger::PeriodId::parse("2026-07").unwrap();
+    ledger::close_period(&client, app.tenant_id, july).await.unwrap();
+    let after_close = post(&app, app.tenant_id, entry.clone()).await.unwrap();
+    assert_eq!(after_close.id, first.id, "a replay must not depend on the period");
+
     let other = NewEntry { lines: transfer("2026-07-01", CASH, REVENUE, dec!(6)).lines, ..entry };
     let err = post(&app, app.tenant_id, other).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::IdempotencyKeyReused);
@@ -269,4 +275,97 @@ async fn currencies_table_matches_code() {
         .map(|currency| (currency.code().to_string(), currency.minor_units() as i16))
         .collect();
     assert_eq!(stored, compiled);
+}
+
+#[tokio::test]
+async fn open_transactions_share_no_balance_row() {
+    let app = TestApp::spawn().await;
+    let mut first_client = app.sql().await;
+    let mut second_client = app.sql().await;
+    let first = first_client.transaction().await.unwrap();
+    ledger::post_entry(&first, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(1)))
+        .await
+        .unwrap();
+    // The first transaction keeps its balance rows locked; the second must not wait for them.
+    let second = second_client.transaction().await.unwrap();
+    let posted = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ledger::post_entry(&second, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(2))),
+    )
+    .await
+    .expect("the second posting waited for the first transaction's balance rows");
+    posted.unwrap();
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
+
+    let client = app.sql().await;
+    let slots: i64 = client
+        .query_one(
+            "SELECT count(*) FROM account_balances WHERE tenant_id = $1 AND account_code = $2",
+            &[&app.tenant_id, &CASH],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 2);
+    assert_eq!(balance_of(&app, app.tenant_id, CASH, None).await, dec!(3.00));
+}
+
+#[tokio::test]
+async fn posting_waits_for_period_close() {
+    let app = TestApp::spawn().await;
+    let mut closer = app.sql().await;
+    let close_tx = closer.transaction().await.unwrap();
+    let july = ledger::PeriodId::parse("2026-07").unwrap();
+    ledger::close_period(&close_tx, app.tenant_id, july).await.unwrap();
+
+    // The posting reads the period as open, then waits for the closing transaction's lock.
+    let posting = tokio::spawn({
+        let pool = app.pool.clone();
+        let tenant_id = app.tenant_id;
+        async move {
+            let mut client = pool.get().await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            let entry = transfer("2026-07-15", CASH, REVENUE, dec!(1));
+            ledger::post_entry(&tx, tenant_id, entry).await.map(|posted| posted.id)
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!posting.is_finished(), "the posting did not wait for the period close");
+    close_tx.commit().await.unwrap();
+
+    let err = posting.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::PeriodClosed, "{err}");
+}
+
+#[tokio::test]
+async fn concurrent_reversals_post_one() {
+    let app = TestApp::spawn().await;
+    let original =
+        post(&app, app.tenant_id, transfer("2026-07-01", CASH, REVENUE, dec!(9))).await.unwrap();
+    let attempts = (0..8).map(|_| {
+        let pool = app.pool.clone();
+        let tenant_id = app.tenant_id;
+        tokio::spawn(async move {
+            let mut client = pool.get().await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            let result =
+                ledger::reverse_entry(&tx, tenant_id, original.id, Default::default()).await;
+            if result.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            result.map(|posted| posted.id).map_err(|err| err.code)
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .collect();
+    let posted = results.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(posted, 1, "{results:?}");
+    for result in results.iter().filter(|result| result.is_err()) {
+        assert_eq!(result, &Err(ErrorCode::EntryAlreadyReversed));
+    }
+    assert_eq!(balance_of(&app, app.tenant_id, CASH, None).await, dec!(0));
 }

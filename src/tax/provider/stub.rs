@@ -1,0 +1,310 @@
+//! A stub of the external tax provider: a real HTTP server on a loopback address that answers
+//! calculation requests from `fixtures/tax/us_addresses.json`.
+//!
+//! Faults for tests: a request header `X-Stub-Fault: slow | error | malformed` (with
+//! `X-Stub-Delay-Ms` for `slow`) affects that request; `POST /stub/faults` with
+//! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests (all
+//! of them when `count` is absent) and `{"fault": "none"}` clears it. `GET /stub/requests`
+//! returns how many calculation requests arrived.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{dev::Server, web, App, HttpRequest, HttpResponse, HttpServer};
+use anyhow::Context;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::http::CALCULATION_PATH;
+use super::wire::{self, CalculationRequest, ResponseData, ResponseLine};
+use crate::money::Rounding;
+
+const ADDRESSES: &str = include_str!("../../../fixtures/tax/us_addresses.json");
+
+#[derive(Debug, Clone, Deserialize)]
+struct AddressFile {
+    origin_based_states: Vec<String>,
+    taxable_percent: HashMap<String, HashMap<String, Decimal>>,
+    addresses: Vec<AddressRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct AddressRow {
+    postal_code: String,
+    state: String,
+    jurisdictions: Vec<JurisdictionRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct JurisdictionRow {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    name: String,
+    rate: Decimal,
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    None,
+    /// Wait `delay_ms` before answering.
+    Slow,
+    /// Answer HTTP 500.
+    Error,
+    /// Answer 200 with a body that is not JSON.
+    Malformed,
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultRequest {
+    fault: Fault,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    count: Option<u32>,
+}
+
+#[derive(Debug)]
+struct Faults {
+    fault: Fault,
+    delay: Duration,
+    remaining: Option<u32>,
+    received: u64,
+}
+
+struct StubState {
+    file: AddressFile,
+    faults: Mutex<Faults>,
+}
+
+/// Longest delay a `slow` fault may ask for, so a stub never hangs a test run.
+const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// Binds `listener` and returns the running stub server.
+pub fn serve(listener: TcpListener) -> anyhow::Result<Server> {
+    let file: AddressFile =
+        serde_json::from_str(ADDRESSES).context("fixtures/tax/us_addresses.json")?;
+    let state = web::Data::new(StubState {
+        file,
+        faults: Mutex::new(Faults {
+            fault: Fault::None,
+            delay: Duration::ZERO,
+            remaining: None,
+            received: 0,
+        }),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route(CALCULATION_PATH, web::post().to(calculate))
+            .route("/stub/faults", web::post().to(set_faults))
+            .route("/stub/requests", web::get().to(requests))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// A stub running in the background on 127.0.0.1 with a free port, for tests and benches.
+pub struct RunningStub {
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl RunningStub {
+    /// Starts a stub on 127.0.0.1, port chosen by the system, on the current tokio runtime.
+    pub fn start() -> anyhow::Result<RunningStub> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let server = serve(listener)?;
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(RunningStub { url, handle })
+    }
+
+    /// Injects `fault` into the next `count` requests (all when `None`).
+    pub async fn set_fault(
+        &self,
+        fault: &str,
+        delay_ms: u64,
+        count: Option<u32>,
+    ) -> anyhow::Result<()> {
+        let body = serde_json::json!({ "fault": fault, "delay_ms": delay_ms, "count": count });
+        let response = reqwest::Client::new()
+            .post(format!("{}/stub/faults", self.url))
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "stub refused the fault: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// Returns how many calculation requests the stub received.
+    pub async fn requests(&self) -> anyhow::Result<u64> {
+        let body: serde_json::Value =
+            reqwest::get(format!("{}/stub/requests", self.url)).await?.json().await?;
+        body["received"].as_u64().context("stub returned no request count")
+    }
+}
+
+impl Drop for RunningStub {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+async fn set_faults(state: web::Data<StubState>, body: web::Json<FaultRequest>) -> HttpResponse {
+    let mut faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    faults.fault = body.fault;
+    faults.delay = Duration::from_millis(body.delay_ms.unwrap_or(0)).min(MAX_DELAY);
+    faults.remaining = body.count;
+    HttpResponse::NoContent().finish()
+}
+
+async fn requests(state: web::Data<StubState>) -> HttpResponse {
+    let faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    HttpResponse::Ok().json(serde_json::json!({ "received": faults.received }))
+}
+
+/// Counts the request and returns the fault that applies to it.
+fn take_fault(state: &StubState, req: &HttpRequest) -> (Fault, Duration) {
+    let mut faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    faults.received += 1;
+    let header = |name: &str| req.headers().get(name).and_then(|value| value.to_str().ok());
+    if let Some(fault) = header("x-stub-fault") {
+        let delay = header("x-stub-delay-ms").and_then(|ms| ms.parse().ok()).unwrap_or(1000);
+        let fault = match fault {
+            "slow" => Fault::Slow,
+            "error" => Fault::Error,
+            "malformed" => Fault::Malformed,
+            _ => Fault::None,
+        };
+        return (fault, Duration::from_millis(delay).min(MAX_DELAY));
+    }
+    let fault = faults.fault;
+    if let Some(remaining) = faults.remaining.as_mut() {
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            faults.fault = Fault::None;
+            faults.remaining = None;
+        }
+    }
+    (fault, faults.delay)
+}
+
+async fn calculate(
+    state: web::Data<StubState>,
+    req: HttpRequest,
+    body: web::Json<CalculationRequest>,
+) -> HttpResponse {
+    let (fault, delay) = take_fault(&state, &req);
+    match fault {
+        Fault::Error => {
+            return HttpResponse::InternalServerError().json(serde_json::json!({
+                "errors": [{ "detail": "injected server error" }]
+            }))
+        }
+        Fault::Malformed => {
+            return HttpResponse::Ok().content_type("application/json").body("{\"data\": [trunc")
+        }
+        Fault::Slow => tokio::time::sleep(delay).await,
+        Fault::None => {}
+    }
+    match answer(&state.file, &body) {
+        Ok(data) => HttpResponse::Ok().json(wire::CalculationResponse { data }),
+        Err(detail) => HttpResponse::BadRequest().json(serde_json::json!({
+            "errors": [{ "detail": detail }]
+        })),
+    }
+}
+
+fn find<'a>(file: &'a AddressFile, address: &wire::Address) -> Option<&'a AddressRow> {
+    let postal = address.postal_code.as_deref()?.get(..5)?;
+    file.addresses.iter().find(|row| row.postal_code == postal)
+}
+
+/// Computes the answer: every jurisdiction of the destination (or, for a seller in an
+/// origin-based state selling within it, of the seller's address), the product's taxable
+/// part of each line, and the tax rounded half up per line and jurisdiction.
+fn answer(file: &AddressFile, request: &CalculationRequest) -> Result<ResponseData, String> {
+    let destination = &request.customer.destination;
+    if destination.country != "US" {
+        return Err(format!("destination country {} is not supported", destination.country));
+    }
+    let to = find(file, destination).ok_or_else(|| {
+        format!("no jurisdiction found for postal code {:?}", destination.postal_code)
+    })?;
+    let origin = &request.seller.physical_origin;
+    let from = (origin.country == "US").then(|| find(file, origin)).flatten();
+    let (taxing, situs) = match from {
+        Some(from) if from.state == to.state && file.origin_based_states.contains(&to.state) => {
+            (from, "ORIGIN")
+        }
+        _ => (to, "DESTINATION"),
+    };
+    let decimals = crate::money::Currency::parse(&request.currency)
+        .map_err(|err| err.to_string())?
+        .minor_units();
+    let mut line_items = Vec::with_capacity(request.line_items.len());
+    for line in &request.line_items {
+        let percent = file
+            .taxable_percent
+            .get(&taxing.state)
+            .and_then(|products| products.get(&line.product.product_class))
+            .ok_or_else(|| format!("unknown product class {}", line.product.product_class))?;
+        let taxable =
+            Rounding::HalfUp.round(line.extended_price * percent / Decimal::ONE_HUNDRED, decimals);
+        let taxes: Vec<wire::Tax> = taxing
+            .jurisdictions
+            .iter()
+            .map(|j| {
+                let charged = !taxable.is_zero() && !j.rate.is_zero();
+                wire::Tax {
+                    jurisdiction: wire::Jurisdiction {
+                        jurisdiction_type: j.kind.clone(),
+                        jurisdiction_id: j.id.clone(),
+                        value: j.name.clone(),
+                    },
+                    tax_result: if charged { "TAXABLE" } else { "NONTAXABLE" }.to_string(),
+                    situs: situs.to_string(),
+                    effective_rate: j.rate / Decimal::ONE_HUNDRED,
+                    taxable: if charged {
+                        taxable
+                    } else {
+                        Rounding::HalfUp.round(Decimal::ZERO, decimals)
+                    },
+                    calculated_tax: Rounding::HalfUp
+                        .round(taxable * j.rate / Decimal::ONE_HUNDRED, decimals),
+                }
+            })
+            .collect();
+        let total_tax = taxes.iter().map(|tax| tax.calculated_tax).sum();
+        line_items.push(ResponseLine {
+            line_item_number: line.line_item_number,
+            extended_price: line.extended_price,
+            total_tax,
+            taxes,
+        });
+    }
+    let sub_total: Decimal = request.line_items.iter().map(|line| line.extended_price).sum();
+    let total_tax: Decimal = line_items.iter().map(|line| line.total_tax).sum();
+    Ok(ResponseData {
+        sale_message_type: request.sale_message_type,
+        sub_total,
+        total_tax,
+        total: sub_total + total_tax,
+        line_items,
+    })
+}

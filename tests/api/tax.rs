@@ -1,0 +1,344 @@
+//! `POST /v1/tax/quotes`, the provider path against the stub with its faults, and the stored
+//! audit trail.
+
+use std::time::Duration;
+
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+use subledger::config::ProviderOutage;
+use subledger::tax::provider::stub::RunningStub;
+use subledger::tax::{self, CreditLine, Determination, TaxInput};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+fn eu_quote() -> Value {
+    json!({
+        "seller": { "domicile": { "country": "DE" }, "kind": "business", "tax_id": "DE136695976" },
+        "buyer": { "domicile": { "country": "FR" }, "kind": "consumer" },
+        "platform_role": "none",
+        "product": "saas",
+        "currency": "EUR",
+        "lines": [{ "amount": "100.00" }, { "amount": "45.50", "quantity": "2" }],
+        "tax_point": "2025-03-10T12:00:00Z"
+    })
+}
+
+fn us_quote(
+    seller_postal: &str,
+    seller_state: &str,
+    buyer_postal: &str,
+    buyer_state: &str,
+) -> Value {
+    json!({
+        "seller": {
+            "domicile": { "country": "US", "subdivision": seller_state, "postal_code": seller_postal },
+            "kind": "business"
+        },
+        "buyer": {
+            "domicile": {
+                "country": "US", "subdivision": buyer_state, "postal_code": buyer_postal,
+                "time_zone": "America/Chicago"
+            },
+            "kind": "consumer"
+        },
+        "platform_role": "none",
+        "product": "saas",
+        "currency": "USD",
+        "lines": [{ "amount": "100.00" }],
+        "tax_point": "2025-06-01T12:00:00Z"
+    })
+}
+
+async fn app_with_stub(stub: &RunningStub, outage: ProviderOutage) -> TestApp {
+    let url = stub.url.clone();
+    TestApp::spawn_with(move |config| {
+        config.tax_provider_url = Some(url);
+        config.tax_provider_connect_timeout = Duration::from_millis(200);
+        config.tax_provider_timeout = Duration::from_millis(400);
+        config.tax_provider_outage = outage;
+    })
+    .await
+}
+
+fn key() -> String {
+    Uuid::new_v4().to_string()
+}
+
+#[tokio::test]
+async fn quote_returns_destination_vat() {
+    let app = TestApp::spawn().await;
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &eu_quote()).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body["rule"], "eu.b2c.electronic_services.destination");
+    assert_eq!(response.body["tax_total"], "29.10");
+    assert_eq!(response.body["taxes"][0]["jurisdiction"], "FR");
+    insta::assert_json_snapshot!("quote_eu_b2c", response.body);
+}
+
+#[tokio::test]
+async fn quote_replays_under_same_key() {
+    let app = TestApp::spawn().await;
+    let idempotency_key = key();
+    let first = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &eu_quote()).await;
+    let second = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &eu_quote()).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(second.body, first.body);
+    assert_eq!(
+        second.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let mut other = eu_quote();
+    other["lines"][0]["amount"] = json!("101.00");
+    let conflict = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &other).await;
+    assert_eq!(conflict.status, 409);
+}
+
+#[tokio::test]
+async fn quote_rejects_bad_input_by_field() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("/buyer/domicile/country", json!("XX"), "unknown_jurisdiction", "buyer.domicile.country"),
+        ("/buyer/kind", json!("business"), "invalid_field", ""),
+        ("/lines/0/amount", json!(100.0), "invalid_field", "lines[0].amount"),
+        ("/lines/0/amount", json!("100.001"), "currency_precision_exceeded", "lines[0].amount"),
+        ("/tax_point", json!("2019-06-01T12:00:00Z"), "tax_rate_not_found", "tax_point"),
+        ("/product", json!("gift_card"), "invalid_field", "product"),
+    ];
+    for (pointer, value, code, field) in cases {
+        let mut body = eu_quote();
+        *body.pointer_mut(pointer).unwrap() = value.clone();
+        if pointer == "/buyer/kind" {
+            // A business buyer with a malformed VAT id.
+            body["buyer"]["tax_id"] = json!("FR12");
+        }
+        let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+        assert_eq!(response.status, 422, "{pointer}: {}", response.body);
+        let expected_code = if pointer == "/buyer/kind" { "invalid_tax_id" } else { code };
+        let expected_field = if pointer == "/buyer/kind" { "buyer.tax_id" } else { field };
+        assert_eq!(response.body["code"], expected_code, "{pointer}");
+        assert_eq!(response.body["field"], expected_field, "{pointer}");
+    }
+    let read_only = app.post("/v1/tax/quotes", &app.read_key, &key(), &eu_quote()).await;
+    assert_eq!(read_only.status, 403);
+}
+
+#[tokio::test]
+async fn provider_taxes_texas_saas_at_80_percent() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+    let body = us_quote("10001", "NY", "78701", "TX");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let levels: Vec<&str> = response.body["taxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["state", "city", "special_district"]);
+    assert_eq!(response.body["taxes"][0]["taxable"], "80.00");
+    assert_eq!(response.body["taxes"][0]["amount"], "5.00");
+    assert_eq!(response.body["tax_total"], "6.60");
+    assert_eq!(response.body["rule"], "us.sales_tax.provider");
+    assert_eq!(response.body["taxes"][0]["rule"], "us.sales_tax.destination");
+    assert_eq!(response.body["source"], "provider");
+    assert!(response.body["provider_response"]["data"]["lineItems"].is_array());
+}
+
+#[tokio::test]
+async fn provider_cases_by_state() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+    // (seller postal, seller state, buyer postal, buyer state, tax total, first line rule)
+    let cases = [
+        ("77002", "TX", "78701", "TX", "6.60", "us.sales_tax.origin"),
+        ("10001", "NY", "97204", "OR", "0.00", "us.sales_tax.nontaxable"),
+        ("10001", "NY", "94103", "CA", "0.00", "us.sales_tax.nontaxable"),
+        ("10001", "NY", "98101", "WA", "10.35", "us.sales_tax.destination"),
+        ("78701", "TX", "10001", "NY", "8.88", "us.sales_tax.destination"),
+        ("78701", "TX", "19103", "PA", "8.00", "us.sales_tax.destination"),
+    ];
+    for (seller_postal, seller_state, buyer_postal, buyer_state, total, rule) in cases {
+        let body = us_quote(seller_postal, seller_state, buyer_postal, buyer_state);
+        let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+        assert_eq!(response.status, 200, "{buyer_postal}: {}", response.body);
+        assert_eq!(response.body["tax_total"], total, "{buyer_postal}");
+        assert_eq!(response.body["taxes"][0]["rule"], rule, "{buyer_postal}");
+    }
+    // Houston's own city and transit lines apply to a Houston seller's sale to Austin.
+    let origin = us_quote("77002", "TX", "78701", "TX");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &origin).await;
+    assert_eq!(response.body["taxes"][1]["jurisdiction_name"], "HOUSTON");
+    // Seattle carries the Sound Transit special district.
+    let seattle = us_quote("10001", "NY", "98101", "WA");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &seattle).await;
+    assert_eq!(response.body["taxes"][2]["level"], "special_district");
+    assert_eq!(response.body["taxes"][2]["rate"], "1.4");
+}
+
+#[tokio::test]
+async fn provider_rejection_is_not_retried() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::FallbackRates).await;
+    let body = us_quote("10001", "NY", "99999", "TX");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(response.body["code"], "tax_provider_rejected");
+    assert_eq!(stub.requests().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn provider_error_is_retried_until_it_answers() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+    stub.set_fault("error", 0, Some(2)).await.unwrap();
+    let body = us_quote("10001", "NY", "78701", "TX");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(stub.requests().await.unwrap(), 3);
+}
+
+/// Each fault, under each outage policy: reject answers 503 and stores nothing, so the same
+/// key succeeds once the provider is back; fallback answers an estimate flagged as such.
+#[tokio::test]
+async fn provider_faults_follow_the_outage_policy() {
+    for fault in ["slow", "error", "malformed"] {
+        let stub = RunningStub::start().unwrap();
+        let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+        stub.set_fault(fault, 2000, None).await.unwrap();
+        let body = us_quote("10001", "NY", "98101", "WA");
+        let idempotency_key = key();
+        let rejected = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
+        assert_eq!(rejected.status, 503, "{fault}: {}", rejected.body);
+        assert_eq!(rejected.body["code"], "tax_provider_unavailable", "{fault}");
+        let stored: i64 = app
+            .sql()
+            .await
+            .query_one("SELECT count(*) FROM tax_determinations", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(stored, 0, "{fault}");
+        stub.set_fault("none", 0, None).await.unwrap();
+        let retried = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
+        assert_eq!(retried.status, 200, "{fault}: {}", retried.body);
+        assert_eq!(retried.body["tax_estimated"], false, "{fault}");
+
+        let app = app_with_stub(&stub, ProviderOutage::FallbackRates).await;
+        stub.set_fault(fault, 2000, None).await.unwrap();
+        let estimated = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+        assert_eq!(estimated.status, 200, "{fault}: {}", estimated.body);
+        assert_eq!(estimated.body["tax_estimated"], true, "{fault}");
+        assert_eq!(estimated.body["source"], "fallback", "{fault}");
+        assert_eq!(estimated.body["tax_total"], "6.50", "{fault}");
+        stub.set_fault("none", 0, None).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn no_provider_configured_rejects_us_sales() {
+    let app = TestApp::spawn().await;
+    let body = us_quote("10001", "NY", "78701", "TX");
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+    assert_eq!(response.status, 503, "{}", response.body);
+    assert_eq!(response.body["code"], "tax_provider_unavailable");
+}
+
+#[tokio::test]
+async fn stored_determination_reads_back_and_credits() {
+    let app = TestApp::spawn().await;
+    let input: TaxInput = serde_json::from_value(eu_quote()).unwrap();
+    let rates = {
+        let client = app.sql().await;
+        tax::load_rate_book(&client).await.unwrap()
+    };
+    let determination = tax::determine(&rates, &input).unwrap();
+    let document_id = Uuid::new_v4();
+    let mut client = app.sql().await;
+    let tx = client.transaction().await.unwrap();
+    tax::store_determination(&tx, app.tenant_id, "invoice", document_id, &determination)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let stored: Determination =
+        tax::load_determination(&client, app.tenant_id, "invoice", document_id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored, determination);
+    let row = client
+        .query_one(
+            "SELECT jurisdiction_code, rate, amount, rule_id, rate_source FROM audit.tax_lines \
+             WHERE tenant_id = $1 AND document_id = $2",
+            &[&app.tenant_id, &document_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "FR");
+    assert_eq!(row.get::<_, rust_decimal::Decimal>(1), dec!(20));
+    assert_eq!(row.get::<_, rust_decimal::Decimal>(2), dec!(29.10));
+    assert_eq!(row.get::<_, String>(3), "eu.b2c.electronic_services.destination");
+    assert!(row.get::<_, String>(4).contains("TEDB"));
+
+    let credited =
+        tax::credit(&stored, &[], &[CreditLine { line: 1, amount: dec!(45.50) }]).unwrap();
+    assert_eq!(credited.tax_total, stored.lines[1].tax);
+
+    let duplicate =
+        tax::store_determination(&client, app.tenant_id, "invoice", document_id, &determination)
+            .await;
+    assert!(duplicate.is_err());
+}
+
+#[tokio::test]
+async fn rates_fixtures_load_idempotently() {
+    let app = TestApp::spawn().await;
+    let before = count_rates(&app).await;
+    subledger::db::migrate(&app.db.url).await.unwrap();
+    let after = count_rates(&app).await;
+    assert_eq!(before, after);
+    assert!(before >= 50);
+    let missing_source: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM tax_rates WHERE source = '' OR source_read_on IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(missing_source, 0);
+}
+
+async fn count_rates(app: &TestApp) -> i64 {
+    let row = app.sql().await.query_one("SELECT count(*) FROM tax_rates", &[]).await.unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn quote_rejects_malformed_json() {
+    let app = TestApp::spawn().await;
+    let response = app.post_raw("/v1/tax/quotes", &app.write_key, &key(), "{\"seller\": ").await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.body["code"], "malformed_json");
+}
+
+#[tokio::test]
+async fn determinations_stay_in_their_tenant() {
+    let app = TestApp::spawn().await;
+    let (other_tenant, _) = app.other_tenant("Other tenant").await;
+    let input: TaxInput = serde_json::from_value(eu_quote()).unwrap();
+    let client = app.sql().await;
+    let rates = tax::load_rate_book(&client).await.unwrap();
+    let determination = tax::determine(&rates, &input).unwrap();
+    let document_id = Uuid::new_v4();
+    tax::store_determination(&client, app.tenant_id, "invoice", document_id, &determination)
+        .await
+        .unwrap();
+    let seen =
+        tax::load_determination(&client, other_tenant, "invoice", document_id).await.unwrap();
+    assert!(seen.is_none());
+}
