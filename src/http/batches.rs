@@ -86,10 +86,12 @@ pub async fn create(
     let results = idempotency::execute_batch(&state, &caller, &writes, |tx, index| {
         // The future may outlive this borrow of the batch, so it owns its document.
         let document = documents[index].clone();
+        let engine = state.tax.clone();
         Box::pin(async move {
             match document.kind {
                 DocumentKind::Invoice => {
-                    Reply::created(&invoice::create(tx, tenant_id, typed(&document.body)?).await?)
+                    let new = typed(&document.body)?;
+                    Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
                 }
                 DocumentKind::Payment => {
                     Reply::created(&payment::create(tx, tenant_id, typed(&document.body)?).await?)
