@@ -213,7 +213,6 @@ fn partner(index: usize) -> serde_json::Value {
         "name": format!("Partner {index}"),
         "domicile": {"country": "IE", "city": "Cork", "time_zone": "Europe/Dublin"},
         "business": true,
-        "vat_id": format!("IE{:07}A", index),
         "agreement": {
             "selling_role": "agent",
             "currencies": ["EUR"],
