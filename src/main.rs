@@ -20,7 +20,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations.
     Migrate,
-    /// Serve a stub of the external tax provider, answering from the US address fixture.
+    /// Serve a stub of the external tax provider, computing responses from the US address
+    /// fixture.
     TaxProviderStub {
         /// Loopback address and port to listen on, such as 127.0.0.1:8090.
         #[arg(long, default_value = "127.0.0.1:8090")]

@@ -177,6 +177,10 @@ pub async fn create(
             .value(new.invoice_id.to_string()));
     }
     let mut reversal = reverse(&invoice, &mut lines, &mut taxes, &credited, refunded);
+    if !refunded {
+        // The platform keeps the commission, so the credit gives none of it back.
+        reversal.commission = Decimal::ZERO;
+    }
     reversal.rescale(invoice.currency);
     let total = reversal.net + reversal.tax;
     let applied_to_open = total.min(invoice.open_amount);

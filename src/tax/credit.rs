@@ -1,10 +1,10 @@
 //! Credit notes at the original rates.
 //!
 //! A credit of part of a line takes the same fraction of each of that line's original tax
-//! shares. Fractions are cumulative over all credits of the line: after a credit, the credits
-//! so far hold round(original tax × credited so far / original amount), so the credit that
-//! brings a line to its full amount takes exactly what is left and the rounding residue is
-//! never lost or doubled.
+//! shares. Fractions are cumulative over all credits of the line. After each credit, the
+//! credits so far add up to round(original tax × credited so far / original amount). The
+//! credit that brings a line to its full amount therefore takes exactly what is left, so the
+//! rounding residue is never lost or doubled.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -4,12 +4,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::model::{
-    Determination, DeterminationSource, Liability, LineShare, LineTax, PartyKind, TaxInput, TaxLine,
+    Determination, DeterminationSource, Liability, LineShare, LineTax, TaxInput, TaxLine,
 };
 use super::rates::{Jurisdiction, RateBook, RateClass};
 use super::rounding::{self, Component, Computed};
 use super::rules::{self, Parties, Placement, Treatment};
 use crate::error::{Error, ErrorCode};
+use crate::money::Rounding;
 
 /// Most lines one document may carry.
 pub const MAX_LINES: usize = 1000;
@@ -39,12 +40,12 @@ pub fn determine(rates: &RateBook, input: &TaxInput) -> Result<Determination, Er
 }
 
 /// Estimates the tax of a sale to the United States from the state-level fallback rate of the
-/// buyer's state, for use when the external provider cannot answer. The result is flagged
+/// buyer's state, for use when the external provider fails. The result is flagged
 /// `tax_estimated`.
 ///
 /// NOTE: the estimate ignores county, city and district taxes and product taxability (it
 /// charges the state rate on SaaS in California, where SaaS is not taxed); a document posted
-/// with it needs a correction once the provider answers.
+/// with it needs a correction once the provider is back.
 pub fn determine_fallback(rates: &RateBook, input: &TaxInput) -> Result<Determination, Error> {
     check_lines(input)?;
     let parties = rules::parties(rates, input)?;
@@ -117,8 +118,7 @@ fn rate_of<'a>(
     class: RateClass,
     date: NaiveDate,
 ) -> Result<&'a super::rates::Rate, Error> {
-    let any_rates = rates.rates().any(|rate| rate.jurisdiction == jurisdiction.code);
-    if !any_rates {
+    if !rates.has_rates(&jurisdiction.code) {
         return Err(Error::new(
             ErrorCode::TaxRuleMissing,
             format!(
@@ -183,14 +183,14 @@ fn assemble(
             rule: p.jurisdiction.rounding_rule,
         })
         .collect();
-    let amounts: Vec<Decimal> = input.lines.iter().map(|line| line.amount).collect();
+    let line_amounts: Vec<Decimal> = input.lines.iter().map(|line| line.amount).collect();
     let computed = rounding::compute(
-        &amounts,
+        &line_amounts,
         input.prices_include_tax,
         &components,
         input.currency.minor_units(),
     );
-    let taxes = priced
+    let taxes: Vec<TaxLine> = priced
         .iter()
         .zip(&computed.totals)
         .map(|(p, (taxable, amount))| TaxLine {
@@ -208,6 +208,7 @@ fn assemble(
             rounding: p.jurisdiction.rounding_scope,
         })
         .collect();
+    let amounts = amounts(input, computed, &taxes);
     Determination {
         rule: placement.rule.clone(),
         supplier: match parties.supplier_liability {
@@ -223,14 +224,24 @@ fn assemble(
         prices_include_tax: input.prices_include_tax,
         tax_point: input.tax_point,
         tax_date,
+        taxes,
+        lines: amounts.lines,
+        net_total: amounts.net_total,
+        tax_total: amounts.tax_total,
+        gross_total: amounts.net_total + amounts.tax_total,
         legal_mentions: placement.mention.iter().cloned().collect(),
         provider_response: None,
-        ..totals(input, computed, taxes)
     }
 }
 
-/// Builds the amount fields of a determination from computed lines.
-fn totals(input: &TaxInput, computed: Computed, taxes: Vec<TaxLine>) -> Determination {
+struct Amounts {
+    lines: Vec<LineTax>,
+    net_total: Decimal,
+    tax_total: Decimal,
+}
+
+/// Converts computed lines into the determination's lines and totals.
+fn amounts(input: &TaxInput, computed: Computed, taxes: &[TaxLine]) -> Amounts {
     let lines: Vec<LineTax> = computed
         .lines
         .into_iter()
@@ -245,27 +256,10 @@ fn totals(input: &TaxInput, computed: Computed, taxes: Vec<TaxLine>) -> Determin
                 .collect(),
         })
         .collect();
-    let exact = |amount: Decimal| input.currency.round(amount, crate::money::Rounding::HalfUp);
-    let net_total = exact(lines.iter().map(|line| line.net).sum());
-    let tax_total = exact(taxes.iter().map(|tax| tax.amount).sum());
-    Determination {
-        rule: String::new(),
-        supplier: String::new(),
-        supplier_rule: None,
-        buyer_treated_as: PartyKind::Consumer,
-        buyer_tax_id: None,
-        source: DeterminationSource::Local,
-        tax_estimated: false,
-        currency: input.currency,
-        prices_include_tax: input.prices_include_tax,
-        tax_point: input.tax_point,
-        tax_date: input.tax_point.date_naive(),
-        gross_total: net_total + tax_total,
-        net_total,
-        tax_total,
-        taxes,
+    let exact = |amount: Decimal| input.currency.round(amount, Rounding::HalfUp);
+    Amounts {
+        net_total: exact(lines.iter().map(|line| line.net).sum()),
+        tax_total: exact(taxes.iter().map(|tax| tax.amount).sum()),
         lines,
-        legal_mentions: Vec::new(),
-        provider_response: None,
     }
 }

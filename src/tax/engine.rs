@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use chrono::NaiveDate;
+
 use super::determine::{self as local, check_lines};
 use super::model::{Determination, TaxInput};
 use super::provider::wire::SaleMessageType;
@@ -101,6 +103,7 @@ impl Engine {
         if input.buyer.domicile.country != "US" {
             return local::determine(&rates, input);
         }
+
         check_lines(input)?;
         if input.prices_include_tax {
             return Err(Error::new(
@@ -112,17 +115,11 @@ impl Engine {
         }
         let parties = rules::parties(&rates, input)?;
         let Some(provider) = &self.provider else {
-            return self.outage(
-                &rates,
-                input,
-                ProviderError::Connect("no provider is configured".into()),
-            );
+            let missing = ProviderError::Connect("no provider is configured".into());
+            return self.outage(&rates, input, missing);
         };
-        let state = parties.buyer_subdivision.as_deref().and_then(|code| rates.jurisdiction(code));
-        let tax_date = match state {
-            Some(state) => local::local_date(state, input.tax_point),
-            None => input.tax_point.date_naive(),
-        };
+
+        let tax_date = us_tax_date(&rates, &parties, input);
         let request = provider::request(input, &parties, message, document_number, tax_date);
         let started = std::time::Instant::now();
         let reply = provider.calculate(&request).await;
@@ -168,5 +165,16 @@ impl Engine {
                 })
             }
         }
+    }
+}
+
+/// Dates a sale to the United States in the buyer's own time zone when given, because a state
+/// may span two zones (Texas does), else in the state's zone.
+fn us_tax_date(rates: &RateBook, parties: &rules::Parties, input: &TaxInput) -> NaiveDate {
+    let state = parties.buyer_subdivision.as_deref().and_then(|code| rates.jurisdiction(code));
+    match (input.buyer.domicile.time_zone, state) {
+        (Some(zone), _) => input.tax_point.with_timezone(&zone).date_naive(),
+        (None, Some(state)) => local::local_date(state, input.tax_point),
+        (None, None) => input.tax_point.date_naive(),
     }
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::money::Currency;
 
-/// Where a party is established or, for a consumer, where it usually lives.
+/// The place where a party is established or, for a consumer, usually lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Domicile {
@@ -78,8 +78,8 @@ pub enum ProductTaxCode {
 }
 
 impl ProductTaxCode {
-    /// Whether the code is a telecommunication, broadcasting or electronically supplied
-    /// service, taxed where a consumer is under Art. 58 of Council Directive 2006/112/EC.
+    /// Tells whether the code is a telecommunication, broadcasting or electronically supplied
+    /// service, which Art. 58 of Council Directive 2006/112/EC taxes where the consumer is.
     pub fn is_electronic(self) -> bool {
         matches!(
             self,
@@ -156,7 +156,31 @@ pub struct TaxInput {
     pub tax_point: DateTime<Utc>,
 }
 
-/// Who owes a tax amount to the authority.
+impl TaxInput {
+    /// Builds the underlying supply of a deemed-supplier sale: the seller supplies the
+    /// platform, a business, for `lines` (the seller's share, net). Under Art. 9a of
+    /// Implementing Regulation 282/2011 this is a supply of its own, usually B2B. Returns
+    /// `None` unless the platform is the deemed supplier.
+    pub fn partner_leg(&self, lines: Vec<InputLine>) -> Option<TaxInput> {
+        let platform = self.platform.clone()?;
+        if self.platform_role != PlatformRole::DeemedSupplier {
+            return None;
+        }
+        Some(TaxInput {
+            seller: self.seller.clone(),
+            buyer: Party { kind: PartyKind::Business, ..platform },
+            platform: None,
+            platform_role: PlatformRole::None,
+            product: self.product,
+            currency: self.currency,
+            lines,
+            prices_include_tax: false,
+            tax_point: self.tax_point,
+        })
+    }
+}
+
+/// The party that owes a tax amount to the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Liability {
@@ -166,11 +190,11 @@ pub enum Liability {
     Platform,
     /// The buyer accounts for the tax itself (reverse charge, self-assessment).
     Buyer,
-    /// Nobody: the supply is exempt or outside the scope of the tax.
+    /// No party, because the supply is exempt or outside the scope of the tax.
     Nobody,
 }
 
-/// How a determination was made.
+/// The origin of a determination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeterminationSource {
@@ -178,7 +202,7 @@ pub enum DeterminationSource {
     Local,
     /// The external tax provider.
     Provider,
-    /// Local fallback rates because the provider could not answer: an estimate.
+    /// Local fallback rates, used because the provider failed. The result is an estimate.
     Fallback,
 }
 
@@ -217,7 +241,7 @@ pub struct TaxLine {
     pub liable: Liability,
     /// Text the invoice must carry, such as the reverse-charge mention.
     pub legal_mention: Option<String>,
-    /// Where the rate comes from: the rate row's source and read date, or the provider.
+    /// Source of the rate: the rate row's source and read date, or the provider.
     pub rate_source: String,
     pub rounding: RoundingScope,
 }
@@ -257,17 +281,17 @@ pub struct LineShare {
 pub struct Determination {
     /// The place-of-supply rule, as in every tax line.
     pub rule: String,
-    /// Who supplies for tax purposes: `seller` or `platform`.
+    /// The supplier for tax purposes: `seller` or `platform`.
     pub supplier: String,
-    /// Why the supplier is who it is, such as `eu.platform.deemed_supplier` (Art. 9a of
-    /// Implementing Regulation 282/2011); `None` when the seller supplies.
+    /// Rule that makes the platform the supplier, such as `eu.platform.deemed_supplier`
+    /// (Art. 9a of Implementing Regulation 282/2011). `None` when the seller supplies.
     pub supplier_rule: Option<String>,
     /// Whether the buyer was taxed as a business (a valid tax id) or as a consumer.
     pub buyer_treated_as: PartyKind,
     /// The buyer's tax id as validated, such as `DE136695976`.
     pub buyer_tax_id: Option<String>,
     pub source: DeterminationSource,
-    /// Set when the provider could not answer and local fallback rates were used.
+    /// Set when the provider failed and local fallback rates were used.
     pub tax_estimated: bool,
     #[schema(value_type = String)]
     pub currency: Currency,

@@ -1,6 +1,6 @@
 //! Jurisdictions and effective-dated rates, held in memory for determination.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -58,7 +58,7 @@ pub enum RateClass {
     Reduced,
     SuperReduced,
     /// The state-level rate of a US state, used only as an estimate when the external
-    /// provider cannot answer.
+    /// provider fails.
     UsFallback,
 }
 
@@ -137,6 +137,8 @@ pub struct RateBook {
     rates: HashMap<(String, RateClass), Vec<Rate>>,
     /// Subdivision jurisdictions per country, so a country with none ignores subdivisions.
     countries_with_subdivisions: HashMap<String, usize>,
+    /// Jurisdictions with at least one rate.
+    rated: HashSet<String>,
 }
 
 impl RateBook {
@@ -164,6 +166,7 @@ impl RateBook {
                 "rate of unknown jurisdiction {}",
                 rate.jurisdiction
             );
+            book.rated.insert(rate.jurisdiction.clone());
             book.rates.entry((rate.jurisdiction.clone(), rate.class)).or_default().push(rate);
         }
         for ((code, class), rows) in &mut book.rates {
@@ -193,7 +196,13 @@ impl RateBook {
         self.rates.values().flatten()
     }
 
-    /// Whether the country has subdivisions with their own taxes (Canada, the United States).
+    /// Tells whether any rate of any class is loaded for `code`.
+    pub fn has_rates(&self, code: &str) -> bool {
+        self.rated.contains(code)
+    }
+
+    /// Tells whether the country has subdivisions with their own taxes (Canada, the United
+    /// States).
     pub fn has_subdivisions(&self, country: &str) -> bool {
         self.countries_with_subdivisions.contains_key(country)
     }

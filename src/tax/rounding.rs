@@ -112,8 +112,8 @@ fn exclusive(nets: &[Decimal], components: &[Component], decimals: u32) -> Vec<C
 }
 
 /// Splits gross amounts into net and tax. The combined tax of each line (or of the document)
-/// is gross minus the rounded net; it is then shared among the components in proportion to
-/// their rates, the last component taking the rounding residue.
+/// is gross minus the rounded net. The components share it in proportion to their rates, and
+/// the last component takes the rounding residue.
 fn inclusive(grosses: &[Decimal], components: &[Component], decimals: u32) -> Vec<ComputedLine> {
     let Some(first) = components.first() else {
         return exclusive(grosses, components, decimals);

@@ -54,7 +54,7 @@ const EU_INTRA_COMMUNITY: &str =
     "Exempt intra-Community supply of goods (Article 138 of Council Directive 2006/112/EC)";
 const EU_EXPORT: &str = "Exempt export of goods (Article 146 of Council Directive 2006/112/EC)";
 
-/// How the taxing jurisdiction treats the supply.
+/// Treatment of the supply by the taxing jurisdiction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Treatment {
     /// The supplier charges the jurisdiction's rate.
@@ -79,7 +79,7 @@ pub struct Placement {
 pub struct Parties {
     pub supplier_country: String,
     pub supplier_below_threshold: bool,
-    /// Who supplies for tax purposes.
+    /// The supplier's liability: the seller's or, as deemed supplier, the platform's.
     pub supplier_liability: Liability,
     pub supplier_rule: Option<String>,
     pub buyer_country: String,

@@ -556,3 +556,25 @@ fn credit_keeps_the_original_rate_after_a_change() {
     assert_eq!(credited.taxes[0].rate, dec!(16));
     assert_eq!(credited.tax_total, dec!(8.00));
 }
+
+#[test]
+fn partner_leg_is_reverse_charged_to_the_platform() {
+    let case = cases().into_iter().find(|case| case.name.contains("IE platform")).unwrap();
+    let share = vec![InputLine { amount: dec!(70.00), quantity: Decimal::ONE }];
+    let leg = case.input.partner_leg(share).expect("deemed supplier sale has a partner leg");
+    let result = determine(&book(), &leg).unwrap();
+    assert_eq!(result.rule, "eu.b2b.reverse_charge");
+    assert_eq!(result.taxes[0].jurisdiction, "IE");
+    assert_eq!(result.taxes[0].liable, Liability::Buyer);
+    assert_eq!(result.tax_total, dec!(0.00));
+
+    let mut irish_partner = case.input.clone();
+    irish_partner.seller = business("IE", "IE6433435F");
+    let leg =
+        irish_partner.partner_leg(vec![InputLine { amount: dec!(70.00), quantity: Decimal::ONE }]);
+    let result = determine(&book(), &leg.unwrap()).unwrap();
+    assert_eq!(result.rule, "eu.domestic");
+    assert_eq!(result.tax_total, dec!(16.10));
+
+    assert!(base_sale().partner_leg(Vec::new()).is_none());
+}

@@ -61,7 +61,7 @@ pub enum CheckKind {
     FormatOnly,
 }
 
-/// Why a tax id was rejected.
+/// Reason a tax id is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaxIdError {
     #[error("tax id '{id}' does not have the format of {country}: expected {expected}")]

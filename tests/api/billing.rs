@@ -409,3 +409,67 @@ async fn commission_statement_lists_month() {
     assert_eq!(early.status, 422);
     assert_eq!(early.body["field"], "issued_at");
 }
+
+/// With tax-inclusive prices the tax is taken out of the price.
+#[tokio::test]
+async fn tax_inclusive_price_is_split() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "refunded")).await;
+    let customer = books.customer("IT").await;
+    let mut body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["12.20"]);
+    body["prices_include_tax"] = json!(true);
+    let invoice = books.create("/v1/invoices", &body).await;
+    assert_eq!(invoice["net_total"], "10.00");
+    assert_eq!(invoice["tax_total"], "2.20");
+    assert_eq!(invoice["total"], "12.20");
+    assert_eq!(invoice["commission"]["amount"], "1.50");
+}
+
+/// A credit by quantity takes its share of the line; the last quantity takes the rest.
+#[tokio::test]
+async fn credit_by_quantity_takes_line_share() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let mut body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["3.33"]);
+    body["lines"][0]["quantity"] = json!("3");
+    let invoice = books.create("/v1/invoices", &body).await;
+    assert_eq!(invoice["total"], "9.99");
+    let credit = |quantity: &str, day: u32| {
+        json!({
+            "invoice_id": invoice["id"],
+            "issued_at": format!("2026-10-{day:02}T10:00:00Z"),
+            "lines": [{ "line_no": 1, "quantity": quantity }],
+        })
+    };
+    let first = books.create("/v1/credit-notes", &credit("1", 6)).await;
+    assert_eq!(first["total"], "3.33");
+    assert_eq!(first["commission"], "0.50");
+    let rest = books.create("/v1/credit-notes", &credit("2", 7)).await;
+    assert_eq!(rest["total"], "6.66");
+    assert_eq!(rest["commission"], "1.00");
+    let too_many = books.post("/v1/credit-notes", &credit("1", 8)).await;
+    assert_eq!(too_many.body["code"], "credit_above_residual");
+    assert_eq!(books.balance("commission_revenue.EUR").await, dec("0.00"));
+}
+
+/// When the platform keeps its commission on a refund, the partner bears it.
+#[tokio::test]
+async fn kept_commission_is_borne_by_partner() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner =
+        books.partner("DE", Some("DE136695976"), agreement("agent", "0.15", "kept")).await;
+    let customer = books.customer("IT").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    let invoice = books.create("/v1/invoices", &body).await;
+    let credit = json!({ "invoice_id": invoice["id"], "issued_at": "2026-10-06T10:00:00Z" });
+    let note = books.create("/v1/credit-notes", &credit).await;
+    assert_eq!(note["total"], "12.20");
+    assert_eq!(note["commission"], "0.00");
+    assert_eq!(note["partner_cost"], "12.20");
+    assert_eq!(books.balance(&account("partner_payable", &partner)).await, dec("1.50"));
+    assert_eq!(books.balance("commission_revenue.EUR").await, dec("-1.50"));
+    assert_eq!(books.balance(&account("receivable", &customer)).await, dec("0.00"));
+}

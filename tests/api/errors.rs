@@ -186,6 +186,7 @@ async fn every_error_code_has_a_snapshot() {
     request_cases(&app, &mut cases, &mut ids).await;
     api_cases(&app, &mut cases, &mut ids).await;
 
+    tax_cases(&app, &mut cases).await;
     let (billing, billing_ids) = crate::billing_errors::error_cases().await;
     for (code, response) in billing {
         cases.add(code, response);
@@ -208,4 +209,60 @@ async fn every_error_code_has_a_snapshot() {
         .filter(|code| !cases.0.contains_key(code))
         .collect();
     assert!(missing.is_empty(), "error codes without a case in this test: {missing:?}");
+}
+
+fn quote(seller_country: &str, buyer: Value) -> Value {
+    json!({
+        "seller": { "domicile": { "country": seller_country }, "kind": "business" },
+        "buyer": buyer,
+        "platform_role": "none",
+        "product": "saas",
+        "currency": "EUR",
+        "lines": [{ "amount": "100.00" }],
+        "tax_point": "2025-03-10T12:00:00Z"
+    })
+}
+
+fn us_buyer(postal_code: &str, state: &str) -> Value {
+    let domicile = json!({ "country": "US", "subdivision": state, "postal_code": postal_code });
+    json!({ "domicile": domicile, "kind": "consumer" })
+}
+
+/// One failing quote per tax code, and the codes only the Rust API of the tax engine returns.
+async fn tax_cases(app: &TestApp, cases: &mut Cases) {
+    use ErrorCode::*;
+    let post = |body: Value| async move {
+        let key = uuid::Uuid::now_v7().to_string();
+        app.post("/v1/tax/quotes", &app.write_key, &key, &body).await
+    };
+    let consumer =
+        |country: &str| json!({ "domicile": { "country": country }, "kind": "consumer" });
+    cases.add(UnknownJurisdiction, post(quote("DE", consumer("XX"))).await);
+    let business = json!({ "domicile": { "country": "FR" }, "kind": "business", "tax_id": "FR12" });
+    cases.add(InvalidTaxId, post(quote("DE", business)).await);
+    let mut old = quote("DE", consumer("FR"));
+    old["tax_point"] = json!("2019-06-01T12:00:00Z");
+    cases.add(TaxRateNotFound, post(old).await);
+    cases.add(TaxRuleMissing, post(quote("BR", consumer("BR"))).await);
+    cases.add(TaxProviderUnavailable, post(quote("DE", us_buyer("78701", "TX"))).await);
+
+    let stub = subledger::tax::provider::stub::RunningStub::start().unwrap();
+    let url = stub.url.clone();
+    let with_stub = TestApp::spawn_with(move |config| config.tax_provider_url = Some(url)).await;
+    let key = uuid::Uuid::now_v7().to_string();
+    let body = quote("DE", us_buyer("99999", "TX"));
+    let rejected = with_stub.post("/v1/tax/quotes", &with_stub.write_key, &key, &body).await;
+    cases.add(TaxProviderRejected, rejected);
+
+    let rates = subledger::tax::load_rate_book(&app.sql().await).await.unwrap();
+    let input: subledger::tax::TaxInput =
+        serde_json::from_value(quote("DE", us_buyer("78701", "TX"))).unwrap();
+    let error = subledger::tax::determine(&rates, &input).unwrap_err();
+    cases.add_error(TaxProviderRequired, &error);
+    let input: subledger::tax::TaxInput =
+        serde_json::from_value(quote("DE", consumer("FR"))).unwrap();
+    let original = subledger::tax::determine(&rates, &input).unwrap();
+    let too_much = [subledger::tax::CreditLine { line: 0, amount: dec!(100.01) }];
+    let error = subledger::tax::credit(&original, &[], &too_much).unwrap_err();
+    cases.add_error(CreditExceedsOriginal, &error);
 }

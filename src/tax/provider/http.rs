@@ -1,5 +1,5 @@
 //! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts
-//! and 5xx answers, none on 4xx.
+//! and 5xx responses, none on 4xx.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The external tax provider for sales to the United States: the trait, its HTTP client, the
 //! request built from a `TaxInput`, the determination built from the response, and a stub
-//! server that answers like the provider.
+//! server that responds like the provider.
 
 pub mod http;
 pub mod stub;
@@ -21,7 +21,7 @@ use wire::{CalculationRequest, CalculationResponse, SaleMessageType};
 
 pub use http::HttpProvider;
 
-/// Why a provider call failed.
+/// Failure of a provider call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     #[error("the tax provider did not answer in time")]
@@ -37,7 +37,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether a retry may succeed: timeouts, connection failures and 5xx answers.
+    /// Tells whether a retry may succeed: after a timeout, a connection failure or a 5xx.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -46,7 +46,7 @@ impl ProviderError {
     }
 }
 
-/// The provider's answer: the parsed response and the body as received.
+/// The provider's response, parsed and as received.
 #[derive(Debug, Clone)]
 pub struct ProviderReply {
     pub response: CalculationResponse,
@@ -108,8 +108,8 @@ pub fn request(
     }
 }
 
-/// Builds a determination from the provider's reply, checking that it answers every line
-/// and that its amounts add up and fit the currency.
+/// Builds a determination from the provider's reply, checking that it covers every line and
+/// that its amounts add up and fit the currency.
 pub fn determination(
     input: &TaxInput,
     parties: &Parties,
@@ -120,7 +120,7 @@ pub fn determination(
     let currency = input.currency;
     if data.line_items.len() != input.lines.len() {
         return Err(ProviderError::Malformed(format!(
-            "{} lines answered for {} sent",
+            "{} lines returned for {} sent",
             data.line_items.len(),
             input.lines.len()
         )));
@@ -237,4 +237,74 @@ fn exact(currency: crate::money::Currency, amount: Decimal) -> Result<Decimal, P
     currency
         .exact(amount)
         .map_err(|err| ProviderError::Malformed(format!("amount {amount}: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tax::{fixtures, rules};
+    use rust_decimal_macros::dec;
+
+    fn sale() -> TaxInput {
+        serde_json::from_value(serde_json::json!({
+            "seller": { "domicile": { "country": "US", "subdivision": "NY", "postal_code": "10001" },
+                        "kind": "business" },
+            "buyer": { "domicile": { "country": "US", "subdivision": "WA", "postal_code": "98101" },
+                       "kind": "consumer" },
+            "platform_role": "none",
+            "product": "saas",
+            "currency": "USD",
+            "lines": [{ "amount": "100.00" }],
+            "tax_point": "2025-06-01T12:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    fn reply(line_tax: &str, total_tax: &str, calculated: &str) -> ProviderReply {
+        let raw = serde_json::json!({ "data": {
+            "saleMessageType": "QUOTATION", "subTotal": "100.00", "totalTax": total_tax,
+            "total": "110.00",
+            "lineItems": [{
+                "lineItemNumber": 1, "extendedPrice": "100.00", "totalTax": line_tax,
+                "taxes": [{
+                    "jurisdiction": { "jurisdictionType": "STATE", "jurisdictionId": "53",
+                                      "value": "WASHINGTON" },
+                    "taxResult": "TAXABLE", "situs": "DESTINATION", "effectiveRate": "0.065",
+                    "taxable": "100.00", "calculatedTax": calculated
+                }]
+            }]
+        }});
+        ProviderReply { response: serde_json::from_value(raw.clone()).unwrap(), raw }
+    }
+
+    fn map(reply: ProviderReply) -> Result<Determination, ProviderError> {
+        let input = sale();
+        let book = fixtures::rate_book().unwrap();
+        let parties = rules::parties(&book, &input).unwrap();
+        determination(&input, &parties, input.tax_point.date_naive(), reply)
+    }
+
+    #[test]
+    fn consistent_reply_maps_to_tax_lines() {
+        let result = map(reply("6.50", "6.50", "6.50")).unwrap();
+        assert_eq!(result.taxes[0].jurisdiction, "US:STATE:53");
+        assert_eq!(result.taxes[0].rate, dec!(6.5));
+        assert_eq!(result.tax_total, dec!(6.50));
+        assert!(result.provider_response.is_some());
+    }
+
+    #[test]
+    fn inconsistent_reply_is_malformed() {
+        assert!(matches!(map(reply("6.50", "6.51", "6.50")), Err(ProviderError::Malformed(_))));
+        assert!(matches!(map(reply("6.40", "6.40", "6.50")), Err(ProviderError::Malformed(_))));
+        assert!(matches!(map(reply("6.505", "6.505", "6.505")), Err(ProviderError::Malformed(_))));
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert!(ProviderError::Timeout.is_retryable());
+        assert!(ProviderError::Server { status: 503 }.is_retryable());
+        assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
+        assert!(!ProviderError::Malformed(String::new()).is_retryable());
+    }
 }

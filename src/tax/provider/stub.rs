@@ -1,11 +1,11 @@
-//! A stub of the external tax provider: a real HTTP server on a loopback address that answers
-//! calculation requests from `fixtures/tax/us_addresses.json`.
+//! A stub of the external tax provider: a real HTTP server on a loopback address that computes
+//! responses to calculation requests from `fixtures/tax/us_addresses.json`.
 //!
-//! Faults for tests: a request header `X-Stub-Fault: slow | error | malformed` (with
-//! `X-Stub-Delay-Ms` for `slow`) affects that request; `POST /stub/faults` with
-//! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests (all
-//! of them when `count` is absent) and `{"fault": "none"}` clears it. `GET /stub/requests`
-//! returns how many calculation requests arrived.
+//! Tests inject faults in two ways. A request header `X-Stub-Fault: slow | error | malformed`
+//! (with `X-Stub-Delay-Ms` for `slow`) affects that request only. `POST /stub/faults` with
+//! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
+//! all of them when `count` is absent, and `{"fault": "none"}` clears it.
+//! `GET /stub/requests` returns how many calculation requests arrived.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -51,11 +51,11 @@ struct JurisdictionRow {
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
     None,
-    /// Wait `delay_ms` before answering.
+    /// Wait `delay_ms` before responding.
     Slow,
-    /// Answer HTTP 500.
+    /// Respond with HTTP 500.
     Error,
-    /// Answer 200 with a body that is not JSON.
+    /// Respond 200 with a body that is not JSON.
     Malformed,
 }
 
@@ -81,7 +81,7 @@ struct StubState {
     faults: Mutex<Faults>,
 }
 
-/// Longest delay a `slow` fault may ask for, so a stub never hangs a test run.
+/// Maximum delay of a `slow` fault, so a stub never hangs a test run.
 const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Binds `listener` and returns the running stub server.
@@ -235,25 +235,10 @@ fn find<'a>(file: &'a AddressFile, address: &wire::Address) -> Option<&'a Addres
     file.addresses.iter().find(|row| row.postal_code == postal)
 }
 
-/// Computes the answer: every jurisdiction of the destination (or, for a seller in an
-/// origin-based state selling within it, of the seller's address), the product's taxable
+/// Computes the response: every jurisdiction of the taxing address, the product's taxable
 /// part of each line, and the tax rounded half up per line and jurisdiction.
 fn answer(file: &AddressFile, request: &CalculationRequest) -> Result<ResponseData, String> {
-    let destination = &request.customer.destination;
-    if destination.country != "US" {
-        return Err(format!("destination country {} is not supported", destination.country));
-    }
-    let to = find(file, destination).ok_or_else(|| {
-        format!("no jurisdiction found for postal code {:?}", destination.postal_code)
-    })?;
-    let origin = &request.seller.physical_origin;
-    let from = (origin.country == "US").then(|| find(file, origin)).flatten();
-    let (taxing, situs) = match from {
-        Some(from) if from.state == to.state && file.origin_based_states.contains(&to.state) => {
-            (from, "ORIGIN")
-        }
-        _ => (to, "DESTINATION"),
-    };
+    let (taxing, situs) = taxing_address(file, request)?;
     let decimals = crate::money::Currency::parse(&request.currency)
         .map_err(|err| err.to_string())?
         .minor_units();
@@ -266,38 +251,15 @@ fn answer(file: &AddressFile, request: &CalculationRequest) -> Result<ResponseDa
             .ok_or_else(|| format!("unknown product class {}", line.product.product_class))?;
         let taxable =
             Rounding::HalfUp.round(line.extended_price * percent / Decimal::ONE_HUNDRED, decimals);
-        let taxes: Vec<wire::Tax> = taxing
-            .jurisdictions
-            .iter()
-            .map(|j| {
-                let charged = !taxable.is_zero() && !j.rate.is_zero();
-                wire::Tax {
-                    jurisdiction: wire::Jurisdiction {
-                        jurisdiction_type: j.kind.clone(),
-                        jurisdiction_id: j.id.clone(),
-                        value: j.name.clone(),
-                    },
-                    tax_result: if charged { "TAXABLE" } else { "NONTAXABLE" }.to_string(),
-                    situs: situs.to_string(),
-                    effective_rate: j.rate / Decimal::ONE_HUNDRED,
-                    taxable: if charged {
-                        taxable
-                    } else {
-                        Rounding::HalfUp.round(Decimal::ZERO, decimals)
-                    },
-                    calculated_tax: Rounding::HalfUp
-                        .round(taxable * j.rate / Decimal::ONE_HUNDRED, decimals),
-                }
-            })
-            .collect();
-        let total_tax = taxes.iter().map(|tax| tax.calculated_tax).sum();
+        let taxes = line_taxes(taxing, situs, taxable, decimals);
         line_items.push(ResponseLine {
             line_item_number: line.line_item_number,
             extended_price: line.extended_price,
-            total_tax,
+            total_tax: taxes.iter().map(|tax| tax.calculated_tax).sum(),
             taxes,
         });
     }
+
     let sub_total: Decimal = request.line_items.iter().map(|line| line.extended_price).sum();
     let total_tax: Decimal = line_items.iter().map(|line| line.total_tax).sum();
     Ok(ResponseData {
@@ -307,4 +269,52 @@ fn answer(file: &AddressFile, request: &CalculationRequest) -> Result<ResponseDa
         total: sub_total + total_tax,
         line_items,
     })
+}
+
+/// Chooses the address whose jurisdictions tax the sale: the seller's for a sale within an
+/// origin-based state (Texas sources local tax at the seller's place of business), the
+/// buyer's otherwise.
+fn taxing_address<'a>(
+    file: &'a AddressFile,
+    request: &CalculationRequest,
+) -> Result<(&'a AddressRow, &'static str), String> {
+    let destination = &request.customer.destination;
+    if destination.country != "US" {
+        return Err(format!("destination country {} is not supported", destination.country));
+    }
+    let to = find(file, destination).ok_or_else(|| {
+        format!("no jurisdiction found for postal code {:?}", destination.postal_code)
+    })?;
+    let origin = &request.seller.physical_origin;
+    let from = (origin.country == "US").then(|| find(file, origin)).flatten();
+    Ok(match from {
+        Some(from) if from.state == to.state && file.origin_based_states.contains(&to.state) => {
+            (from, "ORIGIN")
+        }
+        _ => (to, "DESTINATION"),
+    })
+}
+
+fn line_taxes(taxing: &AddressRow, situs: &str, taxable: Decimal, decimals: u32) -> Vec<wire::Tax> {
+    let zero = Rounding::HalfUp.round(Decimal::ZERO, decimals);
+    taxing
+        .jurisdictions
+        .iter()
+        .map(|j| {
+            let charged = !taxable.is_zero() && !j.rate.is_zero();
+            wire::Tax {
+                jurisdiction: wire::Jurisdiction {
+                    jurisdiction_type: j.kind.clone(),
+                    jurisdiction_id: j.id.clone(),
+                    value: j.name.clone(),
+                },
+                tax_result: if charged { "TAXABLE" } else { "NONTAXABLE" }.to_string(),
+                situs: situs.to_string(),
+                effective_rate: j.rate / Decimal::ONE_HUNDRED,
+                taxable: if charged { taxable } else { zero },
+                calculated_tax: Rounding::HalfUp
+                    .round(taxable * j.rate / Decimal::ONE_HUNDRED, decimals),
+            }
+        })
+        .collect()
 }

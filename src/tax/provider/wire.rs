@@ -1,8 +1,9 @@
 //! The provider's request and response bodies, modelled on the Vertex O Series REST
-//! calculation API (v2 `supplies` request: `saleMessageType`, `seller.physicalOrigin`,
-//! `customer.destination`, `lineItems` with `extendedPrice`, `quantity` and `product`; response
-//! `data.lineItems[].taxes[]` with `jurisdiction { jurisdictionType, jurisdictionId, value }`,
-//! `effectiveRate`, `calculatedTax`, `taxResult` and `situs`).
+//! calculation API (v2 `supplies`). The request carries `saleMessageType`,
+//! `seller.physicalOrigin`, `customer.destination` and `lineItems` with `extendedPrice`,
+//! `quantity` and `product`. The response lists `data.lineItems[].taxes[]`, each with
+//! `jurisdiction { jurisdictionType, jurisdictionId, value }`, `effectiveRate`,
+//! `calculatedTax`, `taxResult` and `situs`.
 //!
 //! One deliberate difference: amounts and rates travel as decimal strings, not JSON numbers,
 //! so no amount passes through a binary float.
