@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
-use tokio_postgres::types::ToSql;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::accounts::{self, PlatformAccount, Purpose};
@@ -771,8 +771,7 @@ async fn rows_of(
 }
 
 fn lines_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<InvoiceLine> {
-    rows
-        .iter()
+    rows.iter()
         .map(|row| InvoiceLine {
             line_no: row.get(0),
             product: row.get(1),
@@ -788,8 +787,7 @@ fn lines_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<Invo
 }
 
 fn taxes_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<InvoiceTax> {
-    rows
-        .iter()
+    rows.iter()
         .map(|row| InvoiceTax {
             kind: row.get(0),
             jurisdiction: row.get(1),
