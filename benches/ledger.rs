@@ -9,7 +9,7 @@ use subledger::ledger::posting::validate;
 use subledger::ledger::{AccountCode, NewEntry, NewLine};
 use subledger::money::{Currency, Money, Rounding};
 
-/// An invoice-shaped entry of `lines` lines (at least 2) that balances in EUR.
+/// Builds an invoice-shaped entry of `lines` lines (at least 2) that balances in EUR.
 fn entry(lines: usize) -> NewEntry {
     let eur = Currency::parse("EUR").unwrap();
     let mut new_lines: Vec<NewLine> = (1..lines)

@@ -12,7 +12,7 @@ use crate::setup::Mode;
 /// The floor's schema, written once per database before the first floor run.
 const SCHEMA: &str = include_str!("../pgbench/floor_schema.sql");
 
-/// What one pgbench run reported.
+/// Figures of one pgbench run.
 #[derive(Debug, Clone, Default)]
 pub struct FloorRun {
     pub transactions_per_second: f64,
@@ -92,7 +92,7 @@ fn pgbench(
     parse(&stdout).with_context(|| format!("cannot read pgbench output:\n{stdout}"))
 }
 
-/// The tenant id the floor writes under; the floor tables hold no other tenant.
+/// Returns the tenant id of every floor row.
 fn floor_tenant() -> &'static str {
     "00000000-0000-4000-8000-00000000f100"
 }

@@ -97,7 +97,7 @@ struct Options {
     /// Run the full-scan balance check (audit.balance_check) at the end.
     #[arg(long)]
     check_balances: bool,
-    /// Where to write the JSON report.
+    /// Path of the JSON report.
     #[arg(long, default_value = "target/load-report.json")]
     json: PathBuf,
     /// Pool size of the started service (SUBLEDGER_POOL_SIZE).
@@ -609,7 +609,7 @@ impl Bench {
     }
 
     /// Grows the hot tenant's journal to each size, then measures hot posting and balance reads
-    /// there; the first point is the journal as the main runs left it.
+    /// there. The first point is the journal as it is.
     async fn measure_growth(&mut self) -> anyhow::Result<Vec<BalanceReads>> {
         let mut reads = Vec::new();
         let mut points = vec![0];
@@ -628,7 +628,7 @@ impl Bench {
         Ok(reads)
     }
 
-    /// Bulk-loads the journal up to `target` lines, if it holds fewer.
+    /// Bulk-loads the journal up to `target` lines, if it has fewer.
     async fn grow_to(&mut self, target: i64) -> anyhow::Result<()> {
         let client = self.pool.get().await?;
         let lines: i64 = client.query_one("SELECT count(*) FROM journal_lines", &[]).await?.get(0);

@@ -46,7 +46,7 @@ pub struct Shop {
     pub tax_account: String,
 }
 
-/// How the marketplace is split into tenants.
+/// Layout of the marketplace over tenants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -205,8 +205,9 @@ fn platform() -> serde_json::Value {
     })
 }
 
-/// A partner established in the platform's country and sold for as agent: it owes its sale's
-/// tax, and the commission it is charged carries Irish VAT that the platform owes.
+/// Builds a partner established in the platform's country and sold for as agent. The partner
+/// owes its sale's tax, and the commission it is charged carries Irish VAT that the platform
+/// owes.
 fn partner(index: usize) -> serde_json::Value {
     json!({
         "role": "partner",

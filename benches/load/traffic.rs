@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use crate::setup::Shop;
 
-/// What one run of clients did inside its measured window.
+/// Outcome of one run of clients inside its measured window.
 #[derive(Debug, Clone, Default)]
 pub struct Traffic {
     /// Requests that ended inside the window.
     pub requests: u64,
-    /// Documents posted (status 201 inside a batch, or a 201 answer).
+    /// Documents posted: 201 responses, or documents with status 201 inside a batch.
     pub documents: u64,
     /// Requests or batched documents that failed: transport errors and non-2xx statuses.
     pub errors: u64,
@@ -196,8 +196,9 @@ fn snippet(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
-/// An invoice of 3 to 6 lines from a random partner of `shop` to a random customer, issued
-/// now in `series`: taxed at the customer's VAT rate, with the partner's commission.
+/// Builds an invoice of 3 to 6 lines from a random partner of `shop` to a random customer,
+/// issued now in `series`. The service taxes it at the customer's VAT rate and charges the
+/// partner's commission.
 pub fn invoice(rng: &mut StdRng, shop: &Shop, series: &str) -> Value {
     let customer = shop.customers[rng.gen_range(0..shop.customers.len())];
     let partner = shop.partners[rng.gen_range(0..shop.partners.len())];
@@ -247,7 +248,7 @@ pub async fn balance_reads(base_url: &str, shop: &Shop, reads: usize) -> anyhow:
     Ok(latencies)
 }
 
-/// The `fraction` percentile of sorted latencies, in milliseconds.
+/// Returns the `fraction` percentile of sorted latencies, in milliseconds.
 pub fn percentile_ms(sorted_us: &[u64], fraction: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;

@@ -559,7 +559,7 @@ async fn insert(
         "sale": priced.sale_taxes,
         "commission": priced.commission_taxes,
     });
-    // Cached statements sent without waiting for each answer: Postgres runs them in order, so
+    // Cached statements sent without waiting for each result: Postgres runs them in order, so
     // the lines and taxes find their invoice, and the whole insert costs one round trip.
     let (header, line, tax) = tokio::try_join!(
         tx.prepare_cached(INSERT_INVOICE),
@@ -689,7 +689,7 @@ pub async fn find(
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Invoice>, Error> {
-    // The three reads are sent together and answered in one round trip.
+    // The three reads are sent together, so they take one round trip.
     let (header, lines, taxes) = tokio::try_join!(
         rows_of(client, SELECT_INVOICE, tenant_id, id),
         rows_of(client, SELECT_INVOICE_LINES, tenant_id, id),

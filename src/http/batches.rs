@@ -13,10 +13,10 @@ use super::AppState;
 use crate::billing::{credit_note, invoice, payment};
 use crate::error::{Error, ErrorCode};
 
-/// Most documents one batch may carry.
+/// Maximum number of documents in one batch.
 pub const MAX_BATCH_DOCUMENTS: usize = 1000;
 
-/// Longest idempotency key of a document, in characters, as for the header of a single write.
+/// Maximum length of a document's idempotency key, in characters, as for a single write.
 const MAX_KEY_LEN: usize = 255;
 
 /// Kind of a batched document, named after the route that takes it alone.
@@ -29,8 +29,8 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    /// The route that takes this document alone; its fingerprint makes a batched document and
-    /// the same document sent alone replays of each other.
+    /// Returns the route that takes this document alone. Fingerprints use it, so a batched
+    /// document and the same document sent alone replay each other.
     fn path(self) -> &'static str {
         match self {
             DocumentKind::Invoice => "/v1/invoices",
@@ -67,7 +67,7 @@ pub struct BatchResult {
 }
 
 /// Posts up to 1,000 invoices, payments and credit notes in one transaction. Each document
-/// gets the status and body its own route would return; a rejected document does not undo
+/// gets the status and body its own route would return. A rejected document does not undo
 /// the others, and a document whose key was used before is replayed.
 #[utoipa::path(
     post, path = "/batches", tag = "batches", request_body = NewBatch,

@@ -215,7 +215,7 @@ pub struct BatchWrite {
     pub request_sha256: Vec<u8>,
 }
 
-/// What one write of a batch returned: the status and body it would have returned alone.
+/// Result of one write of a batch: the status and body it would have returned alone.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchOutcome {
     pub idempotency_key: String,
@@ -228,7 +228,7 @@ pub struct BatchOutcome {
 
 /// Runs every write of a batch in ONE transaction, each under its own savepoint and its own
 /// idempotency key, and commits once. A rejected write is rolled back to its savepoint and
-/// its problem stored under its key, so it does not undo the others; a write whose key is
+/// its problem stored under its key, so it does not undo the others. A write whose key is
 /// already stored is replayed. Writes that fail for another reason (a deadlock, say) are
 /// rolled back, reported with their 5xx problem and not stored, so a retry runs them again.
 /// Fails as a whole only when the transaction itself fails, and then nothing is written.
@@ -285,7 +285,7 @@ where
         }
     };
     if !insert_record(&savepoint, caller, write, reply.status, &reply.body).await? {
-        // A concurrent request with the same key committed first: its response is the answer.
+        // A concurrent request with the same key committed first, so its response is returned.
         savepoint.rollback().await?;
         let stored = lookup(tx, caller.tenant_id, &write.key.0)
             .await?

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::billing_support::{account, agreement, dec, invoice_body, Books};
 use crate::helpers::Response;
 
-/// A shop with one partner (agent, 10% commission) and one German consumer.
+/// Opens books with one Irish partner (agent, 10% commission) and one German consumer.
 async fn shop() -> (Books, String, String) {
     let books = Books::open("IE", Some("IE6388047V")).await;
     let partner = books.partner("IE", None, agreement("agent", "0.10", "kept")).await;
