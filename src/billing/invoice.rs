@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::accounts::{self, PlatformAccount, Purpose};
@@ -457,13 +458,13 @@ async fn apply_customer_credit(
     currency: Currency,
     total: Decimal,
 ) -> Result<Decimal, Error> {
-    let row = tx
-        .query_opt(
+    let statement = tx
+        .prepare_cached(
             "SELECT credit_balance FROM contract_accounts WHERE tenant_id = $1 AND party_id = $2 \
              AND currency = $3 AND purpose = 'customer_credit' FOR UPDATE",
-            &[&tenant_id, &customer.id, &currency.code()],
         )
         .await?;
+    let row = tx.query_opt(&statement, &[&tenant_id, &customer.id, &currency.code()]).await?;
     let balance: Decimal = row.map(|row| row.get(0)).unwrap_or(Decimal::ZERO);
     let applied = balance.min(total);
     if applied > Decimal::ZERO {
@@ -562,49 +563,51 @@ async fn insert(
         "sale": priced.sale_taxes,
         "commission": priced.commission_taxes,
     });
-    tx.execute(
-        "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, customer_id, seller_id, \
-         currency, selling_role, prices_include_tax, issued_at, issue_date, due_on, net_total, \
-         tax_total, total, commission, commission_tax, partner_share, credit_applied, \
-         open_amount, tax_determination, commission_legal_mention, entry_id, tax_estimated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25)",
-        &[
-            &tenant_id,
-            &stored.id,
-            &stored.number,
-            &stored.issuer,
-            &stored.series,
-            &new.customer_id,
-            &new.seller_id,
-            &stored.currency.code(),
-            &stored.role.as_str(),
-            &new.prices_include_tax,
-            &new.issued_at,
-            &stored.issue_date,
-            &stored.due_on,
-            &priced.net_total,
-            &priced.tax_total,
-            &priced.total,
-            &priced.commission,
-            &priced.commission_tax,
-            &priced.partner_share,
-            &stored.credit_applied,
-            &(priced.total - stored.credit_applied),
-            &determination,
-            &mention,
-            &entry_id,
-            &stored.tax_estimated,
-        ],
-    )
-    .await?;
-    for ((line, input), priced_line) in new.lines.iter().zip(lines).zip(&priced.lines) {
-        tx.execute(
-            "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, product, tax_code, \
-             quantity, unit_price, discount, net, commission) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &tenant_id,
+    // Cached statements sent without waiting for each result: Postgres runs them in order, so
+    // the lines and taxes find their invoice, and the whole insert costs one round trip.
+    let (header, line, tax) = tokio::try_join!(
+        tx.prepare_cached(INSERT_INVOICE),
+        tx.prepare_cached(INSERT_INVOICE_LINE),
+        tx.prepare_cached(INSERT_INVOICE_TAX),
+    )?;
+    let currency = stored.currency.code();
+    let role = stored.role.as_str();
+    let open_amount = priced.total - stored.credit_applied;
+    let header_params: [&(dyn ToSql + Sync); 25] = [
+        &tenant_id,
+        &stored.id,
+        &stored.number,
+        &stored.issuer,
+        &stored.series,
+        &new.customer_id,
+        &new.seller_id,
+        &currency,
+        &role,
+        &new.prices_include_tax,
+        &new.issued_at,
+        &stored.issue_date,
+        &stored.due_on,
+        &priced.net_total,
+        &priced.tax_total,
+        &priced.total,
+        &priced.commission,
+        &priced.commission_tax,
+        &priced.partner_share,
+        &stored.credit_applied,
+        &open_amount,
+        &determination,
+        &mention,
+        &entry_id,
+        &stored.tax_estimated,
+    ];
+    let line_params: Vec<[&(dyn ToSql + Sync); 10]> = new
+        .lines
+        .iter()
+        .zip(lines)
+        .zip(&priced.lines)
+        .map(|((line, input), priced_line)| {
+            [
+                &tenant_id as &(dyn ToSql + Sync),
                 &stored.id,
                 &priced_line.line_no,
                 &line.product,
@@ -614,37 +617,61 @@ async fn insert(
                 &input.discount,
                 &priced_line.net,
                 &priced_line.commission,
-            ],
-        )
-        .await?;
-    }
-    let taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
+            ]
+        })
+        .collect();
+    let sale_taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
     let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
-    for (seq, (kind, tax)) in taxes.chain(commission_taxes).enumerate() {
-        tx.execute(
-            "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, jurisdiction, rate, \
-             rule, liable, base, amount, account_code, lines, legal_mention) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[
-                &tenant_id,
+    let tax_rows: Vec<(i32, &str, &TaxLine, &str, Option<String>)> = sale_taxes
+        .chain(commission_taxes)
+        .enumerate()
+        .map(|(seq, (kind, tax))| {
+            let account = tax_account_code(tax, stored.currency);
+            (seq as i32, kind, tax, tax.liable.as_str(), account)
+        })
+        .collect();
+    let tax_params: Vec<[&(dyn ToSql + Sync); 13]> = tax_rows
+        .iter()
+        .map(|(seq, kind, tax, liable, account)| {
+            [
+                &tenant_id as &(dyn ToSql + Sync),
                 &stored.id,
-                &(seq as i32),
-                &kind,
+                seq,
+                kind,
                 &tax.jurisdiction,
                 &tax.rate,
                 &tax.rule,
-                &tax.liable.as_str(),
+                liable,
                 &tax.base,
                 &tax.amount,
-                &tax_account_code(tax, stored.currency),
+                account,
                 &tax.lines,
                 &tax.legal_mention,
-            ],
-        )
-        .await?;
-    }
+            ]
+        })
+        .collect();
+    let mut inserts = vec![tx.execute(&header, &header_params)];
+    inserts.extend(line_params.iter().map(|params| tx.execute(&line, params)));
+    inserts.extend(tax_params.iter().map(|params| tx.execute(&tax, params)));
+    futures::future::try_join_all(inserts).await?;
     Ok(())
 }
+
+const INSERT_INVOICE: &str = "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, \
+    customer_id, seller_id, currency, selling_role, prices_include_tax, issued_at, issue_date, \
+    due_on, net_total, tax_total, total, commission, commission_tax, partner_share, \
+    credit_applied, open_amount, tax_determination, commission_legal_mention, entry_id, \
+    tax_estimated) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+    $19, $20, $21, $22, $23, $24, $25)";
+
+const INSERT_INVOICE_LINE: &str = "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, \
+    product, tax_code, quantity, unit_price, discount, net, commission) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+const INSERT_INVOICE_TAX: &str = "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, \
+    jurisdiction, rate, rule, liable, base, amount, account_code, lines, legal_mention) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 async fn insert_credit_allocation(
     tx: &Transaction<'_>,
@@ -668,23 +695,17 @@ pub async fn find(
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Invoice>, Error> {
-    let row = client
-        .query_opt(
-            "SELECT id, number, issuer_id, customer_id, seller_id, currency, selling_role, \
-             prices_include_tax, issued_at, issue_date, due_on, net_total, tax_total, total, \
-             commission, commission_tax, commission_legal_mention, partner_share, open_amount, \
-             credited_total, entry_id, \
-             (SELECT coalesce(sum(amount), 0) FROM allocations a \
-              WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id), tax_estimated \
-             FROM invoices i WHERE tenant_id = $1 AND id = $2",
-            &[&tenant_id, &id],
-        )
-        .await?;
-    let Some(row) = row else {
+    // The three reads are sent together, so they take one round trip.
+    let (header, lines, taxes) = tokio::try_join!(
+        rows_of(client, SELECT_INVOICE, tenant_id, id),
+        rows_of(client, SELECT_INVOICE_LINES, tenant_id, id),
+        rows_of(client, SELECT_INVOICE_TAXES, tenant_id, id),
+    )?;
+    let Some(row) = header.first() else {
         return Ok(None);
     };
     let currency = Currency::parse(row.get::<_, &str>(5))?;
-    let at = |index| super::amount_at(&row, index, currency);
+    let at = |index| super::amount_at(row, index, currency);
     let total = at(13);
     let residual = at(18);
     let credited_total = at(19);
@@ -701,8 +722,8 @@ pub async fn find(
         issued_at: row.get(8),
         issue_date: row.get(9),
         due_on: row.get(10),
-        lines: find_lines(client, tenant_id, id, currency).await?,
-        taxes: find_taxes(client, tenant_id, id, currency).await?,
+        lines: lines_from_rows(&lines, currency),
+        taxes: taxes_from_rows(&taxes, currency),
         net_total: at(11),
         tax_total: at(12),
         tax_estimated: row.get(22),
@@ -730,21 +751,34 @@ pub fn status(total: Decimal, residual: Decimal, credited_total: Decimal) -> Inv
     }
 }
 
-async fn find_lines(
+const SELECT_INVOICE: &str = "SELECT id, number, issuer_id, customer_id, seller_id, currency, \
+    selling_role, prices_include_tax, issued_at, issue_date, due_on, net_total, tax_total, total, \
+    commission, commission_tax, commission_legal_mention, partner_share, open_amount, \
+    credited_total, entry_id, \
+    (SELECT coalesce(sum(amount), 0) FROM allocations a \
+     WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id), tax_estimated \
+    FROM invoices i WHERE tenant_id = $1 AND id = $2";
+
+const SELECT_INVOICE_LINES: &str = "SELECT line_no, product, tax_code, quantity, unit_price, \
+    discount, net, commission, credited_net FROM invoice_lines \
+    WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no";
+
+const SELECT_INVOICE_TAXES: &str = "SELECT kind, jurisdiction, rate, rule, liable, base, amount, \
+    lines, legal_mention, credited_amount FROM invoice_taxes \
+    WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY seq";
+
+async fn rows_of(
     client: &impl GenericClient,
+    sql: &str,
     tenant_id: Uuid,
     id: Uuid,
-    currency: Currency,
-) -> Result<Vec<InvoiceLine>, Error> {
-    let rows = client
-        .query(
-            "SELECT line_no, product, tax_code, quantity, unit_price, discount, net, commission, \
-             credited_net FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no",
-            &[&tenant_id, &id],
-        )
-        .await?;
-    Ok(rows
-        .iter()
+) -> Result<Vec<tokio_postgres::Row>, Error> {
+    let statement = client.prepare_cached(sql).await?;
+    Ok(client.query(&statement, &[&tenant_id, &id]).await?)
+}
+
+fn lines_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<InvoiceLine> {
+    rows.iter()
         .map(|row| InvoiceLine {
             line_no: row.get(0),
             product: row.get(1),
@@ -756,24 +790,11 @@ async fn find_lines(
             commission: super::amount_at(row, 7, currency),
             credited_net: super::amount_at(row, 8, currency),
         })
-        .collect())
+        .collect()
 }
 
-async fn find_taxes(
-    client: &impl GenericClient,
-    tenant_id: Uuid,
-    id: Uuid,
-    currency: Currency,
-) -> Result<Vec<InvoiceTax>, Error> {
-    let rows = client
-        .query(
-            "SELECT kind, jurisdiction, rate, rule, liable, base, amount, lines, legal_mention, \
-             credited_amount FROM invoice_taxes WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY seq",
-            &[&tenant_id, &id],
-        )
-        .await?;
-    Ok(rows
-        .iter()
+fn taxes_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<InvoiceTax> {
+    rows.iter()
         .map(|row| InvoiceTax {
             kind: row.get(0),
             jurisdiction: row.get(1),
@@ -786,5 +807,5 @@ async fn find_taxes(
             legal_mention: row.get(8),
             credited_amount: super::amount_at(row, 9, currency),
         })
-        .collect())
+        .collect()
 }

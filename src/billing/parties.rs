@@ -352,15 +352,16 @@ pub async fn find(
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Party>, Error> {
-    let sql = format!("{SELECT_PARTY} AND p.id = $2");
-    let row = client.query_opt(&sql, &[&tenant_id, &id]).await?;
+    let statement = client.prepare_cached(&format!("{SELECT_PARTY} AND p.id = $2")).await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &id]).await?;
     row.map(|row| party_from_row(&row)).transpose()
 }
 
 /// Loads the tenant's platform party.
 pub async fn platform(client: &impl GenericClient, tenant_id: Uuid) -> Result<Party, Error> {
-    let sql = format!("{SELECT_PARTY} AND p.role = 'platform'");
-    let row = client.query_opt(&sql, &[&tenant_id]).await?;
+    let statement =
+        client.prepare_cached(&format!("{SELECT_PARTY} AND p.role = 'platform'")).await?;
+    let row = client.query_opt(&statement, &[&tenant_id]).await?;
     match row {
         Some(row) => party_from_row(&row),
         None => Err(Error::new(

@@ -86,12 +86,12 @@ pub async fn authenticate(
     let Some((tenant_id, key_id, secret)) = split_key(presented) else {
         return Ok(None);
     };
-    let row = client
-        .query_opt(
+    let statement = client
+        .prepare_cached(
             "SELECT kind, secret_sha256 FROM api_keys WHERE tenant_id = $1 AND key_id = $2",
-            &[&tenant_id, &key_id],
         )
         .await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &key_id]).await?;
     let Some(row) = row else {
         return Ok(None);
     };

@@ -77,10 +77,16 @@ impl Reply {
 
 /// Identifies a request: method, path and canonical JSON body (object keys sorted).
 pub fn fingerprint(req: &HttpRequest, body: &Value) -> Vec<u8> {
+    fingerprint_of(req.method().as_str(), req.path(), body)
+}
+
+/// Identifies a request given its parts, so a document sent inside a batch matches the same
+/// document sent alone to `path`.
+pub fn fingerprint_of(method: &str, path: &str, body: &Value) -> Vec<u8> {
     let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(method.as_bytes());
     hasher.update(b" ");
-    hasher.update(req.path().as_bytes());
+    hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(body.to_string().as_bytes());
     hasher.finalize().to_vec()
@@ -158,14 +164,8 @@ async fn store_and_respond(
     status: u16,
     body: Value,
 ) -> Result<HttpResponse, Error> {
-    let inserted = tx
-        .execute(
-            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            &[&caller.tenant_id, &key.0, &request_sha256, &(status as i16), &body],
-        )
-        .await?;
-    if inserted == 0 {
+    let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
+    if !insert_record(&tx, caller, &write, status, &body).await? {
         let stored = lookup(&tx, caller.tenant_id, &key.0).await?;
         tx.rollback().await?;
         let stored = stored
@@ -181,13 +181,13 @@ async fn lookup(
     tenant_id: Uuid,
     key: &str,
 ) -> Result<Option<Stored>, Error> {
-    let row = client
-        .query_opt(
+    let statement = client
+        .prepare_cached(
             "SELECT request_sha256, status_code, response FROM idempotency_keys \
              WHERE tenant_id = $1 AND key = $2",
-            &[&tenant_id, &key],
         )
         .await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &key]).await?;
     Ok(row.map(|row| Stored {
         request_sha256: row.get(0),
         status: row.get::<_, i16>(1) as u16,
@@ -196,14 +196,7 @@ async fn lookup(
 }
 
 fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
-    if stored.request_sha256 != request_sha256 {
-        return Err(Error::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was already used with a different request; use a new key",
-        )
-        .field("Idempotency-Key")
-        .value(key.to_string()));
-    }
+    replay_checked(&stored, request_sha256).map_err(|error| error.value(key.to_string()))?;
     Ok(respond(stored.status, &stored.body, true))
 }
 
@@ -241,4 +234,133 @@ fn respond(status: u16, body: &Value, replayed: bool) -> HttpResponse {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     response.json(body)
+}
+
+/// A write under its own idempotency key: one document of a batch, or a single request.
+#[derive(Debug, Clone)]
+pub struct BatchWrite {
+    pub key: IdempotencyKey,
+    pub request_sha256: Vec<u8>,
+}
+
+/// Result of one write of a batch: the status and body it would have returned alone.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchOutcome {
+    pub idempotency_key: String,
+    pub status: u16,
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// Whether the response was stored by an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// Runs every write of a batch in ONE transaction, each under its own savepoint and its own
+/// idempotency key, and commits once. A rejected write is rolled back to its savepoint and
+/// its problem stored under its key, so it does not undo the others. A write whose key is
+/// already stored is replayed. Writes that fail for another reason (a deadlock, say) are
+/// rolled back, reported with their 5xx problem and not stored, so a retry runs them again.
+/// Fails as a whole only when the transaction itself fails, and then nothing is written.
+pub async fn execute_batch<F>(
+    state: &AppState,
+    caller: &Caller,
+    writes: &[BatchWrite],
+    operation: F,
+) -> Result<Vec<BatchOutcome>, Error>
+where
+    F: for<'t> Fn(&'t Transaction<'t>, usize) -> LocalBoxFuture<'t, Result<Reply, Error>>,
+{
+    let mut client = state.pool.get().await?;
+    let mut tx = client.transaction().await?;
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for (index, write) in writes.iter().enumerate() {
+        let outcome = match lookup(&tx, caller.tenant_id, &write.key.0).await? {
+            Some(stored) => replayed_outcome(stored, write),
+            None => run_in_savepoint(&mut tx, caller, write, |tx| operation(tx, index)).await?,
+        };
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn run_in_savepoint<'a, F>(
+    tx: &'a mut Transaction<'_>,
+    caller: &Caller,
+    write: &BatchWrite,
+    operation: F,
+) -> Result<BatchOutcome, Error>
+where
+    F: for<'t> FnOnce(&'t Transaction<'t>) -> LocalBoxFuture<'t, Result<Reply, Error>>,
+{
+    let savepoint = tx.savepoint("batch_write").await?;
+    let reply = match operation(&savepoint).await {
+        Ok(reply) => reply,
+        Err(error) => {
+            savepoint.rollback().await?;
+            if !error.is_rejection() {
+                tracing::error!(
+                    error.code = error.code.code(),
+                    error = %error,
+                    idempotency_key = write.key.0,
+                    "batch write failed"
+                );
+                return Ok(outcome(write, error.code.status(), problem_body(&error), false));
+            }
+            let status = error.code.status();
+            let body = problem_body(&error);
+            insert_record(tx, caller, write, status, &body).await?;
+            return Ok(outcome(write, status, body, false));
+        }
+    };
+    if !insert_record(&savepoint, caller, write, reply.status, &reply.body).await? {
+        // A concurrent request with the same key committed first, so its response is returned.
+        savepoint.rollback().await?;
+        let stored = lookup(tx, caller.tenant_id, &write.key.0)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("idempotency record vanished")))?;
+        return Ok(replayed_outcome(stored, write));
+    }
+    savepoint.commit().await?;
+    Ok(outcome(write, reply.status, reply.body, false))
+}
+
+/// Stores the response of `write`; false when the key was already stored.
+async fn insert_record(
+    client: &impl GenericClient,
+    caller: &Caller,
+    write: &BatchWrite,
+    status: u16,
+    body: &Value,
+) -> Result<bool, Error> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), body];
+    Ok(client.execute(&statement, &params).await? == 1)
+}
+
+fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutcome {
+    match replay_checked(&stored, &write.request_sha256) {
+        Ok(()) => outcome(write, stored.status, stored.body, true),
+        Err(error) => outcome(write, error.code.status(), problem_body(&error), false),
+    }
+}
+
+fn replay_checked(stored: &Stored, request_sha256: &[u8]) -> Result<(), Error> {
+    if stored.request_sha256 != request_sha256 {
+        return Err(Error::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was already used with a different request; use a new key",
+        )
+        .field("Idempotency-Key"));
+    }
+    Ok(())
+}
+
+fn outcome(write: &BatchWrite, status: u16, body: Value, replayed: bool) -> BatchOutcome {
+    BatchOutcome { idempotency_key: write.key.0.clone(), status, body, replayed }
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod batches;
 pub mod body;
 pub mod commission_statements;
 pub mod credit_notes;
@@ -80,7 +81,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(commission_statements::show)
         .service(reports::open_items)
         .service(reports::aging)
-        .service(tax::create_quote);
+        .service(tax::create_quote)
+        .service(batches::create);
 }
 
 /// Returns the OpenAPI document of every route.

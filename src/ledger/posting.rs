@@ -97,8 +97,7 @@ pub async fn post_entry(
     tenant_id: Uuid,
     entry: NewEntry,
 ) -> Result<PostedEntry, Error> {
-    check_shape(&entry)?;
-    check_balanced(&entry.lines)?;
+    validate(&entry)?;
     let facts = LedgerFacts::read(tx, tenant_id, &entry).await?;
     // A repeated key returns the entry posted first even if, say, its period closed since.
     if let Some(existing) = facts.existing {
@@ -106,6 +105,13 @@ pub async fn post_entry(
     }
     facts.check(&entry)?;
     insert(tx, tenant_id, entry).await
+}
+
+/// Checks what needs no database: line count, texts, amount range and balance per currency,
+/// in that order, returning the first failure.
+pub fn validate(entry: &NewEntry) -> Result<(), Error> {
+    check_shape(entry)?;
+    check_balanced(&entry.lines)
 }
 
 fn check_shape(entry: &NewEntry) -> Result<(), Error> {

@@ -1,6 +1,7 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
 mod audit;
+mod batches;
 mod billing;
 mod billing_concurrency;
 mod billing_errors;

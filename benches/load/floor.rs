@@ -1,0 +1,113 @@
+//! The raw PostgreSQL floor: pgbench running `benches/pgbench/invoice.sql` against the same
+//! database, at the same concurrency, for the same warm-up and duration as the service.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::setup::Mode;
+
+/// The floor's schema, written once per database before the first floor run.
+const SCHEMA: &str = include_str!("../pgbench/floor_schema.sql");
+
+/// Figures of one pgbench run.
+#[derive(Debug, Clone, Default)]
+pub struct FloorRun {
+    pub transactions_per_second: f64,
+    pub latency_average_ms: f64,
+    pub failed: u64,
+}
+
+/// Creates schema `floor`, storing invoice responses of `response_bytes` as the service does.
+/// With `reuse`, an existing schema is kept with its rows.
+pub async fn create_schema(
+    client: &tokio_postgres::Client,
+    response_bytes: usize,
+    reuse: bool,
+) -> anyhow::Result<()> {
+    if reuse {
+        let exists =
+            client.query_one("SELECT to_regclass('floor.journal_lines') IS NOT NULL", &[]).await?;
+        if exists.get(0) {
+            return Ok(());
+        }
+    }
+    let padding = response_bytes.saturating_sub(600);
+    let sql = SCHEMA.replace("{response_padding}", &padding.to_string());
+    client.batch_execute(&sql).await.context("creating schema floor")?;
+    Ok(())
+}
+
+/// Runs pgbench for the warm-up, then for the measured duration, and returns the second run.
+pub fn run(
+    database_url: &str,
+    mode: Mode,
+    clients: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<FloorRun> {
+    if !warmup.is_zero() {
+        pgbench(database_url, mode, clients, warmup)?;
+    }
+    pgbench(database_url, mode, clients, duration)
+}
+
+fn pgbench(
+    database_url: &str,
+    mode: Mode,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<FloorRun> {
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "127.0.0.1".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pgbench/invoice.sql");
+    let mut command = Command::new("pgbench");
+    command
+        .args(["-n", "-M", "prepared", "-h", &host, "-p", &port.to_string()])
+        .args(["-c", &clients.to_string(), "-j", &clients.min(2).to_string()])
+        .args(["-T", &duration.as_secs().max(1).to_string()])
+        .arg("-f")
+        .arg(&script)
+        .args(["-D", &format!("tenant={}", floor_tenant())])
+        .args(["-D", &format!("hot={}", u8::from(mode == Mode::Hot))]);
+    if let Some(user) = config.get_user() {
+        command.args(["-U", user]);
+    }
+    if let Some(password) = config.get_password() {
+        command.env("PGPASSWORD", String::from_utf8_lossy(password).to_string());
+    }
+    command.arg(config.get_dbname().unwrap_or("subledger"));
+    let output = command.output().context("cannot run pgbench: is it installed and on PATH?")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("pgbench failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    parse(&stdout).with_context(|| format!("cannot read pgbench output:\n{stdout}"))
+}
+
+/// Returns the tenant id of every floor row.
+fn floor_tenant() -> &'static str {
+    "00000000-0000-4000-8000-00000000f100"
+}
+
+fn parse(stdout: &str) -> anyhow::Result<FloorRun> {
+    let number_after = |prefix: &str| -> Option<f64> {
+        let line = stdout.lines().find(|line| line.trim_start().starts_with(prefix))?;
+        let rest = line.trim_start().strip_prefix(prefix)?;
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    let transactions_per_second =
+        number_after("tps =").ok_or_else(|| anyhow::anyhow!("no tps line"))?;
+    Ok(FloorRun {
+        transactions_per_second,
+        latency_average_ms: number_after("latency average =").unwrap_or(0.0),
+        failed: number_after("number of failed transactions:").unwrap_or(0.0) as u64,
+    })
+}

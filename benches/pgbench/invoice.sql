@@ -1,0 +1,78 @@
+-- The raw PostgreSQL floor of posting one invoice: one transaction that writes exactly the rows
+-- the service writes for an invoice of 3 to 6 lines with sale tax and a taxed commission, into
+-- copies of the service's tables in schema `floor` (same columns, checks and indexes, no
+-- triggers and no foreign keys). It reads nothing and validates nothing.
+--
+-- A colon never precedes a name inside a literal here: pgbench would take it for a variable.
+-- Variables (pgbench -D): tenant (uuid), hot (1: every invoice posts to the one platform
+-- commission account and the one tax account; 0: to the platform accounts of its partner).
+-- Balance rows are striped over 16 slots by client, as the service stripes them by connection.
+\set customer random(1, 10000)
+\set partner random(1, 500)
+\set line_count random(3, 6)
+\set net random(300, 60000)
+\set slot :client_id % 16
+BEGIN;
+INSERT INTO floor.idempotency_keys (tenant_id, key, request_sha256, status_code, response)
+VALUES ((:tenant)::uuid, gen_random_uuid()::text, sha256(random()::text::bytea), 201,
+        floor.invoice_response());
+WITH entry AS (
+    INSERT INTO floor.journal_entries
+        (tenant_id, id, effective_date, description, idempotency_key, reverses)
+    VALUES ((:tenant)::uuid, gen_random_uuid(), current_date, 'Invoice INV-2026-000001',
+            'invoice:' || gen_random_uuid(), NULL)
+    RETURNING tenant_id, id
+)
+INSERT INTO floor.journal_lines (tenant_id, entry_id, line_no, account_code, currency, amount, memo)
+SELECT entry.tenant_id, entry.id, line.line_no, line.account_code, 'EUR', line.amount, line.memo
+FROM entry, floor.invoice_lines_of((:customer)::int, (:partner)::int, (:hot)::int, (:net)::numeric / 100) AS line;
+INSERT INTO floor.account_balances AS b (tenant_id, account_code, slot, balance, line_count)
+SELECT (:tenant)::uuid, line.account_code, (:slot)::smallint, sum(line.amount), count(*)
+FROM floor.invoice_lines_of((:customer)::int, (:partner)::int, (:hot)::int, (:net)::numeric / 100) AS line
+GROUP BY line.account_code
+ORDER BY line.account_code
+ON CONFLICT (tenant_id, account_code, slot) DO UPDATE
+    SET balance = b.balance + excluded.balance, line_count = b.line_count + excluded.line_count;
+INSERT INTO floor.account_daily_balances AS d
+    (tenant_id, account_code, effective_date, slot, delta, line_count)
+SELECT (:tenant)::uuid, line.account_code, current_date, (:slot)::smallint, sum(line.amount), count(*)
+FROM floor.invoice_lines_of((:customer)::int, (:partner)::int, (:hot)::int, (:net)::numeric / 100) AS line
+GROUP BY line.account_code
+ORDER BY line.account_code
+ON CONFLICT (tenant_id, account_code, effective_date, slot) DO UPDATE
+    SET delta = d.delta + excluded.delta, line_count = d.line_count + excluded.line_count;
+INSERT INTO floor.partner_year_revenue AS r (tenant_id, partner_id, year, currency, net_revenue)
+VALUES ((:tenant)::uuid, floor.party_id((:partner)::int), 2026, 'EUR', (:net)::numeric / 100)
+ON CONFLICT (tenant_id, partner_id, year, currency) DO UPDATE
+    SET net_revenue = r.net_revenue + excluded.net_revenue;
+INSERT INTO floor.number_series AS s
+    (tenant_id, issuer_id, series, year, last_number, last_issued_at)
+VALUES ((:tenant)::uuid, floor.party_id((:partner)::int), 'L' || (:client_id)::text, 2026, 1, now())
+ON CONFLICT (tenant_id, issuer_id, series, year) DO UPDATE
+    SET last_number = s.last_number + 1, last_issued_at = excluded.last_issued_at;
+WITH invoice AS (
+    INSERT INTO floor.invoices (tenant_id, id, number, issuer_id, series, customer_id, seller_id,
+        currency, selling_role, prices_include_tax, issued_at, issue_date, due_on, net_total,
+        tax_total, total, commission, commission_tax, partner_share, credit_applied,
+        open_amount, tax_determination, commission_legal_mention, entry_id)
+    VALUES ((:tenant)::uuid, gen_random_uuid(), 'L' || (:client_id)::text || '-' || gen_random_uuid(),
+        floor.party_id((:partner)::int), 'L' || (:client_id)::text, floor.party_id(10000 + (:customer)::int),
+        floor.party_id((:partner)::int), 'EUR', 'agent', false, now(), current_date, current_date,
+        (:net)::numeric / 100, 19.00, 119.00, 15.00, 3.45, 100.00, 0, 119.00,
+        floor.tax_determination(), NULL, gen_random_uuid())
+    RETURNING tenant_id, id
+), invoice_lines AS (
+    INSERT INTO floor.invoice_lines (tenant_id, invoice_id, line_no, product, tax_code, quantity,
+        unit_price, discount, net, commission)
+    SELECT invoice.tenant_id, invoice.id, n, 'sku-' || n, 'digital_good', 1, 20.00, 0, 20.00, 3.00
+    FROM invoice, generate_series(1, (:line_count)::int) AS n
+)
+INSERT INTO floor.invoice_taxes (tenant_id, invoice_id, seq, kind, jurisdiction, rate, rule,
+    liable, base, amount, account_code, lines, legal_mention)
+SELECT invoice.tenant_id, invoice.id, tax.seq, tax.kind, tax.jurisdiction, tax.rate, tax.rule,
+       tax.liable, 100.00, tax.amount, tax.account_code, '{1,2,3}', NULL
+FROM invoice, (VALUES
+    (0, 'sale', 'DE', 0.19, 'eu_b2c_customer_country', 'partner', 19.00, NULL),
+    (1, 'commission', 'IE', 0.23, 'domestic', 'platform', 3.45, 'tax_payable:' || 'IE.EUR')
+) AS tax (seq, kind, jurisdiction, rate, rule, liable, amount, account_code);
+END;
