@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// What to do when the external tax provider cannot answer.
+/// Policy for documents when the external tax provider is unavailable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderOutage {
     /// Reject the document with 503 and post nothing.

@@ -112,7 +112,7 @@ impl Currency {
         rule.round(amount, self.minor_units)
     }
 
-    /// Returns all currencies this service knows.
+    /// Returns every currency this service accepts.
     pub fn all() -> impl Iterator<Item = Currency> {
         CURRENCIES.iter().filter_map(|(code, _)| Currency::parse(code).ok())
     }

@@ -62,9 +62,8 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
         drive::document_count(&scenario),
         options.scenario.display()
     );
-    // NOTE: with more requests in flight than pooled connections, the full scenario's first
-    // invoices hung until they timed out; each one likely held a connection while the tax
-    // engine waited for another to load its rates. Keeping one connection free avoids it.
+    // One pooled connection stays free as a margin. A full pool once hung the service because
+    // a request needed a second connection to load the tax rates, which now load at start.
     let concurrency = options.concurrency.clamp(1, pool_size.saturating_sub(1).max(1));
     if concurrency < options.concurrency {
         println!("Using {concurrency} requests in flight: one fewer than the service's pool.");

@@ -10,12 +10,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-/// The process is up.
+/// Reports that the process is up.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The database answers, so requests can be served.
+/// Reports whether the database accepts queries, so requests can be served.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ready = match state.pool.get().await {
         Ok(client) => client.simple_query("SELECT 1").await.is_ok(),

@@ -140,8 +140,8 @@ where
     };
     if let Err(error) = outcome.as_ref().map(|_| ()) {
         if !error.is_rejection() {
-            // A concurrent duplicate may have made the work fail (a unique key taken by the
-            // request that won): its stored response is then the answer.
+            // A concurrent duplicate may have made the work fail, because the request that won
+            // took a unique key. Its stored response is then returned.
             tx.rollback().await?;
             if let Some(stored) = lookup(&client, caller.tenant_id, &key.0).await? {
                 return replay(stored, request_sha256, &key.0);
