@@ -1,6 +1,9 @@
 //! The journal's invariants as Postgres enforces them against raw SQL, per role.
 
+use chrono::NaiveDate;
+use rust_decimal_macros::dec;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
@@ -35,6 +38,9 @@ async fn insert_raw(
     tx.commit().await?;
     Ok(id)
 }
+
+/// The statement that posts an entry with its lines.
+const INSERT_ENTRY_WITH_LINES: &str = include_str!("../../src/ledger/sql/insert_entry.sql");
 
 const CASH: &str = "cash_clearing.EUR";
 const REVENUE: &str = "commission_revenue.EUR";
@@ -244,4 +250,57 @@ async fn balance_slot_claim_skips_taken_slots() {
 async fn slot(tx: &deadpool_postgres::Transaction<'_>) -> i16 {
     let row = tx.query_one("SELECT ledger_balance_slot()", &[]).await.unwrap();
     row.get(0)
+}
+
+/// Sequential scans of `table` counted by the statistics views, after this connection's
+/// pending counts are flushed.
+async fn seq_scans(client: &deadpool_postgres::Object, table: &str) -> i64 {
+    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
+    client.execute("SELECT 1", &[]).await.unwrap();
+    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+    let row = client
+        .query_one("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1", &[&table])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn trigger_plans_use_indexes_when_empty() {
+    let app = TestApp::spawn().await;
+    let mut client = app.sql().await;
+    let entries_before = seq_scans(&client, "journal_entries").await;
+    let accounts_before = seq_scans(&client, "accounts").await;
+
+    // The trigger plans are made while the journal is empty and nothing is analyzed, which
+    // is where a plan that scans whole tables per posted entry would be chosen. The entry and
+    // its lines go in one statement, as the service posts them.
+    let accounts = ["cash_clearing.EUR", "bank.EUR", "suspense.EUR", "commission_revenue.EUR"];
+    let accounts: Vec<String> = accounts.iter().map(|code| code.to_string()).collect();
+    let currencies = vec!["EUR".to_string(); 4];
+    let amounts = vec![dec!(3.00), dec!(2.00), dec!(-1.00), dec!(-4.00)];
+    let memos: Vec<Option<String>> = vec![None; 4];
+    for n in 0..40 {
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &app.tenant_id,
+            &Uuid::now_v7(),
+            &NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            &"fresh database",
+            &format!("fresh-{n}"),
+            &None::<Uuid>,
+            &accounts,
+            &currencies,
+            &amounts,
+            &memos,
+        ];
+        tx.query_one(INSERT_ENTRY_WITH_LINES, &params).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    let entries_scans = seq_scans(&client, "journal_entries").await - entries_before;
+    let accounts_scans = seq_scans(&client, "accounts").await - accounts_before;
+    assert!(entries_scans < 5, "{entries_scans} scans of journal_entries for 40 entries");
+    assert!(accounts_scans < 5, "{accounts_scans} scans of accounts for 40 entries");
 }
