@@ -233,8 +233,8 @@ impl Run<'_> {
             .filter(|(i, n)| i.payments[*n].at.date_naive() == day)
             .collect();
         self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n)).await?;
-        // Credit notes share their issuer's series, and they are few: one at a time, in
-        // order of issue.
+        // Credit notes are numbered in their issuer's series, in order of issue: one issuer's
+        // credits go one at a time, different issuers' at once.
         let mut credits: Vec<&Invoice> = self
             .scenario
             .invoices
@@ -242,10 +242,31 @@ impl Run<'_> {
             .filter(|i| i.credit.as_ref().is_some_and(|c| c.at.date_naive() == day))
             .collect();
         credits.sort_by_key(|i| i.credit.as_ref().map(|c| c.at));
+        let mut by_issuer: BTreeMap<&str, Vec<&Invoice>> = BTreeMap::new();
         for invoice in credits {
-            self.post_credit(invoice).await?;
+            by_issuer.entry(self.issuer_key(invoice)).or_default().push(invoice);
         }
-        Ok(())
+        self.for_each(by_issuer.into_values().collect(), |credits| async move {
+            for invoice in credits {
+                self.post_credit(invoice).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Returns the scenario key of the party that issues `invoice` and its credit notes: the
+    /// partner when the platform sells as its agent, the platform when it is the supplier.
+    fn issuer_key<'s>(&'s self, invoice: &'s Invoice) -> &'s str {
+        let supplier = self
+            .scenario
+            .partner(&invoice.partner)
+            .is_some_and(|p| p.agreement.platform_role == PlatformRole::Supplier);
+        if supplier {
+            "platform"
+        } else {
+            invoice.partner.as_str()
+        }
     }
 
     /// Posts `invoices` (in issue order) with bounded concurrency, each one after the previous
