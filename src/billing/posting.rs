@@ -52,6 +52,20 @@ impl Draft {
     }
 }
 
+/// Renames the ledger's `effective_date` in an error to the request field that dates the
+/// document's entry (`issued_at`, `received_on`, `as_of`). The entry's `lines[i]` are the
+/// document's postings, not its request's lines, so an error on one of them names no field.
+pub fn dated_by(field: &'static str) -> impl Fn(Error) -> Error {
+    move |mut error| {
+        match error.field.as_deref() {
+            Some("effective_date") => error.field = Some(field.to_string()),
+            Some(name) if name.starts_with("lines") => error.field = None,
+            _ => {}
+        }
+        error
+    }
+}
+
 /// Posts `draft` as one journal entry in the caller's transaction and returns its id.
 pub async fn post(
     tx: &Transaction<'_>,
