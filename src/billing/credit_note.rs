@@ -212,7 +212,7 @@ pub async fn create(
     let key = format!("credit_note:{id}");
     let entry_id = posting::post(tx, tenant_id, issue_date, description, key, draft)
         .await
-        .map_err(posting::dated_by("issued_at"))?;
+        .map_err(posting::request_fields("issued_at", Some("lines")))?;
 
     store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id).await?;
     let row = NoteRow { id, number, issuer_id: issuer.id, issue_date, entry_id };

@@ -290,7 +290,7 @@ pub async fn create(
     let entry_id =
         posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
             .await
-            .map_err(posting::dated_by("issued_at"))?;
+            .map_err(posting::request_fields("issued_at", Some("lines")))?;
 
     insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
     for (kind, determination) in &determinations {

@@ -52,14 +52,20 @@ impl Draft {
     }
 }
 
-/// Renames the ledger's `effective_date` in an error to the request field that dates the
-/// document's entry (`issued_at`, `received_on`, `as_of`). The entry's `lines[i]` are the
-/// document's postings, not its request's lines, so an error on one of them names no field.
-pub fn dated_by(field: &'static str) -> impl Fn(Error) -> Error {
+/// Renames the fields of a ledger error to the document request's: `effective_date` to the
+/// field that dates the entry (`issued_at`, `received_on`, `as_of`), and a posting line's
+/// `lines[i].amount` to the field that carries the document's amounts (`amount`, `lines`), or
+/// to none when the request carries no amount.
+pub fn request_fields(
+    date_field: &'static str,
+    amount_field: Option<&'static str>,
+) -> impl Fn(Error) -> Error {
     move |mut error| {
         match error.field.as_deref() {
-            Some("effective_date") => error.field = Some(field.to_string()),
-            Some(name) if name.starts_with("lines") => error.field = None,
+            Some("effective_date") => error.field = Some(date_field.to_string()),
+            Some(name) if name.starts_with("lines") => {
+                error.field = amount_field.map(str::to_string)
+            }
             _ => {}
         }
         error

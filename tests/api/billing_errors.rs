@@ -295,6 +295,8 @@ async fn invoice_names_issued_at_behind_missing_rate() {
 #[tokio::test]
 async fn documents_in_closed_period_name_their_date() {
     let sale = sale().await;
+    let paid = payment_body(&sale.customer, "100.00", "2026-10-06");
+    sale.books.create("/v1/payments", &paid).await;
     let app = &sale.books.app;
     let close = app.post("/v1/periods/2026-10/close", &app.write_key, "close", &json!({})).await;
     assert_eq!(close.status, 200, "{}", close.body);
@@ -306,6 +308,21 @@ async fn documents_in_closed_period_name_their_date() {
     rejected(&sale, "/v1/payments", &body, "period_closed", "received_on").await;
     let body = json!({ "invoice_id": sale.invoice, "issued_at": "2026-10-09T10:00:00Z" });
     rejected(&sale, "/v1/credit-notes", &body, "period_closed", "issued_at").await;
+    let body = json!({ "as_of": "2026-10-31" });
+    rejected(&sale, "/v1/payout-runs", &body, "period_closed", "as_of").await;
+}
+
+/// An amount beyond the ledger's limit names the request field that carries it, not the line
+/// of the journal entry.
+#[tokio::test]
+async fn amount_beyond_ledger_limit_names_request_field() {
+    let sale = sale().await;
+    let huge = "1000000000000000.00";
+    let body = payment_body(&sale.customer, huge, "2026-10-06");
+    let problem = rejected(&sale, "/v1/payments", &body, "amount_out_of_range", "amount").await;
+    assert_eq!(problem["value"], huge);
+    let body = invoice_body(&sale.customer, &sale.partner, "2026-10-06T10:00:00Z", &[huge]);
+    rejected(&sale, "/v1/invoices", &body, "amount_out_of_range", "lines").await;
 }
 
 #[tokio::test]
