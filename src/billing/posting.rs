@@ -52,10 +52,10 @@ impl Draft {
     }
 }
 
-/// Renames the fields of a ledger error to the document request's: `effective_date` to the
-/// field that dates the entry (`issued_at`, `received_on`, `as_of`), and a posting line's
-/// `lines[i].amount` to the field that carries the document's amounts (`amount`, `lines`), or
-/// to none when the request carries no amount.
+/// Renames the fields of a ledger error to the document request's. `effective_date` becomes
+/// the field that dates the entry (`issued_at`, `received_on`, `as_of`). A posting line's
+/// `lines[i].amount` becomes the field with the document's amounts (`amount`, `lines`), or no
+/// field when the request carries no amount.
 pub fn request_fields(
     date_field: &'static str,
     amount_field: Option<&'static str>,

@@ -51,6 +51,13 @@ async fn failing_vat_id_is_kept_and_shown() {
     assert_eq!(read["vat_id"], FAILING_DE);
     assert_eq!(read["vat_id_check"], "failed");
     assert_eq!(read["business"], true);
+    let client = books.app.sql().await;
+    let id = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+    let row = client
+        .query_one("SELECT vat_id_check FROM audit.parties WHERE party_id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "failed");
 
     let valid = business_customer(&books, VALID_DE).await;
     assert_eq!(valid["vat_id_check"], "valid");
