@@ -289,6 +289,31 @@ pub mod option_amount_str {
     }
 }
 
+/// Serde adapter for maps of amounts by currency code, such as `{"EUR": "0.10"}`. Each amount
+/// is a JSON string, and a rejected amount's path names its key (`fixed_fees.EUR`).
+pub mod amount_map_str {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Amount(#[serde(with = "super::amount_str")] Decimal);
+
+    pub fn serialize<S: Serializer>(
+        amounts: &BTreeMap<String, Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(amounts.iter().map(|(code, amount)| (code, Amount(*amount))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+        let amounts = BTreeMap::<String, Amount>::deserialize(deserializer)?;
+        Ok(amounts.into_iter().map(|(code, Amount(amount))| (code, amount)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +359,18 @@ mod tests {
         assert!(serde_json::from_str::<Body>(r#"{"amount":12.5}"#).is_err());
         assert!(serde_json::from_str::<Body>(r#"{"amount":"1e3"}"#).is_err());
         assert!(serde_json::from_str::<Body>(r#"{"amount":""}"#).is_err());
+    }
+
+    #[test]
+    fn amount_map_str_rejects_numbers() {
+        #[derive(Deserialize, Serialize)]
+        struct Body {
+            #[serde(with = "amount_map_str")]
+            fees: std::collections::BTreeMap<String, Decimal>,
+        }
+        let parsed: Body = serde_json::from_str(r#"{"fees":{"EUR":"0.10"}}"#).unwrap();
+        assert_eq!(parsed.fees["EUR"], dec!(0.10));
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), r#"{"fees":{"EUR":"0.10"}}"#);
+        assert!(serde_json::from_str::<Body>(r#"{"fees":{"EUR":0.1}}"#).is_err());
     }
 }

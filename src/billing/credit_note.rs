@@ -12,6 +12,7 @@ use super::numbering;
 use super::parties::{self, CommissionOnRefund, SellingRole};
 use super::payment;
 use super::posting::{self, Draft};
+use super::pricing;
 use super::proration::Prorated;
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
@@ -209,7 +210,9 @@ pub async fn create(
     let draft = draft(tx, tenant_id, &invoice, &reversal, &amounts, refunded).await?;
     let description = format!("Credit note {number}");
     let key = format!("credit_note:{id}");
-    let entry_id = posting::post(tx, tenant_id, issue_date, description, key, draft).await?;
+    let entry_id = posting::post(tx, tenant_id, issue_date, description, key, draft)
+        .await
+        .map_err(posting::request_fields("issued_at", Some("lines")))?;
 
     store(tx, tenant_id, &invoice, &lines, &taxes, &reversal, &amounts, new.invoice_id).await?;
     let row = NoteRow { id, number, issuer_id: issuer.id, issue_date, entry_id };
@@ -450,13 +453,16 @@ fn credit_line(
         }
         (Some(quantity), None) => {
             positive("quantity", quantity)?;
+            pricing::check_fine(quantity, &field("quantity"))?;
             if quantity > rest_quantity {
                 return Err(above("quantity", quantity, rest_quantity));
             }
+            // The line's share, rounded as the invoice rounded the line; never above the rest.
             let net = if quantity == rest_quantity {
                 rest_net
             } else {
-                currency.round(line.net * quantity / line.quantity, Rounding::HalfUp).min(rest_net)
+                let share = line.net * quantity / line.quantity;
+                currency.round(share, pricing::LINE_ROUNDING).min(rest_net)
             };
             Ok((line.line_no, net, quantity))
         }

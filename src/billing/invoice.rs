@@ -239,8 +239,8 @@ fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineIn
         currency.exact(amount).map_err(|err| Error::from(err).field(field(name)))
     };
     Ok(LineInput {
-        quantity: line.quantity,
-        unit_price: exact("unit_price", line.unit_price)?,
+        quantity: pricing::check_fine(line.quantity, &field("quantity"))?,
+        unit_price: pricing::check_fine(line.unit_price, &field("unit_price"))?,
         discount: exact("discount", discount)?,
     })
 }
@@ -289,7 +289,8 @@ pub async fn create(
     let description = format!("Invoice {}", stored.number);
     let entry_id =
         posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
-            .await?;
+            .await
+            .map_err(posting::request_fields("issued_at", Some("lines")))?;
 
     insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
     for (kind, determination) in &determinations {
@@ -759,6 +760,15 @@ const SELECT_INVOICE: &str = "SELECT id, number, issuer_id, customer_id, seller_
      WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id), tax_estimated \
     FROM invoices i WHERE tenant_id = $1 AND id = $2";
 
+/// Reads a unit price with at least the currency's decimals and any finer ones it was given.
+fn unit_price_at(row: &tokio_postgres::Row, index: usize, currency: Currency) -> Decimal {
+    let mut price: Decimal = row.get(index);
+    if price.scale() < currency.minor_units() {
+        price.rescale(currency.minor_units());
+    }
+    price
+}
+
 const SELECT_INVOICE_LINES: &str = "SELECT line_no, product, tax_code, quantity, unit_price, \
     discount, net, commission, credited_net FROM invoice_lines \
     WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no";
@@ -784,7 +794,7 @@ fn lines_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<Invo
             product: row.get(1),
             tax_code: row.get(2),
             quantity: row.get::<_, Decimal>(3).normalize(),
-            unit_price: super::amount_at(row, 4, currency),
+            unit_price: unit_price_at(row, 4, currency),
             discount: super::amount_at(row, 5, currency),
             net: super::amount_at(row, 6, currency),
             commission: super::amount_at(row, 7, currency),

@@ -16,6 +16,7 @@ pub mod posting;
 pub mod pricing;
 pub mod proration;
 pub mod reports;
+pub mod tax_errors;
 pub mod taxes;
 
 use rust_decimal::Decimal;

@@ -121,12 +121,12 @@ pub struct Agreement {
     pub currencies: Vec<Currency>,
     pub commission_tiers: Vec<Tier>,
     /// Fixed commission per item sold, per currency: {"EUR": "0.30"}.
-    #[serde(default)]
+    #[serde(default, with = "crate::money::amount_map_str")]
     #[schema(value_type = Object)]
     pub fixed_fees: BTreeMap<String, Decimal>,
     pub commission_on_refund: CommissionOnRefund,
     /// Smallest payout per currency: {"EUR": "25.00"}.
-    #[serde(default)]
+    #[serde(default, with = "crate::money::amount_map_str")]
     #[schema(value_type = Object)]
     pub minimum_payouts: BTreeMap<String, Decimal>,
     /// Days a payment must age before it is paid out.
@@ -172,6 +172,35 @@ impl Agreement {
     }
 }
 
+/// Outcome of checking a party's VAT id. A party whose id failed is taxed as not
+/// VAT-registered: a business buys as a consumer, and a partner's commission is not reverse
+/// charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VatIdCheck {
+    /// The id passed its check digits, or its format where no check-digit rule is known.
+    Valid,
+    /// The id has its country's format but fails the check digits.
+    Failed,
+}
+
+impl VatIdCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VatIdCheck::Valid => "valid",
+            VatIdCheck::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> VatIdCheck {
+        if text == "failed" {
+            VatIdCheck::Failed
+        } else {
+            VatIdCheck::Valid
+        }
+    }
+}
+
 /// A request to create a party.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +210,8 @@ pub struct NewParty {
     pub domicile: Domicile,
     /// A business (true) or a consumer (false).
     pub business: bool,
-    /// VAT identification number with its country prefix, such as "DE136695976".
+    /// VAT identification number with its country prefix, such as "DE136695976". An id with
+    /// the country's format is stored even when its check digits fail (see `vat_id_check`).
     #[serde(default)]
     pub vat_id: Option<String>,
     /// Tax exemption codes the party holds.
@@ -201,6 +231,9 @@ pub struct Party {
     pub domicile: Domicile,
     pub business: bool,
     pub vat_id: Option<String>,
+    /// Outcome of the VAT id's check; absent without a VAT id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vat_id_check: Option<VatIdCheck>,
     pub exemptions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agreement: Option<Agreement>,
@@ -212,7 +245,8 @@ impl Party {
     }
 }
 
-fn validate(new: &NewParty) -> Result<(), Error> {
+/// Checks the new party and returns the outcome of its VAT id's check, if it has one.
+fn validate(new: &NewParty) -> Result<Option<VatIdCheck>, Error> {
     let invalid = |field: &str, detail: &str, value: &str| {
         Error::new(ErrorCode::InvalidField, detail.to_string())
             .field(field)
@@ -230,18 +264,22 @@ fn validate(new: &NewParty) -> Result<(), Error> {
         let zone = &new.domicile.time_zone;
         return Err(invalid("domicile.time_zone", "expected an IANA time zone", zone));
     }
-    if let Some(vat_id) = &new.vat_id {
-        super::taxes::validate_vat_id(country, vat_id)?;
-    }
+    let vat_id_check = match &new.vat_id {
+        Some(vat_id) => Some(super::taxes::check_vat_id(country, vat_id)?),
+        None => None,
+    };
     match (&new.agreement, new.role) {
-        (Some(agreement), PartyRole::Partner) => agreement.validate(),
-        (None, PartyRole::Partner) => Err(Error::new(
-            ErrorCode::InvalidField,
-            "a partner needs an agreement: commission, payout terms and selling role",
-        )
-        .field("agreement")),
-        _ => Ok(()),
+        (Some(agreement), PartyRole::Partner) => agreement.validate()?,
+        (None, PartyRole::Partner) => {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "a partner needs an agreement: commission, payout terms and selling role",
+            )
+            .field("agreement"))
+        }
+        _ => {}
     }
+    Ok(vat_id_check)
 }
 
 /// Inserts a party, and its agreement when it is a partner.
@@ -250,13 +288,14 @@ pub async fn create(
     tenant_id: Uuid,
     new: NewParty,
 ) -> Result<Party, Error> {
-    validate(&new)?;
+    let vat_id_check = validate(&new)?;
     let id = Uuid::now_v7();
     let inserted = client
         .execute(
             "INSERT INTO parties (tenant_id, id, role, name, country, subdivision, postal_code, \
-             city, time_zone, business, vat_id, exemptions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+             city, time_zone, business, vat_id, vat_id_check, exemptions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT DO NOTHING",
             &[
                 &tenant_id,
                 &id,
@@ -269,6 +308,7 @@ pub async fn create(
                 &new.domicile.time_zone,
                 &new.business,
                 &new.vat_id,
+                &vat_id_check.map(VatIdCheck::as_str),
                 &new.exemptions,
             ],
         )
@@ -289,6 +329,7 @@ pub async fn create(
         domicile: new.domicile,
         business: new.business,
         vat_id: new.vat_id,
+        vat_id_check,
         exemptions: new.exemptions,
         agreement,
     })
@@ -341,7 +382,7 @@ mod erased {
 const SELECT_PARTY: &str = "SELECT p.id, p.role, p.name, p.country, p.subdivision, \
     p.postal_code, p.city, p.time_zone, p.business, p.vat_id, p.exemptions, a.selling_role, \
     a.currencies, a.commission_tiers, a.fixed_fees, a.commission_on_refund, \
-    a.minimum_payouts, a.payout_delay_days \
+    a.minimum_payouts, a.payout_delay_days, p.vat_id_check \
     FROM parties p LEFT JOIN partner_agreements a \
     ON a.tenant_id = p.tenant_id AND a.partner_id = p.id \
     WHERE p.tenant_id = $1";
@@ -420,6 +461,7 @@ fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {
         },
         business: row.get(8),
         vat_id: row.get(9),
+        vat_id_check: row.get::<_, Option<&str>>(18).map(VatIdCheck::parse),
         exemptions: row.get(10),
         agreement,
     })

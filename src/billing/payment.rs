@@ -119,7 +119,8 @@ pub async fn create(
     let description = format!("Payment from customer {}", customer.id);
     let entry_id =
         posting::post(tx, tenant_id, new.received_on, description, format!("payment:{id}"), draft)
-            .await?;
+            .await
+            .map_err(posting::request_fields("received_on", Some("amount")))?;
     tx.execute(
         "INSERT INTO payments (tenant_id, id, customer_id, currency, amount, received_on, \
          reference, unapplied, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

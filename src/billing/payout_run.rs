@@ -236,7 +236,8 @@ async fn pay(
     let description = format!("Payout {period} to partner {}", key.partner_id);
     let entry_id =
         posting::post(tx, key.tenant_id, key.as_of, description, format!("payout:{id}"), draft)
-            .await?;
+            .await
+            .map_err(posting::request_fields("as_of", None))?;
     tx.execute(
         "INSERT INTO payouts (tenant_id, id, run_id, partner_id, currency, period, paid_on, \
          amount, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -52,6 +52,26 @@ impl Draft {
     }
 }
 
+/// Renames the fields of a ledger error to the document request's. `effective_date` becomes
+/// the field that dates the entry (`issued_at`, `received_on`, `as_of`). A posting line's
+/// `lines[i].amount` becomes the field with the document's amounts (`amount`, `lines`), or no
+/// field when the request carries no amount.
+pub fn request_fields(
+    date_field: &'static str,
+    amount_field: Option<&'static str>,
+) -> impl Fn(Error) -> Error {
+    move |mut error| {
+        match error.field.as_deref() {
+            Some("effective_date") => error.field = Some(date_field.to_string()),
+            Some(name) if name.starts_with("lines") => {
+                error.field = amount_field.map(str::to_string)
+            }
+            _ => {}
+        }
+        error
+    }
+}
+
 /// Posts `draft` as one journal entry in the caller's transaction and returns its id.
 pub async fn post(
     tx: &Transaction<'_>,

@@ -10,7 +10,16 @@ use super::taxes::{Liable, TaxLine};
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
 
-/// A line as the caller sent it, already checked to be exact in the invoice currency.
+/// Maximum number of decimals of a unit price or a quantity. Metered usage is priced finer than the minor
+/// unit (0.035 USD per machine hour), and quantities may be fractional (1.5 hours).
+pub const MAX_FINE_DECIMALS: u32 = 6;
+
+/// The rounding rule that brings a line's net amount (quantity × unit price − discount) to the
+/// currency's minor unit, half-up as the tax engine's default. Credits by quantity use it too.
+pub const LINE_ROUNDING: Rounding = Rounding::HalfUp;
+
+/// A line as the caller sent it: quantity and unit price with at most `MAX_FINE_DECIMALS`
+/// decimals, the discount exact in the invoice currency.
 #[derive(Debug, Clone)]
 pub struct LineInput {
     pub quantity: Decimal,
@@ -42,15 +51,34 @@ pub struct Priced {
     pub partner_share: Decimal,
 }
 
-/// Computes a line's amount: quantity × unit price − discount, half-up.
+/// Checks that a unit price or quantity has at most `MAX_FINE_DECIMALS` decimals, naming
+/// `field` when it has more.
+pub fn check_fine(value: Decimal, field: &str) -> Result<Decimal, Error> {
+    if value.normalize().scale() > MAX_FINE_DECIMALS {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("at most {MAX_FINE_DECIMALS} decimals are allowed, got {value}"),
+        )
+        .field(field)
+        .value(value.to_string()));
+    }
+    Ok(value)
+}
+
+/// Computes a line's net amount: quantity × unit price − discount, rounded to the currency's
+/// minor unit by `LINE_ROUNDING`.
 pub fn line_amount(index: usize, line: &LineInput, currency: Currency) -> Result<Decimal, Error> {
-    let gross = line.quantity * line.unit_price;
+    let Some(gross) = line.quantity.checked_mul(line.unit_price) else {
+        return Err(Error::new(ErrorCode::AmountOutOfRange, "quantity × unit price is too large")
+            .field(format!("lines[{index}].quantity"))
+            .value(line.quantity.to_string()));
+    };
     if line.discount > gross {
         return Err(Error::new(ErrorCode::InvalidField, "discount is above the line amount")
             .field(format!("lines[{index}].discount"))
             .value(line.discount.to_string()));
     }
-    Ok(currency.round(gross - line.discount, Rounding::HalfUp))
+    Ok(currency.round(gross - line.discount, LINE_ROUNDING))
 }
 
 /// Computes each line's commission. `revenue_before` is the partner's net revenue of the year
@@ -163,5 +191,33 @@ mod tests {
         assert!(line_amount(0, &input, eur).is_err());
         let input = LineInput { quantity: dec!(3), unit_price: dec!(4.99), discount: dec!(0.97) };
         assert_eq!(line_amount(0, &input, eur).unwrap(), dec!(14.00));
+    }
+
+    #[test]
+    fn fine_unit_prices_round_half_up() {
+        let eur = Currency::parse("EUR").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        let cases = [
+            (usd, dec!(1000), dec!(0.035), "35.00"),
+            (eur, dec!(3), dec!(0.333333), "1.00"),
+            (jpy, dec!(2.5), dec!(99), "248"),
+            (usd, dec!(1), dec!(0.005), "0.01"),
+            (usd, dec!(1), dec!(0.004999), "0.00"),
+        ];
+        for (currency, quantity, unit_price, net) in cases {
+            let input = LineInput { quantity, unit_price, discount: Decimal::ZERO };
+            let amount = line_amount(0, &input, currency).unwrap();
+            assert_eq!(amount.to_string(), net, "{quantity} x {unit_price} {currency}");
+        }
+    }
+
+    #[test]
+    fn seventh_decimal_is_rejected() {
+        assert_eq!(check_fine(dec!(0.123456), "x").unwrap(), dec!(0.123456));
+        assert_eq!(check_fine(dec!(0.1234560), "x").unwrap(), dec!(0.1234560));
+        let err = check_fine(dec!(0.1234567), "lines[0].unit_price").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("lines[0].unit_price"));
+        assert_eq!(err.value, Some(serde_json::json!("0.1234567")));
     }
 }

@@ -8,9 +8,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::parties::{Party, SellingRole};
+use super::parties::{Party, SellingRole, VatIdCheck};
+use super::tax_errors::{RequestFields, RequestParty};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
+use crate::tax::vat_id::TaxIdError;
 use crate::tax::{self, Determination, Engine, Liability, PartyKind, PlatformRole, ProductTaxCode};
 
 /// The party that owes a tax amount to the authority.
@@ -152,7 +154,11 @@ pub async fn sale_tax(
             tax_point,
         };
         let reference = format!("{invoice_id}:{code}");
-        let determination = engine.determine_for_invoice(&input, &reference).await?;
+        let fields = sale_fields(parties, &indexes, code, tax_point);
+        let determination = engine
+            .determine_for_invoice(&input, &reference)
+            .await
+            .map_err(|err| fields.rename(err))?;
         for (position, &index) in indexes.iter().enumerate() {
             sale.nets[index] = determination.lines[position].net;
         }
@@ -163,8 +169,27 @@ pub async fn sale_tax(
     Ok(sale)
 }
 
-/// Determines the tax of the commission the platform charges `partner`: a business service
-/// taxed by the partner's domicile (domestic VAT, EU reverse charge, or out of scope).
+/// Names the invoice request's fields behind the tax input of one tax code's lines.
+fn sale_fields<'a>(
+    parties: &TaxParties<'_>,
+    indexes: &'a [usize],
+    code: &'a str,
+    tax_point: DateTime<Utc>,
+) -> RequestFields<'a> {
+    let party = |field, role, party: &Party| RequestParty { field, role, id: party.id };
+    RequestFields {
+        buyer: party(Some("customer_id"), "customer", parties.customer),
+        seller: party(Some("seller_id"), "partner", parties.seller),
+        platform: party(None, "platform", parties.platform),
+        lines: indexes,
+        tax_code: Some((format!("lines[{}].tax_code", indexes[0]), code)),
+        tax_point: ("issued_at", tax_point),
+    }
+}
+
+/// Determines the tax of the commission the platform charges `partner`: a service taxed by
+/// the partner's domicile (domestic VAT, EU reverse charge, or out of scope). A partner whose
+/// VAT id fails its check digits is not reverse charged: it is taxed as a consumer.
 pub async fn commission_tax(
     engine: &Engine,
     platform: &Party,
@@ -186,7 +211,17 @@ pub async fn commission_tax(
         tax_point,
     };
     let reference = format!("{invoice_id}:commission");
-    let determination = engine.determine_for_invoice(&input, &reference).await?;
+    let party = |field, role, party: &Party| RequestParty { field, role, id: party.id };
+    let fields = RequestFields {
+        buyer: party(Some("seller_id"), "partner", partner),
+        seller: party(None, "platform", platform),
+        platform: party(None, "platform", platform),
+        lines: &[],
+        tax_code: None,
+        tax_point: ("issued_at", tax_point),
+    };
+    let determination =
+        engine.determine_for_invoice(&input, &reference).await.map_err(|err| fields.rename(err))?;
     let mut lines = tax_lines(&determination, &[0], Liable::Platform);
     for line in &mut lines {
         line.lines.clear();
@@ -228,11 +263,17 @@ fn tax_lines(
         .collect()
 }
 
-/// Checks a VAT identification number with the tax engine's format and check-digit rules.
-pub fn validate_vat_id(country: &str, vat_id: &str) -> Result<(), Error> {
-    tax::vat_id::validate(country, vat_id).map(|_| ()).map_err(|err| {
-        Error::new(ErrorCode::InvalidVatId, err.to_string()).field("vat_id").value(vat_id)
-    })
+/// Checks a VAT identification number with the tax engine's format and check-digit rules. An
+/// id that has the country's format but fails its check digits is `Failed`, not an error: the
+/// party is kept and taxed as not VAT-registered. A malformed id is rejected.
+pub fn check_vat_id(country: &str, vat_id: &str) -> Result<VatIdCheck, Error> {
+    match tax::vat_id::validate(country, vat_id) {
+        Ok(_) => Ok(VatIdCheck::Valid),
+        Err(TaxIdError::CheckDigits { .. }) => Ok(VatIdCheck::Failed),
+        Err(err @ TaxIdError::Malformed { .. }) => {
+            Err(Error::new(ErrorCode::InvalidVatId, err.to_string()).field("vat_id").value(vat_id))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,11 +281,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vat_id_uses_check_digits() {
-        assert!(validate_vat_id("DE", "DE136695976").is_ok());
-        let err = validate_vat_id("DE", "DE136695977").unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidVatId);
-        assert_eq!(err.field.as_deref(), Some("vat_id"));
+    fn vat_id_check_digits_fail_without_error() {
+        assert_eq!(check_vat_id("DE", "DE136695976").unwrap(), VatIdCheck::Valid);
+        assert_eq!(check_vat_id("DE", "DE136695977").unwrap(), VatIdCheck::Failed);
+    }
+
+    #[test]
+    fn malformed_vat_id_is_rejected() {
+        for malformed in ["DE13669597", "FR136695976", "DE13669597X"] {
+            let err = check_vat_id("DE", malformed).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidVatId, "{malformed}");
+            assert_eq!(err.field.as_deref(), Some("vat_id"), "{malformed}");
+            assert_eq!(err.value, Some(serde_json::json!(malformed)), "{malformed}");
+        }
     }
 
     #[test]

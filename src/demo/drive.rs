@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::client::{ApiClient, Rejection};
+use super::client::ApiClient;
 use super::requests::{self, CreditRequest};
 use super::scenario::{CreditScope, Invoice, PaymentAmount, PlatformRole, Scenario};
 use crate::money::{Currency, Rounding};
@@ -29,8 +29,9 @@ pub struct Posted {
     /// Scenario events that had nothing left to do (a payment of an invoice already settled
     /// by a refund), by kind.
     pub skipped: BTreeMap<&'static str, u64>,
-    /// Requests the service rejected on purpose, by reason.
-    pub rejected: BTreeMap<&'static str, u64>,
+    /// Customers posted with a VAT id that fails its check digits: the service keeps the id
+    /// and taxes them as consumers.
+    pub failed_vat_ids: u64,
     pub elapsed: Duration,
 }
 
@@ -185,32 +186,23 @@ impl Run<'_> {
         id_of(&response).with_context(|| format!("party {key}"))
     }
 
-    /// Posts a customer whose VAT id fails its check digits. The service rejects the id, as
-    /// an onboarding form would, and the customer is created without it, so it buys as a
-    /// consumer for tax.
+    /// Posts a customer whose VAT id fails its check digits. The service keeps the id, marks
+    /// its check failed and taxes the customer as a consumer.
     async fn post_party_with_failing_vat_id(
         &self,
         key: &str,
-        mut body: Value,
+        body: Value,
     ) -> anyhow::Result<String> {
-        let path = "/v1/parties";
-        match self.client.post(path, &format!("demo-party-{key}-vat-id"), &body).await {
-            Ok(response) => {
-                self.count("parties");
-                return id_of(&response).with_context(|| format!("party {key}"));
-            }
-            Err(err) => {
-                let rejected = err.downcast_ref::<Rejection>();
-                if rejected.and_then(|r| r.code.as_deref()) != Some("invalid_vat_id") {
-                    return Err(err);
-                }
-            }
+        let response = self.client.post("/v1/parties", &format!("demo-party-{key}"), &body).await?;
+        if response["vat_id_check"] != "failed" {
+            let check = &response["vat_id_check"];
+            return Err(anyhow!("party {key}: expected a failed VAT id check, got {check}"));
         }
         if let Ok(mut posted) = self.posted.lock() {
-            *posted.rejected.entry("VAT ids failing their check digits").or_default() += 1;
+            posted.failed_vat_ids += 1;
         }
-        body["vat_id"] = Value::Null;
-        self.post_party(key, &body).await
+        self.count("parties");
+        id_of(&response).with_context(|| format!("party {key}"))
     }
 
     fn party(&self, key: &str) -> anyhow::Result<&str> {

@@ -22,14 +22,15 @@ pub fn determine(rates: &RateBook, input: &TaxInput) -> Result<Determination, Er
     let parties = rules::parties(rates, input)?;
     let buyer_date = buyer_local_date(rates, &parties, input.tax_point);
     let placement = rules::place(&parties, input.product, buyer_date)?;
-    let place = jurisdiction(rates, &placement.place)?;
+    let party = place_party(&parties, &placement.place);
+    let place = jurisdiction(rates, &placement.place, party)?;
     let tax_date = local_date(place, input.tax_point);
     let taxing = taxing_chain(rates, place, placement.treatment);
     let mut priced = Vec::with_capacity(taxing.len());
     for jurisdiction in taxing {
         let (rate, source) = match placement.treatment {
             Treatment::Charge => {
-                let rate = rate_of(rates, jurisdiction, RateClass::Standard, tax_date)?;
+                let rate = rate_of(rates, jurisdiction, RateClass::Standard, tax_date, party)?;
                 (rate.rate, rate.provenance())
             }
             Treatment::Zero => (Decimal::ZERO, "no tax charged under the rule".to_string()),
@@ -59,9 +60,9 @@ pub fn determine_fallback(rates: &RateBook, input: &TaxInput) -> Result<Determin
         .field("buyer.domicile.country")
         .value(parties.buyer_country.as_str()));
     };
-    let place = jurisdiction(rates, state)?;
+    let place = jurisdiction(rates, state, "buyer")?;
     let tax_date = local_date(place, input.tax_point);
-    let rate = rate_of(rates, place, RateClass::UsFallback, tax_date)?;
+    let rate = rate_of(rates, place, RateClass::UsFallback, tax_date, "buyer")?;
     let placement = Placement {
         rule: "us.fallback.state_rate".to_string(),
         place: state.to_string(),
@@ -104,10 +105,37 @@ pub(crate) fn check_lines(input: &TaxInput) -> Result<(), Error> {
     Ok(())
 }
 
-fn jurisdiction<'a>(rates: &'a RateBook, code: &str) -> Result<&'a Jurisdiction, Error> {
+/// Names the party whose domicile is the place of supply: the buyer's for destination rules,
+/// else the supplier's (the platform when it is the deemed supplier).
+fn place_party(parties: &Parties, place: &str) -> &'static str {
+    let buyer_place = parties.buyer_subdivision.as_deref().unwrap_or(&parties.buyer_country);
+    if place == buyer_place || place == parties.buyer_country {
+        "buyer"
+    } else if parties.supplier_liability == Liability::Platform {
+        "platform"
+    } else {
+        "seller"
+    }
+}
+
+/// Returns the input field of `party`'s domicile that selects the jurisdiction `code`: its
+/// subdivision for a code such as `CA-QC`, else its country.
+fn domicile_field(party: &str, code: &str) -> String {
+    if code.contains('-') {
+        format!("{party}.domicile.subdivision")
+    } else {
+        format!("{party}.domicile.country")
+    }
+}
+
+fn jurisdiction<'a>(
+    rates: &'a RateBook,
+    code: &str,
+    party: &str,
+) -> Result<&'a Jurisdiction, Error> {
     rates.jurisdiction(code).ok_or_else(|| {
         Error::new(ErrorCode::UnknownJurisdiction, format!("no rates are loaded for {code}"))
-            .field("buyer.domicile.country")
+            .field(domicile_field(party, code))
             .value(code)
     })
 }
@@ -117,6 +145,7 @@ fn rate_of<'a>(
     jurisdiction: &Jurisdiction,
     class: RateClass,
     date: NaiveDate,
+    party: &str,
 ) -> Result<&'a super::rates::Rate, Error> {
     if !rates.has_rates(&jurisdiction.code) {
         return Err(Error::new(
@@ -126,7 +155,7 @@ fn rate_of<'a>(
                 jurisdiction.tax_name, jurisdiction.code, jurisdiction.name
             ),
         )
-        .field("buyer.domicile.subdivision")
+        .field(domicile_field(party, &jurisdiction.code))
         .value(jurisdiction.code.as_str()));
     }
     rates.rate_on(&jurisdiction.code, class, date)
@@ -218,6 +247,7 @@ fn assemble(
         supplier_rule: parties.supplier_rule.clone(),
         buyer_treated_as: parties.buyer_kind,
         buyer_tax_id: parties.buyer_tax_id.clone(),
+        buyer_tax_id_unused: parties.buyer_tax_id_unused.clone(),
         source,
         tax_estimated: false,
         currency: input.currency,

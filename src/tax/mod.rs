@@ -23,7 +23,7 @@ pub use determine::{determine, determine_fallback};
 pub use engine::Engine;
 pub use model::{
     Determination, DeterminationSource, Domicile, InputLine, Liability, LineShare, LineTax, Party,
-    PartyKind, PlatformRole, ProductTaxCode, RoundingScope, TaxInput, TaxLine,
+    PartyKind, PlatformRole, ProductTaxCode, RoundingScope, TaxInput, TaxLine, UnusedTaxId,
 };
 pub use rates::RateBook;
 pub use store::{load_determination, load_fixtures, load_rate_book, store_determination};

@@ -126,7 +126,7 @@ pub struct InputLine {
     #[schema(value_type = String, example = "100.00")]
     pub amount: Decimal,
     /// Quantity, passed on to the external provider; defaults to 1.
-    #[serde(default = "one")]
+    #[serde(default = "one", with = "crate::money::amount_str")]
     #[schema(value_type = String, example = "1")]
     pub quantity: Decimal,
 }
@@ -273,6 +273,15 @@ pub struct LineShare {
     pub amount: Decimal,
 }
 
+/// A buyer's tax id that the determination did not use, kept for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnusedTaxId {
+    /// The id as the buyer gave it.
+    pub tax_id: String,
+    /// Why it was not used, such as a failed check-digit test.
+    pub reason: String,
+}
+
 /// The result of a determination: taxes per jurisdiction and per line, with the rules applied.
 ///
 /// For every jurisdiction, `taxes[j].amount` equals the sum of `lines[i].taxes[j].amount`, and
@@ -290,6 +299,9 @@ pub struct Determination {
     pub buyer_treated_as: PartyKind,
     /// The buyer's tax id as validated, such as `DE136695976`.
     pub buyer_tax_id: Option<String>,
+    /// A tax id the buyer gave that the determination did not use, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_tax_id_unused: Option<UnusedTaxId>,
     pub source: DeterminationSource,
     /// Set when the provider failed and local fallback rates were used.
     pub tax_estimated: bool,

@@ -15,7 +15,9 @@
 
 use chrono::NaiveDate;
 
-use super::model::{Liability, Party, PartyKind, PlatformRole, ProductTaxCode, TaxInput};
+use super::model::{
+    Liability, Party, PartyKind, PlatformRole, ProductTaxCode, TaxInput, UnusedTaxId,
+};
 use super::rates::RateBook;
 use super::vat_id::{self, TaxIdError};
 use crate::error::{Error, ErrorCode};
@@ -87,6 +89,8 @@ pub struct Parties {
     pub buyer_subdivision: Option<String>,
     pub buyer_kind: PartyKind,
     pub buyer_tax_id: Option<String>,
+    /// A tax id of a business buyer that failed its check digits, so the buyer is a consumer.
+    pub buyer_tax_id_unused: Option<UnusedTaxId>,
 }
 
 pub fn is_eu(country: &str) -> bool {
@@ -139,15 +143,30 @@ fn subdivision(book: &RateBook, party: &Party, prefix: &str) -> Result<Option<St
     .value(raw))
 }
 
+/// The buyer as the rules treat it: its kind, the tax id used, and an id left unused.
+struct BuyerStatus {
+    kind: PartyKind,
+    tax_id: Option<String>,
+    unused: Option<UnusedTaxId>,
+}
+
 /// Decides how the buyer is taxed: as a business only with a tax id that passes its checks.
-/// A malformed id is an error; an id that fails its check digits makes the buyer a consumer.
-fn buyer_status(buyer: &Party) -> Result<(PartyKind, Option<String>), Error> {
+/// A malformed id is an error. An id that fails its check digits makes the buyer a consumer,
+/// because the supplier cannot show that the buyer is registered for tax, and the status
+/// records the id with the reason.
+fn buyer_status(buyer: &Party) -> Result<BuyerStatus, Error> {
+    let consumer = |unused| BuyerStatus { kind: PartyKind::Consumer, tax_id: None, unused };
     let Some(raw) = buyer.tax_id.as_deref().filter(|_| buyer.kind == PartyKind::Business) else {
-        return Ok((PartyKind::Consumer, None));
+        return Ok(consumer(None));
     };
     match vat_id::validate(&buyer.domicile.country, raw) {
-        Ok(valid) => Ok((PartyKind::Business, Some(valid.number))),
-        Err(TaxIdError::CheckDigits { .. }) => Ok((PartyKind::Consumer, None)),
+        Ok(valid) => {
+            Ok(BuyerStatus { kind: PartyKind::Business, tax_id: Some(valid.number), unused: None })
+        }
+        Err(err @ TaxIdError::CheckDigits { .. }) => Ok(consumer(Some(UnusedTaxId {
+            tax_id: raw.to_string(),
+            reason: format!("{err}, so the buyer is taxed as a consumer"),
+        }))),
         Err(err) => Err(Error::new(ErrorCode::InvalidTaxId, err.to_string())
             .field("buyer.tax_id")
             .value(raw)),
@@ -180,7 +199,7 @@ pub fn parties(book: &RateBook, input: &TaxInput) -> Result<Parties, Error> {
             "platform.deemed_supplier".to_string()
         }
     });
-    let (buyer_kind, buyer_tax_id) = buyer_status(&input.buyer)?;
+    let buyer = buyer_status(&input.buyer)?;
     Ok(Parties {
         supplier_country: supplier.domicile.country.clone(),
         supplier_below_threshold: supplier.eu_below_distance_threshold,
@@ -188,8 +207,9 @@ pub fn parties(book: &RateBook, input: &TaxInput) -> Result<Parties, Error> {
         supplier_rule,
         buyer_subdivision: subdivision(book, &input.buyer, "buyer")?,
         buyer_country,
-        buyer_kind,
-        buyer_tax_id,
+        buyer_kind: buyer.kind,
+        buyer_tax_id: buyer.tax_id,
+        buyer_tax_id_unused: buyer.unused,
     })
 }
 

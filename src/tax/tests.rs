@@ -295,6 +295,9 @@ fn failing_check_digit_means_consumer() {
     let result = determine(&book(), &case.input).unwrap();
     assert_eq!(result.buyer_treated_as, PartyKind::Consumer);
     assert_eq!(result.buyer_tax_id, None);
+    let unused = result.buyer_tax_id_unused.expect("the failing id is recorded");
+    assert_eq!(Some(unused.tax_id), case.input.buyer.tax_id);
+    assert!(unused.reason.contains("fails its check digits"), "{}", unused.reason);
 }
 
 #[test]

@@ -23,17 +23,30 @@ async fn sale() -> Sale {
 
 /// Posts `body`, expects a 422 with `code` naming `field`, and checks nothing was written.
 async fn rejected(sale: &Sale, path: &str, body: &Value, code: &str, field: &str) -> Value {
-    let tables = ["journal_entries", "invoices", "payments", "credit_notes", "payouts", "parties"];
+    rejected_by(&sale.books, path, body, code, field).await
+}
+
+/// Like `rejected`, on any tenant's books.
+async fn rejected_by(books: &Books, path: &str, body: &Value, code: &str, field: &str) -> Value {
+    let tables = [
+        "journal_entries",
+        "invoices",
+        "payments",
+        "credit_notes",
+        "payouts",
+        "parties",
+        "tax_determinations",
+    ];
     let mut before = Vec::new();
     for table in tables {
-        before.push(sale.books.count(table).await);
+        before.push(books.count(table).await);
     }
-    let response = sale.books.post(path, body).await;
+    let response = books.post(path, body).await;
     assert_eq!(response.status, 422, "{path}: {}", response.body);
     assert_eq!(response.body["code"], code, "{}", response.body);
     assert_eq!(response.body["field"], field, "{}", response.body);
     for (table, count) in tables.iter().zip(before) {
-        assert_eq!(sale.books.count(table).await, count, "{table} changed");
+        assert_eq!(books.count(table).await, count, "{table} changed");
     }
     response.body
 }
@@ -194,6 +207,125 @@ async fn party_rejects_bad_vat_id_and_missing_agreement() {
 }
 
 #[tokio::test]
+async fn agreement_rejects_amounts_as_numbers() {
+    let sale = sale().await;
+    for (map, value) in [("fixed_fees", json!(0.1)), ("minimum_payouts", json!(25))] {
+        let mut terms = agreement("agent", "0.10", "refunded");
+        terms[map] = json!({ "EUR": value });
+        let mut body = crate::billing_support::party_body("partner", "Seller", "FR", true, None);
+        body["agreement"] = terms;
+        let field = format!("agreement.{map}.EUR");
+        let problem = rejected(&sale, "/v1/parties", &body, "invalid_field", &field).await;
+        assert_eq!(problem["value"], value, "{map}");
+    }
+}
+
+/// Creates a party with a domicile in `country`, optionally in `subdivision`.
+async fn party_in(books: &Books, role: &str, country: &str, subdivision: Option<&str>) -> String {
+    let mut body = crate::billing_support::party_body(role, "Party", country, false, None);
+    body["domicile"]["subdivision"] = json!(subdivision);
+    if role == "partner" {
+        body["business"] = json!(true);
+        body["agreement"] = agreement("agent", "0.10", "refunded");
+    }
+    books.create("/v1/parties", &body).await["id"].as_str().unwrap().to_string()
+}
+
+/// The tax engine's errors about a party's domicile name the request field with the party's
+/// id, never a field of the engine's own input.
+#[tokio::test]
+async fn invoice_names_party_behind_tax_error() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let at = "2026-10-06T10:00:00Z";
+    // (subdivision, code, words in the detail)
+    let cases = [
+        (Some("XX"), "unknown_jurisdiction", "customer's domicile subdivision"),
+        (None, "invalid_field", "customer's domicile subdivision"),
+        (Some("BC"), "tax_rule_missing", "customer's domicile subdivision"),
+    ];
+    for (subdivision, code, detail) in cases {
+        let customer = party_in(&books, "customer", "CA", subdivision).await;
+        let body = invoice_body(&customer, &partner, at, &["10.00"]);
+        let problem = rejected_by(&books, "/v1/invoices", &body, code, "customer_id").await;
+        assert_eq!(problem["value"], customer.as_str(), "{subdivision:?}");
+        let text = problem["detail"].as_str().unwrap();
+        assert!(text.contains(detail), "{subdivision:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn invoice_names_partner_behind_commission_tax_error() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = party_in(&books, "partner", "CA", None).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-06T10:00:00Z", &["10.00"]);
+    let problem = rejected_by(&books, "/v1/invoices", &body, "invalid_field", "seller_id").await;
+    assert_eq!(problem["value"], partner.as_str());
+    let text = problem["detail"].as_str().unwrap();
+    assert!(text.contains("partner's domicile subdivision"), "{text}");
+}
+
+#[tokio::test]
+async fn invoice_names_line_behind_missing_tax_rule() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("GB").await;
+    let mut body =
+        invoice_body(&customer, &partner, "2026-10-06T10:00:00Z", &["1.00", "2.00", "3.00"]);
+    body["lines"][2]["tax_code"] = json!("physical_good");
+    let problem =
+        rejected_by(&books, "/v1/invoices", &body, "tax_rule_missing", "lines[2].tax_code").await;
+    assert_eq!(problem["value"], "physical_good");
+}
+
+#[tokio::test]
+async fn invoice_names_issued_at_behind_missing_rate() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("IT").await;
+    let at = "2019-06-05T10:00:00Z";
+    let body = invoice_body(&customer, &partner, at, &["10.00"]);
+    let problem =
+        rejected_by(&books, "/v1/invoices", &body, "tax_rate_not_found", "issued_at").await;
+    assert_eq!(problem["value"], "2019-06-05T10:00:00+00:00");
+}
+
+/// A closed month rejects documents dated in it, naming the request field that dates each.
+#[tokio::test]
+async fn documents_in_closed_period_name_their_date() {
+    let sale = sale().await;
+    let paid = payment_body(&sale.customer, "100.00", "2026-10-06");
+    sale.books.create("/v1/payments", &paid).await;
+    let app = &sale.books.app;
+    let close = app.post("/v1/periods/2026-10/close", &app.write_key, "close", &json!({})).await;
+    assert_eq!(close.status, 200, "{}", close.body);
+
+    let body = invoice_body(&sale.customer, &sale.partner, "2026-10-07T10:00:00Z", &["1.00"]);
+    let problem = rejected(&sale, "/v1/invoices", &body, "period_closed", "issued_at").await;
+    assert_eq!(problem["value"], "2026-10-07");
+    let body = payment_body(&sale.customer, "10.00", "2026-10-08");
+    rejected(&sale, "/v1/payments", &body, "period_closed", "received_on").await;
+    let body = json!({ "invoice_id": sale.invoice, "issued_at": "2026-10-09T10:00:00Z" });
+    rejected(&sale, "/v1/credit-notes", &body, "period_closed", "issued_at").await;
+    let body = json!({ "as_of": "2026-10-31" });
+    rejected(&sale, "/v1/payout-runs", &body, "period_closed", "as_of").await;
+}
+
+/// An amount beyond the ledger's limit names the request field that carries it, not the line
+/// of the journal entry.
+#[tokio::test]
+async fn amount_beyond_ledger_limit_names_request_field() {
+    let sale = sale().await;
+    let huge = "1000000000000000.00";
+    let body = payment_body(&sale.customer, huge, "2026-10-06");
+    let problem = rejected(&sale, "/v1/payments", &body, "amount_out_of_range", "amount").await;
+    assert_eq!(problem["value"], huge);
+    let body = invoice_body(&sale.customer, &sale.partner, "2026-10-06T10:00:00Z", &[huge]);
+    rejected(&sale, "/v1/invoices", &body, "amount_out_of_range", "lines").await;
+}
+
+#[tokio::test]
 async fn party_rejects_unknown_country() {
     let sale = sale().await;
     let body = crate::billing_support::party_body("customer", "Buyer", "XX", false, None);
@@ -230,7 +362,7 @@ pub async fn error_cases(
     let body = invoice_body(&stranger, &sale.partner, at, &["1.00"]);
     cases.push((UnknownParty, books.post("/v1/invoices", &body).await));
     let vat =
-        crate::billing_support::party_body("customer", "Buyer", "DE", true, Some("DE136695977"));
+        crate::billing_support::party_body("customer", "Buyer", "DE", true, Some("DE13669597"));
     cases.push((InvalidVatId, books.post("/v1/parties", &vat).await));
     let mut body = invoice_body(&sale.customer, &sale.partner, at, &["1.00"]);
     body["currency"] = json!("USD");

@@ -8,6 +8,8 @@ mod billing_errors;
 mod billing_properties;
 mod billing_snapshots;
 mod billing_support;
+mod billing_unit_prices;
+mod billing_vat_ids;
 mod cli;
 mod demo;
 mod entries;

@@ -113,6 +113,7 @@ async fn quote_rejects_bad_input_by_field() {
             "buyer.domicile.subdivision",
         ),
         ("/lines/0/amount", json!(100.0), "invalid_field", "lines[0].amount"),
+        ("/lines/1/quantity", json!(2), "invalid_field", "lines[1].quantity"),
         ("/lines/0/amount", json!("100.001"), "currency_precision_exceeded", "lines[0].amount"),
         ("/tax_point", json!("2019-06-01T12:00:00Z"), "tax_rate_not_found", "tax_point"),
         ("/product", json!("gift_card"), "invalid_field", "product"),

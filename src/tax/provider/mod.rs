@@ -185,6 +185,7 @@ pub fn determination(
         supplier_rule: parties.supplier_rule.clone(),
         buyer_treated_as: parties.buyer_kind,
         buyer_tax_id: parties.buyer_tax_id.clone(),
+        buyer_tax_id_unused: parties.buyer_tax_id_unused.clone(),
         source: DeterminationSource::Provider,
         tax_estimated: false,
         currency,
