@@ -13,8 +13,10 @@ use super::parties::{self, CommissionOnRefund, SellingRole};
 use super::payment;
 use super::posting::{self, Draft};
 use super::proration::Prorated;
+use super::tax_messages;
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
+use crate::tax::outbox;
 
 /// A request to credit an invoice. Without `lines` the whole rest of the invoice is credited.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -224,6 +226,18 @@ pub async fn create(
         detail(&reversal, &taxes),
     )
     .await?;
+    let credit = tax_messages::CreditedDocument {
+        invoice_id: new.invoice_id,
+        note: outbox::Document { kind: "credit_note", id, number: &row.number },
+        issue_date,
+        lines: reversal
+            .lines
+            .iter()
+            .map(|&(line, net, quantity, _)| (line, net, quantity))
+            .collect(),
+        commission: reversal.commission,
+    };
+    tax_messages::enqueue_credit(tx, tenant_id, &credit).await?;
     if amounts.to_customer_credit > Decimal::ZERO {
         let customer = invoice.customer_id;
         let credit = amounts.to_customer_credit;

@@ -16,7 +16,7 @@ use super::pricing::{self, LineInput, Priced};
 use super::taxes::{self, Liable, TaxLine, TaxParties, TaxableLine};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
-use crate::tax::{Determination, Engine};
+use crate::tax::{outbox, Determination, Engine};
 
 /// A request to issue an invoice.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -262,8 +262,8 @@ pub async fn create(
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
 
     let id = Uuid::now_v7();
-    let (priced, determinations) =
-        price(tx, engine, tenant_id, id, &new, &checked, &sale, issue_date).await?;
+    let (priced, determinations, provider_messages) =
+        price(tx, engine, tenant_id, &new, &checked, &sale, issue_date).await?;
     let credit_applied =
         apply_customer_credit(tx, tenant_id, &sale.customer, checked.currency, priced.total)
             .await?;
@@ -297,6 +297,10 @@ pub async fn create(
     }
     if credit_applied > Decimal::ZERO {
         insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
+    }
+    let document = outbox::Document { kind: "invoice", id, number: &stored.number };
+    for message in provider_messages {
+        outbox::enqueue(tx, tenant_id, document, message, None).await?;
     }
     find(tx, tenant_id, id)
         .await?
@@ -339,18 +343,17 @@ async fn load_parties(
 }
 
 /// Determines the sale's tax, the commission (tiered by the partner's revenue of the year)
-/// and the commission's tax, and adds up the invoice.
-#[allow(clippy::too_many_arguments)]
+/// and the commission's tax, and adds up the invoice. Also returns the messages that record
+/// the invoice at the tax provider once it commits.
 async fn price(
     tx: &Transaction<'_>,
     engine: &Engine,
     tenant_id: Uuid,
-    id: Uuid,
     new: &NewInvoice,
     checked: &Checked,
     sale: &SaleParties,
     issue_date: NaiveDate,
-) -> Result<(Priced, Vec<(String, Determination)>), Error> {
+) -> Result<(Priced, Vec<(String, Determination)>, Vec<outbox::Message>), Error> {
     let currency = checked.currency;
     let role = sale.agreement.selling_role;
     let parties = TaxParties {
@@ -366,7 +369,6 @@ async fn price(
         new.prices_include_tax,
         currency,
         new.issued_at,
-        id,
     )
     .await?;
 
@@ -388,23 +390,24 @@ async fn price(
     let commission: Decimal = lines.iter().map(|line| line.commission).sum();
 
     let mut determinations = sale_tax.determinations;
+    let mut messages: Vec<_> = sale_tax.provider_message.into_iter().collect();
     let mut commission_taxes = Vec::new();
     if role == SellingRole::Agent && commission > Decimal::ZERO {
-        let (taxes, determination) = taxes::commission_tax(
+        let tax = taxes::commission_tax(
             engine,
             &sale.platform,
             &sale.seller,
             commission,
             currency,
             new.issued_at,
-            id,
         )
         .await?;
-        commission_taxes = taxes;
-        determinations.push(("invoice_commission".to_string(), determination));
+        commission_taxes = tax.taxes;
+        determinations.push(("invoice_commission".to_string(), tax.determination));
+        messages.extend(tax.provider_message);
     }
     let priced = pricing::totals(lines, sale_tax.taxes, commission_taxes, currency);
-    Ok((priced, determinations))
+    Ok((priced, determinations, messages))
 }
 
 struct StoredInvoice {

@@ -16,6 +16,7 @@ pub mod posting;
 pub mod pricing;
 pub mod proration;
 pub mod reports;
+pub mod tax_messages;
 pub mod taxes;
 
 use rust_decimal::Decimal;

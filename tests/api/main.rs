@@ -17,3 +17,4 @@ mod invariants;
 mod ledger;
 mod service;
 mod tax;
+mod tax_outbox;
