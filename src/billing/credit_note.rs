@@ -177,7 +177,8 @@ pub async fn create(
     let (Some(seller), Some(issuer)) = (seller, issuer) else {
         return Err(Error::internal(anyhow::anyhow!("invoice parties vanished")));
     };
-    let policy = seller.agreement.as_ref().map(|a| a.commission_on_refund);
+    // The agreement the invoice was priced under decides who bears the refunded commission.
+    let policy = seller.agreement_on(invoice.issue_date).map(|a| a.commission_on_refund);
     let refunded = policy != Some(CommissionOnRefund::Kept);
 
     let mut lines = load_lines(tx, tenant_id, new.invoice_id).await?;

@@ -324,10 +324,10 @@ async fn load_parties(
     let customer =
         parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
             .await?;
-    let seller =
-        parties::require(tx, tenant_id, new.seller_id, PartyRole::Partner, "seller_id").await?;
+    let seller = parties::require_partner_locked(tx, tenant_id, new.seller_id, "seller_id").await?;
     let platform = parties::platform(tx, tenant_id).await?;
-    let agreement = seller.agreement.clone().ok_or_else(|| {
+    let agreement = seller.agreement_for_sale(&platform, new.issued_at);
+    let agreement = agreement.map(|version| version.agreement.clone()).ok_or_else(|| {
         Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
     })?;
     if !agreement.currencies.contains(&currency) {

@@ -2,6 +2,7 @@
 //! credit notes, payouts and partner agreements.
 
 pub mod accounts;
+pub mod agreements;
 pub mod allocation;
 pub mod commission;
 pub mod commission_statement;

@@ -68,6 +68,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(periods::get_period)
         .service(parties::create)
         .service(parties::show)
+        .service(parties::change_agreement)
+        .service(parties::list_agreements)
         .service(parties::partner_statement)
         .service(parties::customer_statement)
         .service(invoices::create)

@@ -1,5 +1,6 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
+mod agreements;
 mod audit;
 mod batches;
 mod billing;
