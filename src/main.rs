@@ -159,7 +159,11 @@ async fn sync_tax(config: Config, tenant: Option<uuid::Uuid>) -> anyhow::Result<
         "tax provider messages: {} sent, {} failed, {} rejected, {} waiting",
         report.sent, report.failed, report.rejected, report.skipped
     );
-    anyhow::ensure!(report.failed == 0, "{} messages failed and stay pending", report.failed);
+    anyhow::ensure!(
+        report.failed == 0,
+        "{} messages failed to send and stay pending; run this again once the provider answers",
+        report.failed
+    );
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! Changes of a partner's agreement. Each change is a new version in effect from a date;
-//! issued documents keep the version they were priced under, so a change may only take effect
+//! Changes of a partner's agreement. Each change is a new version in effect from a date.
+//! Issued documents keep the version they were priced under, so a change may only take effect
 //! after the partner's last issued invoice and last payout run.
 
 use chrono::NaiveDate;

@@ -167,7 +167,7 @@ impl Agreement {
 }
 
 /// One version of a partner's agreement, in effect from `effective_from` until the next
-/// version's; the first version has no date and is in effect from the start.
+/// version's. The first version has no date and is in effect from the start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementVersion {
     /// 1 for the agreement the partner was created with, then one more per change.
@@ -255,10 +255,10 @@ impl Party {
         })
     }
 
-    /// Returns the version of the partner's agreement that prices a sale issued at `at`: the
-    /// one in effect on the sale's issue date in the issuer's time zone, the partner's for an
-    /// agent sale and the platform's for a sale the platform supplies. Every version has the
-    /// same selling role, so the issuer does not depend on the version.
+    /// Returns the version of the partner's agreement that prices a sale issued at `at`. That
+    /// is the one in effect on the sale's issue date in the issuer's time zone: the partner's
+    /// for an agent sale, the platform's for a sale the platform supplies. Every version has
+    /// the same selling role, so the issuer does not depend on the version.
     pub fn agreement_for_sale(
         &self,
         platform: &Party,
@@ -429,8 +429,8 @@ pub async fn find(
 
 /// Loads a party like `find`, after taking a shared lock on its row that lasts until the
 /// transaction ends. The lock is taken by its own statement, sent together with the read, so
-/// the read sees every agreement version committed before the lock was granted, and an
-/// agreement change (which locks the row exclusively) waits for documents priced meanwhile.
+/// the read returns every agreement version committed before the lock was granted. An
+/// agreement change locks the row exclusively, so it waits for documents priced meanwhile.
 pub async fn find_locked(
     client: &impl GenericClient,
     tenant_id: Uuid,

@@ -199,9 +199,9 @@ pub struct CommissionTax {
 /// taxed by the partner's domicile (domestic VAT, EU reverse charge, or out of scope).
 ///
 /// NOTE: for a partner in the United States the commission goes to the tax provider like a
-/// sale, which charges US sales tax to the platform even when the platform is established
-/// abroad and has no nexus in the partner's state, and which makes every sale of a US partner
-/// need the provider. The request carries no nexus of the platform, so it cannot tell.
+/// sale. The provider then charges US sales tax to the platform even when the platform is
+/// established abroad without nexus in the partner's state, because the request carries no
+/// nexus. It also makes every sale of a US partner need the provider.
 pub async fn commission_tax(
     engine: &Engine,
     platform: &Party,

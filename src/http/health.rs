@@ -39,7 +39,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
              # TYPE subledger_tax_provider_outbox_pending gauge\n\
              subledger_tax_provider_outbox_pending {pending}\n"
         )),
-        Err(err) => tracing::warn!(error = %err, "cannot count pending tax provider messages"),
+        Err(err) => tracing::warn!(error = %err, "failed to count pending tax provider messages"),
     }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }

@@ -120,7 +120,7 @@ impl Engine {
         let outcomes = match outbox::deliver(pool, provider.as_ref(), queued).await {
             Ok(outcomes) => outcomes,
             Err(err) => {
-                tracing::error!(error = %err, "cannot send tax provider messages");
+                tracing::error!(error = %err, "failed to send tax provider messages");
                 self.backlog.store(true, Ordering::Relaxed);
                 return;
             }

@@ -2,7 +2,7 @@
 //!
 //! A document's tax is determined with a quotation, which the provider does not record. The
 //! invoice message that records the sale in the provider's tax journal is stored by `enqueue`
-//! in the transaction that posts the document, and sent by `deliver` once that transaction has
+//! in the transaction that posts the document. `deliver` sends it once that transaction has
 //! committed, so a document that is rolled back never reaches the provider. A message whose
 //! send fails stays pending with its error and attempt count; `sync` sends pending messages
 //! again (`subledger tax sync`, at `serve` start, and after the next successful send).
@@ -171,7 +171,7 @@ pub struct CreditedLine {
     pub quantity: Option<rust_decimal::Decimal>,
 }
 
-/// What became of a message that `send` found pending.
+/// Outcome of sending a pending message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
@@ -257,8 +257,8 @@ pub async fn pending_count(client: &impl GenericClient) -> Result<i64, Error> {
 }
 
 /// Sends one pending message and records the outcome. The row stays locked while the provider
-/// is called, so two senders never send the same message at once; `None` when the message is
-/// not pending, is locked by another sender, or waits for the message it follows.
+/// is called, so two senders never send the same message at once. Returns `None` when the
+/// message is not pending, is locked by another sender, or waits for the message it follows.
 async fn send(
     client: &mut deadpool_postgres::Client,
     provider: &dyn TaxProvider,
@@ -280,6 +280,7 @@ async fn send(
         tx.rollback().await?;
         return Ok(None);
     };
+
     let request: CalculationRequest =
         serde_json::from_value(row.get(0)).map_err(Error::internal)?;
     let number: &str = row.get(1);
@@ -288,6 +289,7 @@ async fn send(
         Err(err @ ProviderError::Rejected { .. }) => (Outcome::Rejected, Some(err), None),
         Err(err) => (Outcome::Failed, Some(err), None),
     };
+
     let status = match outcome {
         Outcome::Sent => "sent",
         Outcome::Failed => "pending",
@@ -302,6 +304,7 @@ async fn send(
     )
     .await?;
     tx.commit().await?;
+
     match &error {
         None => {
             tracing::info!(tenant.id = %tenant_id, document.number = number, "tax provider recorded the document")

@@ -130,8 +130,8 @@ async fn payout_uses_version_on_run_date() {
     assert_eq!(too_early.body["code"], "effective_from_too_early");
 }
 
-/// The `effective_from_too_early` case of the error table: a change dated on an issued
-/// invoice's day.
+/// Builds the `effective_from_too_early` case of the error table: a change dated on the day
+/// of an issued invoice.
 pub async fn too_early_case() -> (Response, Vec<String>) {
     let (books, partner, customer) = books_with_partner().await;
     let body = invoice_body(&customer, &partner, "2025-12-01T10:00:00Z", &["100.00"]);

@@ -78,9 +78,9 @@ pub fn state_code(fips: &str) -> Option<String> {
     STATE_FIPS.iter().find(|(code, _)| *code == fips).map(|(_, postal)| format!("US-{postal}"))
 }
 
-/// Returns the code of `tax`'s jurisdiction. `state` is the ISO code of the state the taxes
-/// of the same line belong to; a state jurisdiction is named by its own FIPS id instead.
-/// Returns `None` for a state id missing from the FIPS table.
+/// Returns the code of `tax`'s jurisdiction. `state` is the ISO code of the state that the
+/// taxes of the same line belong to. A state jurisdiction is named by its own FIPS id instead,
+/// and `None` is returned when that id is missing from the FIPS table.
 pub fn code(tax: &Tax, state: &str) -> Option<String> {
     let jurisdiction = &tax.jurisdiction;
     if jurisdiction.jurisdiction_type == "STATE" {
@@ -139,7 +139,8 @@ mod tests {
             assert_eq!(fips.len(), 2, "{fips}");
             assert_eq!(postal.len(), 2, "{postal}");
             let later = &STATE_FIPS[index + 1..];
-            assert!(later.iter().all(|(f, p)| f != fips && p != postal), "{fips} {postal}");
+            assert!(later.iter().all(|(other, _)| other != fips), "{fips}");
+            assert!(later.iter().all(|(_, other)| other != postal), "{postal}");
         }
     }
 }

@@ -8,8 +8,8 @@
 //! `"sale_message_type": "INVOICE"` (or `QUOTATION`) the fault affects only requests of that
 //! type, and the others neither see it nor count towards `count`.
 //! `GET /stub/requests` returns how many calculation requests arrived, and `GET /stub/messages`
-//! lists each one's `saleMessageType`, `documentNumber` and the HTTP status it was answered
-//! with: a real provider records an `INVOICE` answered with 200 in its tax journal.
+//! lists each one's `saleMessageType`, `documentNumber` and the HTTP status of the response.
+//! A real provider records an `INVOICE` that it returned 200 for in its tax journal.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -85,12 +85,12 @@ struct Faults {
     messages: Vec<ReceivedMessage>,
 }
 
-/// A calculation request the stub answered.
+/// A calculation request the stub responded to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedMessage {
     pub sale_message_type: wire::SaleMessageType,
     pub document_number: Option<String>,
-    /// HTTP status of the answer.
+    /// HTTP status of the response.
     pub status: u16,
 }
 
