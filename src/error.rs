@@ -100,6 +100,11 @@ error_table! {
     AllocationAboveOpenAmount =>
         (422, "allocation_above_open_amount", "Allocation is above the open amount"),
     PayoutDateInFuture => (422, "payout_date_in_future", "Payout run date is in the future"),
+    EffectiveFromTooEarly => (
+        422,
+        "effective_from_too_early",
+        "Agreement change takes effect on or before an issued document or the current version"
+    ),
     CommissionStatementExists => (
         409,
         "commission_statement_exists",

@@ -55,6 +55,22 @@ enum Command {
         #[command(subcommand)]
         command: PayoutCommand,
     },
+    /// Work with the external tax provider.
+    Tax {
+        #[command(subcommand)]
+        command: TaxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaxCommand {
+    /// Send the invoice messages that the tax provider has not recorded yet, oldest first.
+    /// Exits non-zero when a message failed to send.
+    Sync {
+        /// Only this tenant; every tenant when absent.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -129,7 +145,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Payouts { command: PayoutCommand::Run { as_of, tenant } } => {
             run_payouts(config, as_of, tenant).await
         }
+        Command::Tax { command: TaxCommand::Sync { tenant } } => sync_tax(config, tenant).await,
     }
+}
+
+async fn sync_tax(config: Config, tenant: Option<uuid::Uuid>) -> anyhow::Result<()> {
+    let database = db::Database::open(config.database_url.as_deref()).await?;
+    db::migrate(&database.url).await?;
+    let pool = db::pool(&database.url, 2)?;
+    let engine = subledger::tax::Engine::new(pool, &config);
+    let report = engine.sync(tenant).await?;
+    println!(
+        "tax provider messages: {} sent, {} failed, {} rejected, {} waiting",
+        report.sent, report.failed, report.rejected, report.skipped
+    );
+    anyhow::ensure!(
+        report.failed == 0,
+        "{} messages failed to send and stay pending; run this again once the provider answers",
+        report.failed
+    );
+    Ok(())
 }
 
 async fn run_payouts(

@@ -85,8 +85,8 @@ pub async fn create(
     let partner =
         parties::require(tx, tenant_id, new.partner_id, PartyRole::Partner, "partner_id").await?;
     let platform = parties::platform(tx, tenant_id).await?;
-    let allowed = partner.agreement.as_ref().map(|agreement| &agreement.currencies);
-    if !allowed.is_some_and(|currencies| currencies.contains(&currency)) {
+    let mut in_effect = partner.agreements_during(first, next);
+    if !in_effect.any(|agreement| agreement.currencies.contains(&currency)) {
         return Err(Error::new(
             ErrorCode::CurrencyNotAllowed,
             "the partner's agreement does not allow this currency",

@@ -14,8 +14,10 @@ use super::payment;
 use super::posting::{self, Draft};
 use super::pricing;
 use super::proration::Prorated;
+use super::tax_messages;
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
+use crate::tax::outbox;
 
 /// A request to credit an invoice. Without `lines` the whole rest of the invoice is credited.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -176,7 +178,8 @@ pub async fn create(
     let (Some(seller), Some(issuer)) = (seller, issuer) else {
         return Err(Error::internal(anyhow::anyhow!("invoice parties vanished")));
     };
-    let policy = seller.agreement.as_ref().map(|a| a.commission_on_refund);
+    // The agreement the invoice was priced under decides who bears the refunded commission.
+    let policy = seller.agreement_on(invoice.issue_date).map(|a| a.commission_on_refund);
     let refunded = policy != Some(CommissionOnRefund::Kept);
 
     let mut lines = load_lines(tx, tenant_id, new.invoice_id).await?;
@@ -227,6 +230,18 @@ pub async fn create(
         detail(&reversal, &taxes),
     )
     .await?;
+    let credit = tax_messages::CreditedDocument {
+        invoice_id: new.invoice_id,
+        note: outbox::Document { kind: "credit_note", id, number: &row.number },
+        issue_date,
+        lines: reversal
+            .lines
+            .iter()
+            .map(|&(line, net, quantity, _)| (line, net, quantity))
+            .collect(),
+        commission: reversal.commission,
+    };
+    tax_messages::enqueue_credit(tx, tenant_id, &credit).await?;
     if amounts.to_customer_credit > Decimal::ZERO {
         let customer = invoice.customer_id;
         let credit = amounts.to_customer_credit;

@@ -16,7 +16,7 @@ use super::pricing::{self, LineInput, Priced};
 use super::taxes::{self, Liable, TaxLine, TaxParties, TaxableLine};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
-use crate::tax::{Determination, Engine};
+use crate::tax::{outbox, Determination, Engine};
 
 /// A request to issue an invoice.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -262,8 +262,8 @@ pub async fn create(
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
 
     let id = Uuid::now_v7();
-    let (priced, determinations) =
-        price(tx, engine, tenant_id, id, &new, &checked, &sale, issue_date).await?;
+    let (priced, determinations, provider_messages) =
+        price(tx, engine, tenant_id, &new, &checked, &sale, issue_date).await?;
     let credit_applied =
         apply_customer_credit(tx, tenant_id, &sale.customer, checked.currency, priced.total)
             .await?;
@@ -299,6 +299,10 @@ pub async fn create(
     if credit_applied > Decimal::ZERO {
         insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
     }
+    let document = outbox::Document { kind: "invoice", id, number: &stored.number };
+    for message in provider_messages {
+        outbox::enqueue(tx, tenant_id, document, message, None).await?;
+    }
     find(tx, tenant_id, id)
         .await?
         .ok_or_else(|| Error::internal(anyhow::anyhow!("invoice vanished")))
@@ -321,10 +325,10 @@ async fn load_parties(
     let customer =
         parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
             .await?;
-    let seller =
-        parties::require(tx, tenant_id, new.seller_id, PartyRole::Partner, "seller_id").await?;
+    let seller = parties::require_partner_locked(tx, tenant_id, new.seller_id, "seller_id").await?;
     let platform = parties::platform(tx, tenant_id).await?;
-    let agreement = seller.agreement.clone().ok_or_else(|| {
+    let agreement = seller.agreement_for_sale(&platform, new.issued_at);
+    let agreement = agreement.map(|version| version.agreement.clone()).ok_or_else(|| {
         Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
     })?;
     if !agreement.currencies.contains(&currency) {
@@ -340,18 +344,17 @@ async fn load_parties(
 }
 
 /// Determines the sale's tax, the commission (tiered by the partner's revenue of the year)
-/// and the commission's tax, and adds up the invoice.
-#[allow(clippy::too_many_arguments)]
+/// and the commission's tax, and adds up the invoice. Also returns the messages that record
+/// the invoice at the tax provider once it commits.
 async fn price(
     tx: &Transaction<'_>,
     engine: &Engine,
     tenant_id: Uuid,
-    id: Uuid,
     new: &NewInvoice,
     checked: &Checked,
     sale: &SaleParties,
     issue_date: NaiveDate,
-) -> Result<(Priced, Vec<(String, Determination)>), Error> {
+) -> Result<(Priced, Vec<(String, Determination)>, Vec<outbox::Message>), Error> {
     let currency = checked.currency;
     let role = sale.agreement.selling_role;
     let parties = TaxParties {
@@ -367,7 +370,6 @@ async fn price(
         new.prices_include_tax,
         currency,
         new.issued_at,
-        id,
     )
     .await?;
 
@@ -389,23 +391,24 @@ async fn price(
     let commission: Decimal = lines.iter().map(|line| line.commission).sum();
 
     let mut determinations = sale_tax.determinations;
+    let mut messages: Vec<_> = sale_tax.provider_message.into_iter().collect();
     let mut commission_taxes = Vec::new();
     if role == SellingRole::Agent && commission > Decimal::ZERO {
-        let (taxes, determination) = taxes::commission_tax(
+        let tax = taxes::commission_tax(
             engine,
             &sale.platform,
             &sale.seller,
             commission,
             currency,
             new.issued_at,
-            id,
         )
         .await?;
-        commission_taxes = taxes;
-        determinations.push(("invoice_commission".to_string(), determination));
+        commission_taxes = tax.taxes;
+        determinations.push(("invoice_commission".to_string(), tax.determination));
+        messages.extend(tax.provider_message);
     }
     let priced = pricing::totals(lines, sale_tax.taxes, commission_taxes, currency);
-    Ok((priced, determinations))
+    Ok((priced, determinations, messages))
 }
 
 struct StoredInvoice {

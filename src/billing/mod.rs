@@ -2,6 +2,7 @@
 //! credit notes, payouts and partner agreements.
 
 pub mod accounts;
+pub mod agreements;
 pub mod allocation;
 pub mod commission;
 pub mod commission_statement;
@@ -17,6 +18,7 @@ pub mod pricing;
 pub mod proration;
 pub mod reports;
 pub mod tax_errors;
+pub mod tax_messages;
 pub mod taxes;
 
 use rust_decimal::Decimal;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -101,14 +102,6 @@ impl CommissionOnRefund {
             CommissionOnRefund::Kept => "kept",
         }
     }
-
-    fn parse(text: &str) -> CommissionOnRefund {
-        if text == "kept" {
-            CommissionOnRefund::Kept
-        } else {
-            CommissionOnRefund::Refunded
-        }
-    }
 }
 
 /// The terms between the platform and a partner.
@@ -142,7 +135,8 @@ impl Agreement {
         self.minimum_payouts.get(currency.code()).copied().unwrap_or(Decimal::ZERO)
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the tiers, currencies, amounts and payout delay.
+    pub fn validate(&self) -> Result<(), Error> {
         commission::validate_tiers(&self.commission_tiers)?;
         if self.currencies.is_empty() {
             return Err(Error::new(ErrorCode::InvalidField, "at least one currency is needed")
@@ -201,6 +195,31 @@ impl VatIdCheck {
     }
 }
 
+/// One version of a partner's agreement, in effect from `effective_from` until the next
+/// version's. The first version has no date and is in effect from the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgreementVersion {
+    /// 1 for the agreement the partner was created with, then one more per change.
+    pub version: i32,
+    /// First day, in the issuer's time zone, of the invoices this version prices.
+    pub effective_from: Option<NaiveDate>,
+    #[serde(flatten)]
+    pub agreement: Agreement,
+}
+
+impl std::ops::Deref for AgreementVersion {
+    type Target = Agreement;
+
+    fn deref(&self) -> &Agreement {
+        &self.agreement
+    }
+}
+
+/// Returns the version of `versions` (ordered by version) in effect on `date`.
+pub fn version_on(versions: &[AgreementVersion], date: NaiveDate) -> Option<&AgreementVersion> {
+    versions.iter().rev().find(|version| version.effective_from.is_none_or(|from| from <= date))
+}
+
 /// A request to create a party.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -235,13 +254,52 @@ pub struct Party {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vat_id_check: Option<VatIdCheck>,
     pub exemptions: Vec<String>,
+    /// A partner's agreement in effect today, in the partner's time zone.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<Agreement>,
+    pub agreement: Option<AgreementVersion>,
+    /// Every version of a partner's agreement, oldest first.
+    #[serde(skip)]
+    pub agreement_versions: Vec<AgreementVersion>,
 }
 
 impl Party {
     pub fn time_zone(&self) -> chrono_tz::Tz {
         self.domicile.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Returns the version of the partner's agreement in effect on `date`.
+    pub fn agreement_on(&self, date: NaiveDate) -> Option<&AgreementVersion> {
+        version_on(&self.agreement_versions, date)
+    }
+
+    /// Returns the versions of the partner's agreement in effect on some day from `first` up
+    /// to, not including, `end`.
+    pub fn agreements_during(
+        &self,
+        first: NaiveDate,
+        end: NaiveDate,
+    ) -> impl Iterator<Item = &AgreementVersion> {
+        let versions = &self.agreement_versions;
+        versions.iter().enumerate().filter_map(move |(index, version)| {
+            let starts_before_end = version.effective_from.is_none_or(|from| from < end);
+            let next = versions.get(index + 1).and_then(|next| next.effective_from);
+            let ends_after_first = next.is_none_or(|next| next > first);
+            (starts_before_end && ends_after_first).then_some(version)
+        })
+    }
+
+    /// Returns the version of the partner's agreement that prices a sale issued at `at`. That
+    /// is the one in effect on the sale's issue date in the issuer's time zone: the partner's
+    /// for an agent sale, the platform's for a sale the platform supplies. Every version has
+    /// the same selling role, so the issuer does not depend on the version.
+    pub fn agreement_for_sale(
+        &self,
+        platform: &Party,
+        at: DateTime<Utc>,
+    ) -> Option<&AgreementVersion> {
+        let role = self.agreement_versions.first()?.selling_role;
+        let issuer = if role == SellingRole::Agent { self } else { platform };
+        self.agreement_on(at.with_timezone(&issuer.time_zone()).date_naive())
     }
 }
 
@@ -319,6 +377,8 @@ pub async fn create(
             .value("platform"));
     }
     let agreement = if new.role == PartyRole::Partner { new.agreement } else { None };
+    let agreement =
+        agreement.map(|agreement| AgreementVersion { version: 1, effective_from: None, agreement });
     if let Some(agreement) = &agreement {
         insert_agreement(client, tenant_id, id, agreement).await?;
     }
@@ -331,23 +391,27 @@ pub async fn create(
         vat_id: new.vat_id,
         vat_id_check,
         exemptions: new.exemptions,
+        agreement_versions: agreement.iter().cloned().collect(),
         agreement,
     })
 }
 
-async fn insert_agreement(
+/// Inserts one version of a partner's agreement.
+pub async fn insert_agreement(
     client: &impl GenericClient,
     tenant_id: Uuid,
     partner_id: Uuid,
-    agreement: &Agreement,
+    version: &AgreementVersion,
 ) -> Result<(), Error> {
+    let agreement = &version.agreement;
     let currencies: Vec<&str> = agreement.currencies.iter().map(|c| c.code()).collect();
     let json = |value: &dyn erased::Json| value.to_json();
     client
         .execute(
             "INSERT INTO partner_agreements (tenant_id, partner_id, selling_role, currencies, \
              commission_tiers, fixed_fees, commission_on_refund, minimum_payouts, \
-             payout_delay_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             payout_delay_days, version, effective_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &tenant_id,
                 &partner_id,
@@ -358,6 +422,8 @@ async fn insert_agreement(
                 &agreement.commission_on_refund.as_str(),
                 &json(&agreement.minimum_payouts)?,
                 &i32::from(agreement.payout_delay_days),
+                &version.version,
+                &version.effective_from,
             ],
         )
         .await?;
@@ -379,13 +445,18 @@ mod erased {
     }
 }
 
+/// Reads parties with every version of their agreement, oldest first, as one JSON array.
 const SELECT_PARTY: &str = "SELECT p.id, p.role, p.name, p.country, p.subdivision, \
-    p.postal_code, p.city, p.time_zone, p.business, p.vat_id, p.exemptions, a.selling_role, \
-    a.currencies, a.commission_tiers, a.fixed_fees, a.commission_on_refund, \
-    a.minimum_payouts, a.payout_delay_days, p.vat_id_check \
-    FROM parties p LEFT JOIN partner_agreements a \
-    ON a.tenant_id = p.tenant_id AND a.partner_id = p.id \
-    WHERE p.tenant_id = $1";
+    p.postal_code, p.city, p.time_zone, p.business, p.vat_id, p.exemptions, \
+    (SELECT jsonb_agg(jsonb_build_object('version', a.version, \
+        'effective_from', a.effective_from, 'selling_role', a.selling_role, \
+        'currencies', a.currencies, 'commission_tiers', a.commission_tiers, \
+        'fixed_fees', a.fixed_fees, 'commission_on_refund', a.commission_on_refund, \
+        'minimum_payouts', a.minimum_payouts, 'payout_delay_days', a.payout_delay_days) \
+        ORDER BY a.version) \
+     FROM partner_agreements a WHERE a.tenant_id = p.tenant_id AND a.partner_id = p.id), \
+    p.vat_id_check \
+    FROM parties p WHERE p.tenant_id = $1";
 
 /// Loads a party by id; `None` when the tenant has none with that id.
 pub async fn find(
@@ -396,6 +467,42 @@ pub async fn find(
     let statement = client.prepare_cached(&format!("{SELECT_PARTY} AND p.id = $2")).await?;
     let row = client.query_opt(&statement, &[&tenant_id, &id]).await?;
     row.map(|row| party_from_row(&row)).transpose()
+}
+
+/// Loads a party like `find`, after taking a shared lock on its row that lasts until the
+/// transaction ends. The lock is taken by its own statement, sent together with the read, so
+/// the read returns every agreement version committed before the lock was granted. An
+/// agreement change locks the row exclusively, so it waits for documents priced meanwhile.
+pub async fn find_locked(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Party>, Error> {
+    let read_sql = format!("{SELECT_PARTY} AND p.id = $2");
+    let (lock, read) = tokio::try_join!(
+        client
+            .prepare_cached("SELECT 1 FROM parties WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE"),
+        client.prepare_cached(&read_sql),
+    )?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant_id, &id];
+    let (_, row) =
+        tokio::try_join!(client.query_opt(&lock, &params), client.query_opt(&read, &params),)?;
+    row.map(|row| party_from_row(&row)).transpose()
+}
+
+/// Loads a partner with `find_locked`, naming `field` when there is none with this id.
+pub async fn require_partner_locked(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    id: Uuid,
+    field: &str,
+) -> Result<Party, Error> {
+    match find_locked(client, tenant_id, id).await? {
+        Some(party) if party.role == PartyRole::Partner => Ok(party),
+        _ => Err(Error::new(ErrorCode::UnknownParty, "no partner with this id")
+            .field(field)
+            .value(id.to_string())),
+    }
 }
 
 /// Loads the tenant's platform party.
@@ -429,25 +536,15 @@ pub async fn require(
 }
 
 fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {
-    let from_json = |index: usize| -> Result<serde_json::Value, Error> { Ok(row.get(index)) };
-    let agreement = match row.get::<_, Option<&str>>(11) {
-        None => None,
-        Some(selling_role) => {
-            let currencies: Vec<String> = row.get(12);
-            let currencies =
-                currencies.iter().map(|code| Currency::parse(code)).collect::<Result<_, _>>()?;
-            let parse = |value| serde_json::from_value(value).map_err(Error::internal);
-            Some(Agreement {
-                selling_role: SellingRole::parse(selling_role),
-                currencies,
-                commission_tiers: parse(from_json(13)?)?,
-                fixed_fees: serde_json::from_value(from_json(14)?).map_err(Error::internal)?,
-                commission_on_refund: CommissionOnRefund::parse(row.get(15)),
-                minimum_payouts: serde_json::from_value(from_json(16)?).map_err(Error::internal)?,
-                payout_delay_days: row.get::<_, i32>(17) as u16,
-            })
-        }
+    let versions: Option<serde_json::Value> = row.get(11);
+    let agreement_versions: Vec<AgreementVersion> = match versions {
+        Some(versions) => serde_json::from_value(versions).map_err(Error::internal)?,
+        None => Vec::new(),
     };
+    let time_zone: &str = row.get(7);
+    let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let agreement = version_on(&agreement_versions, today).cloned();
     Ok(Party {
         id: row.get(0),
         role: PartyRole::parse(row.get(1)),
@@ -461,8 +558,9 @@ fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {
         },
         business: row.get(8),
         vat_id: row.get(9),
-        vat_id_check: row.get::<_, Option<&str>>(18).map(VatIdCheck::parse),
+        vat_id_check: row.get::<_, Option<&str>>(12).map(VatIdCheck::parse),
         exemptions: row.get(10),
         agreement,
+        agreement_versions,
     })
 }

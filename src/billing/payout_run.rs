@@ -117,9 +117,10 @@ async fn partners_with_sales(
 async fn decide_one(tx: &Transaction<'_>, key: &Key, period: &str) -> Result<PayoutLine, Error> {
     let lock_name = format!("payout:{}:{}:{}", key.tenant_id, key.partner_id, key.currency);
     tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?;
-    let agreement = parties::find(tx, key.tenant_id, key.partner_id)
-        .await?
-        .and_then(|party| party.agreement)
+    let partner = parties::find_locked(tx, key.tenant_id, key.partner_id).await?;
+    let agreement = partner
+        .as_ref()
+        .and_then(|partner| partner.agreement_on(key.as_of))
         .ok_or_else(|| Error::internal(anyhow::anyhow!("partner without agreement")))?;
     let releasable = releasable(tx, key, i32::from(agreement.payout_delay_days)).await?;
     let paid_before = paid_before(tx, key).await?;

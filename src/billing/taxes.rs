@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::parties::{Party, SellingRole, VatIdCheck};
 use super::tax_errors::{RequestFields, RequestParty};
 use crate::error::{Error, ErrorCode};
 use crate::money::Currency;
+use crate::tax::outbox::Message;
+use crate::tax::provider::wire::CalculationRequest;
 use crate::tax::vat_id::TaxIdError;
 use crate::tax::{self, Determination, Engine, Liability, PartyKind, PlatformRole, ProductTaxCode};
 
@@ -64,13 +65,15 @@ pub struct TaxableLine {
     pub quantity: Decimal,
 }
 
-/// The sale's tax: net amount per line, tax lines, and the determinations to store as the
-/// audit trail, each under its document kind.
+/// The sale's tax: net amount per line, tax lines, the determinations to store as the audit
+/// trail, each under its document kind, and the message that records the sale at the tax
+/// provider when the provider determined some of it.
 #[derive(Debug, Clone)]
 pub struct SaleTax {
     pub nets: Vec<Decimal>,
     pub taxes: Vec<TaxLine>,
     pub determinations: Vec<(String, Determination)>,
+    pub provider_message: Option<Message>,
 }
 
 /// The parties of a sale, for tax.
@@ -119,7 +122,6 @@ pub async fn sale_tax(
     prices_include_tax: bool,
     currency: Currency,
     tax_point: DateTime<Utc>,
-    invoice_id: Uuid,
 ) -> Result<SaleTax, Error> {
     let mut groups: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
     for (index, line) in lines.iter().enumerate() {
@@ -137,6 +139,7 @@ pub async fn sale_tax(
         nets: vec![Decimal::ZERO; lines.len()],
         taxes: Vec::new(),
         determinations: Vec::new(),
+        provider_message: None,
     };
     for (code, indexes) in groups {
         let input = tax::TaxInput {
@@ -153,12 +156,12 @@ pub async fn sale_tax(
             prices_include_tax,
             tax_point,
         };
-        let reference = format!("{invoice_id}:{code}");
         let fields = sale_fields(parties, &indexes, code, tax_point);
-        let determination = engine
-            .determine_for_invoice(&input, &reference)
-            .await
-            .map_err(|err| fields.rename(err))?;
+        let (determination, request) =
+            engine.determine_for_document(&input).await.map_err(|err| fields.rename(err))?;
+        if let Some(request) = request {
+            add_to_sale_message(&mut sale.provider_message, request, &indexes);
+        }
         for (position, &index) in indexes.iter().enumerate() {
             sale.nets[index] = determination.lines[position].net;
         }
@@ -187,9 +190,42 @@ fn sale_fields<'a>(
     }
 }
 
-/// Determines the tax of the commission the platform charges `partner`: a service taxed by
-/// the partner's domicile (domestic VAT, EU reverse charge, or out of scope). A partner whose
-/// VAT id fails its check digits is not reverse charged: it is taxed as a consumer.
+/// Adds the lines of one tax code's request to the sale's message, numbered as the invoice
+/// lines `indexes` (from 0), so the provider records the whole invoice as one document.
+fn add_to_sale_message(
+    message: &mut Option<Message>,
+    mut request: CalculationRequest,
+    indexes: &[usize],
+) {
+    for (item, &index) in request.line_items.iter_mut().zip(indexes) {
+        item.line_item_number = index as u32 + 1;
+    }
+    match message {
+        Some(message) => {
+            message.request.line_items.extend(request.line_items);
+            message.request.line_items.sort_by_key(|item| item.line_item_number);
+        }
+        None => *message = Some(Message { part: "sale", request }),
+    }
+}
+
+/// The tax of a commission: its tax lines, the determination for the audit trail and the
+/// message that records it at the tax provider when the provider determined it.
+pub struct CommissionTax {
+    pub taxes: Vec<TaxLine>,
+    pub determination: Determination,
+    pub provider_message: Option<Message>,
+}
+
+/// Determines the tax of the commission the platform charges `partner`: a business service
+/// taxed by the partner's domicile (domestic VAT, EU reverse charge, or out of scope). A
+/// partner whose VAT id fails its check digits is not reverse charged: it is taxed as a
+/// consumer.
+///
+/// NOTE: for a partner in the United States the commission goes to the tax provider like a
+/// sale. The provider then charges US sales tax to the platform even when the platform is
+/// established abroad without nexus in the partner's state, because the request carries no
+/// nexus. It also makes every sale of a US partner need the provider.
 pub async fn commission_tax(
     engine: &Engine,
     platform: &Party,
@@ -197,8 +233,7 @@ pub async fn commission_tax(
     commission: Decimal,
     currency: Currency,
     tax_point: DateTime<Utc>,
-    invoice_id: Uuid,
-) -> Result<(Vec<TaxLine>, Determination), Error> {
+) -> Result<CommissionTax, Error> {
     let input = tax::TaxInput {
         seller: tax_party(platform),
         buyer: tax_party(partner),
@@ -210,7 +245,6 @@ pub async fn commission_tax(
         prices_include_tax: false,
         tax_point,
     };
-    let reference = format!("{invoice_id}:commission");
     let party = |field, role, party: &Party| RequestParty { field, role, id: party.id };
     let fields = RequestFields {
         buyer: party(Some("seller_id"), "partner", partner),
@@ -220,13 +254,14 @@ pub async fn commission_tax(
         tax_code: None,
         tax_point: ("issued_at", tax_point),
     };
-    let determination =
-        engine.determine_for_invoice(&input, &reference).await.map_err(|err| fields.rename(err))?;
-    let mut lines = tax_lines(&determination, &[0], Liable::Platform);
-    for line in &mut lines {
+    let (determination, request) =
+        engine.determine_for_document(&input).await.map_err(|err| fields.rename(err))?;
+    let mut taxes = tax_lines(&determination, &[0], Liable::Platform);
+    for line in &mut taxes {
         line.lines.clear();
     }
-    Ok((lines, determination))
+    let provider_message = request.map(|request| Message { part: "commission", request });
+    Ok(CommissionTax { taxes, determination, provider_message })
 }
 
 /// Converts the engine's tax lines, naming the invoice lines that carry a share of each.

@@ -12,6 +12,7 @@ use super::problem::Problem;
 use super::AppState;
 use crate::billing::{credit_note, invoice, payment};
 use crate::error::{Error, ErrorCode};
+use crate::tax::outbox;
 
 /// Maximum number of documents in one batch.
 pub const MAX_BATCH_DOCUMENTS: usize = 1000;
@@ -83,7 +84,7 @@ pub async fn create(
     let writes = check(&batch)?;
     let tenant_id = caller.tenant_id;
     let documents = &batch.documents;
-    let results = idempotency::execute_batch(&state, &caller, &writes, |tx, index| {
+    let batch = idempotency::execute_batch(&state, &caller, &writes, |tx, index| {
         // The future may outlive this borrow of the batch, so it owns its document.
         let document = documents[index].clone();
         let engine = state.tax.clone();
@@ -102,8 +103,10 @@ pub async fn create(
                 ),
             }
         })
-    })
-    .await?;
+    });
+    let (results, queued) = outbox::collect(batch).await;
+    let results = results?;
+    state.tax.deliver(&queued).await;
     Ok(HttpResponse::Ok().json(BatchResult { results }))
 }
 

@@ -11,6 +11,7 @@ use super::problem::Problem;
 use super::AppState;
 use crate::billing::credit_note::{self, CreditNote, NewCreditNote};
 use crate::error::Error;
+use crate::tax::outbox;
 
 /// Issues a credit note against an invoice and posts its journal entry.
 #[utoipa::path(
@@ -28,13 +29,16 @@ pub async fn create(
     let body = body.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &body);
     let tenant_id = caller.tenant_id;
-    idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
+    let write = idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
         Box::pin(async move {
             let new: NewCreditNote = typed(&body)?;
             Reply::created(&credit_note::create(tx, tenant_id, new).await?)
         })
-    })
-    .await
+    });
+    // The provider records the document only after its transaction has committed.
+    let (response, queued) = outbox::collect(write).await;
+    state.tax.deliver(&queued).await;
+    response
 }
 
 /// Reads a credit note.

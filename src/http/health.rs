@@ -31,7 +31,20 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.pool))
+    let mut text = state.metrics.render(&state.pool);
+    match pending_messages(&state).await {
+        Ok(pending) => text.push_str(&format!(
+            "# HELP subledger_tax_provider_outbox_pending Invoice messages not yet recorded by \
+             the tax provider\n\
+             # TYPE subledger_tax_provider_outbox_pending gauge\n\
+             subledger_tax_provider_outbox_pending {pending}\n"
+        )),
+        Err(err) => tracing::warn!(error = %err, "failed to count pending tax provider messages"),
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+}
+
+async fn pending_messages(state: &AppState) -> Result<i64, crate::error::Error> {
+    let client = state.pool.get().await?;
+    crate::tax::outbox::pending_count(&client).await
 }

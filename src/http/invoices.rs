@@ -11,6 +11,7 @@ use super::problem::Problem;
 use super::AppState;
 use crate::billing::invoice::{self, Invoice, NewInvoice};
 use crate::error::Error;
+use crate::tax::outbox;
 
 /// Issues an invoice and posts its journal entry.
 #[utoipa::path(
@@ -29,13 +30,16 @@ pub async fn create(
     let fingerprint = idempotency::fingerprint(&req, &body);
     let tenant_id = caller.tenant_id;
     let engine = state.tax.clone();
-    idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
+    let write = idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
         Box::pin(async move {
             let new: NewInvoice = typed(&body)?;
             Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
         })
-    })
-    .await
+    });
+    // The provider records the document only after its transaction has committed.
+    let (response, queued) = outbox::collect(write).await;
+    state.tax.deliver(&queued).await;
+    response
 }
 
 /// Reads an invoice with its lines, taxes, commission, status and residual.

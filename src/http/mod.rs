@@ -68,6 +68,8 @@ fn v1_routes(cfg: &mut ServiceConfig) {
         .service(periods::get_period)
         .service(parties::create)
         .service(parties::show)
+        .service(parties::change_agreement)
+        .service(parties::list_agreements)
         .service(parties::partner_statement)
         .service(parties::customer_statement)
         .service(invoices::create)
@@ -141,9 +143,12 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
 ///
 /// The tax rate book is loaded before the first request: loading it lazily inside a request
 /// would take a second pooled connection while the request holds one, which deadlocks when
-/// every connection is held by such a request.
+/// every connection is held by such a request. Pending tax provider messages are sent in the
+/// background.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     state.tax.rates().await.map_err(|err| anyhow::anyhow!("cannot load the tax rates: {err}"))?;
+    // Messages left pending by an earlier process go to the tax provider in the background.
+    state.tax.spawn_sync();
     let document = Arc::new(openapi());
     let workers = state.config.workers.max(1);
     let server = HttpServer::new(move || {

@@ -9,9 +9,10 @@ use super::body::typed;
 use super::idempotency::{self, IdempotencyKey, Reply};
 use super::problem::Problem;
 use super::AppState;
-use crate::billing::parties::{self, NewParty, Party};
+use crate::billing::agreements::{self, NewAgreementVersion};
+use crate::billing::parties::{self, AgreementVersion, NewParty, Party};
 use crate::billing::reports::{self, CustomerEvent, PartnerStatement};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// Creates a party; a partner needs its agreement.
 #[utoipa::path(
@@ -53,6 +54,74 @@ pub async fn show(
     let id = id.into_inner();
     let party = parties::find(&client, caller.tenant_id, id).await?;
     party.map(web::Json).ok_or_else(|| Error::not_found("party", id))
+}
+
+/// Changes a partner's agreement from `effective_from` on: the body is the new agreement with
+/// an `effective_from` date.
+#[utoipa::path(
+    post, path = "/parties/{id}/agreements", tag = "parties", params(("id" = Uuid, Path)),
+    request_body = NewAgreementVersion,
+    responses(
+        (status = 201, body = AgreementVersion),
+        (status = 404, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/parties/{id}/agreements")]
+pub async fn change_agreement(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    key: IdempotencyKey,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let body = body.into_inner();
+    let fingerprint = idempotency::fingerprint(&req, &body);
+    let tenant_id = caller.tenant_id;
+    let partner_id = id.into_inner();
+    idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
+        Box::pin(async move {
+            let new = agreement_version(&body)?;
+            Reply::created(&agreements::change(tx, tenant_id, partner_id, new).await?)
+        })
+    })
+    .await
+}
+
+/// Lists every version of a partner's agreement, oldest first.
+#[utoipa::path(
+    get, path = "/parties/{id}/agreements", tag = "parties", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<AgreementVersion>), (status = 404, body = Problem))
+)]
+#[get("/parties/{id}/agreements")]
+pub async fn list_agreements(
+    state: web::Data<AppState>,
+    Reader(caller): Reader,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<AgreementVersion>>, Error> {
+    let client = state.pool.get().await?;
+    Ok(web::Json(agreements::list(&client, caller.tenant_id, id.into_inner()).await?))
+}
+
+/// Parses the body of an agreement change: an agreement and its `effective_from` date.
+fn agreement_version(body: &Value) -> Result<NewAgreementVersion, Error> {
+    let mut agreement = body.clone();
+    let effective_from =
+        agreement.as_object_mut().and_then(|fields| fields.remove("effective_from"));
+    let Some(effective_from) = effective_from else {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            "effective_from is required: the first issue date (YYYY-MM-DD) the new terms price",
+        )
+        .field("effective_from"));
+    };
+    let date = serde_json::from_value(effective_from.clone()).map_err(|_| {
+        Error::new(ErrorCode::InvalidField, "effective_from must be a date such as 2026-12-01")
+            .field("effective_from")
+            .value(effective_from)
+    })?;
+    Ok(NewAgreementVersion { effective_from: date, agreement: typed(&agreement)? })
 }
 
 /// Reads a partner's statement: sales, refunds, commission, tax and payouts per month.

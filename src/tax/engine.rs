@@ -1,13 +1,15 @@
 //! The service's tax engine: cached rates, local determination, and the external provider for
 //! sales to the United States with the configured outage policy.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
 
 use super::determine::{self as local, check_lines};
-use super::model::{Determination, TaxInput};
-use super::provider::wire::SaleMessageType;
+use super::model::{Determination, DeterminationSource, TaxInput};
+use super::outbox::{self, Outcome, Queued, SyncReport};
+use super::provider::wire::{CalculationRequest, SaleMessageType};
 use super::provider::{self, HttpProvider, ProviderError, TaxProvider};
 use super::rates::RateBook;
 use super::rules;
@@ -20,6 +22,10 @@ pub struct Engine {
     rates: RwLock<Option<Arc<RateBook>>>,
     provider: Option<Arc<dyn TaxProvider>>,
     outage: ProviderOutage,
+    /// Set when a message failed to send, so the next successful send starts a `sync`.
+    backlog: AtomicBool,
+    /// Set while a background `sync` runs, so at most one runs at a time.
+    syncing: AtomicBool,
 }
 
 impl Engine {
@@ -47,6 +53,8 @@ impl Engine {
             rates: RwLock::new(None),
             provider,
             outage: config.tax_provider_outage,
+            backlog: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
         }
     }
 
@@ -56,7 +64,14 @@ impl Engine {
         provider: Option<Arc<dyn TaxProvider>>,
         outage: ProviderOutage,
     ) -> Engine {
-        Engine { pool: None, rates: RwLock::new(Some(Arc::new(rates))), provider, outage }
+        Engine {
+            pool: None,
+            rates: RwLock::new(Some(Arc::new(rates))),
+            provider,
+            outage,
+            backlog: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
+        }
     }
 
     /// Returns the cached rate book, loading it from PostgreSQL the first time.
@@ -80,28 +95,94 @@ impl Engine {
 
     /// Determines the tax of a quotation: nothing is recorded at the provider.
     pub async fn determine(&self, input: &TaxInput) -> Result<Determination, Error> {
-        self.run(input, SaleMessageType::Quotation, None).await
+        Ok(self.run(input).await?.0)
     }
 
-    /// Determines the tax of an invoice; a sale to the United States is recorded at the
-    /// provider under `document_number`.
-    pub async fn determine_for_invoice(
+    /// Determines the tax of a document with a quotation, which the provider does not record.
+    /// When the provider determined it, also returns the request to send as an invoice message
+    /// through the outbox once the document has committed.
+    pub async fn determine_for_document(
         &self,
         input: &TaxInput,
-        document_number: &str,
-    ) -> Result<Determination, Error> {
-        self.run(input, SaleMessageType::Invoice, Some(document_number)).await
+    ) -> Result<(Determination, Option<CalculationRequest>), Error> {
+        let (determination, request) = self.run(input).await?;
+        let recorded = determination.source == DeterminationSource::Provider;
+        Ok((determination, request.filter(|_| recorded)))
+    }
+
+    /// Sends the outbox messages `queued` after their transaction committed. Failures are
+    /// logged and leave the message pending; after a send succeeds while earlier ones failed,
+    /// a `sync` of every tenant runs in the background.
+    pub async fn deliver(self: &Arc<Self>, queued: &[Queued]) {
+        let (Some(pool), Some(provider)) = (&self.pool, &self.provider) else {
+            return;
+        };
+        let outcomes = match outbox::deliver(pool, provider.as_ref(), queued).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                tracing::error!(error = %err, "failed to send tax provider messages");
+                self.backlog.store(true, Ordering::Relaxed);
+                return;
+            }
+        };
+        if outcomes.contains(&Outcome::Failed) {
+            self.backlog.store(true, Ordering::Relaxed);
+        } else if outcomes.contains(&Outcome::Sent) && self.backlog.swap(false, Ordering::Relaxed) {
+            self.spawn_sync();
+        }
+    }
+
+    /// Starts a background `sync` of every tenant unless one is running.
+    pub fn spawn_sync(self: &Arc<Self>) {
+        if self.provider.is_none() || self.syncing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let failed = match engine.sync(None).await {
+                Ok(report) => {
+                    tracing::info!(
+                        sent = report.sent,
+                        failed = report.failed,
+                        rejected = report.rejected,
+                        skipped = report.skipped,
+                        "tax provider messages synced"
+                    );
+                    report.failed > 0
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "tax provider sync failed");
+                    true
+                }
+            };
+            if failed {
+                engine.backlog.store(true, Ordering::Relaxed);
+            }
+            engine.syncing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Sends the pending outbox messages of `tenant`, or of every tenant.
+    pub async fn sync(&self, tenant: Option<uuid::Uuid>) -> Result<SyncReport, Error> {
+        let Some(pool) = &self.pool else {
+            return Err(Error::internal(anyhow::anyhow!("the tax engine has no database")));
+        };
+        let Some(provider) = &self.provider else {
+            return Err(Error::new(
+                ErrorCode::TaxProviderUnavailable,
+                "no tax provider is configured: set SUBLEDGER_TAX_PROVIDER_URL",
+            ));
+        };
+        outbox::sync(pool, provider.as_ref(), tenant).await
     }
 
     async fn run(
         &self,
         input: &TaxInput,
-        message: SaleMessageType,
-        document_number: Option<&str>,
-    ) -> Result<Determination, Error> {
+    ) -> Result<(Determination, Option<CalculationRequest>), Error> {
         let rates = self.rates().await?;
         if input.buyer.domicile.country != "US" {
-            return local::determine(&rates, input);
+            return Ok((local::determine(&rates, input)?, None));
         }
 
         check_lines(input)?;
@@ -116,16 +197,17 @@ impl Engine {
         let parties = rules::parties(&rates, input)?;
         let Some(provider) = &self.provider else {
             let missing = ProviderError::Connect("no provider is configured".into());
-            return self.outage(&rates, input, missing);
+            return Ok((self.outage(&rates, input, missing)?, None));
         };
 
         let tax_date = us_tax_date(&rates, &parties, input);
-        let request = provider::request(input, &parties, message, document_number, tax_date);
+        let request =
+            provider::request(input, &parties, SaleMessageType::Quotation, None, tax_date);
         let started = std::time::Instant::now();
         let reply = provider.calculate(&request).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         match reply.and_then(|reply| provider::determination(input, &parties, tax_date, reply)) {
-            Ok(determination) => Ok(determination),
+            Ok(determination) => Ok((determination, Some(request))),
             Err(ProviderError::Rejected { status, message }) => {
                 tracing::warn!(status, duration_ms, "tax provider rejected the request");
                 Err(Error::new(
@@ -136,7 +218,7 @@ impl Engine {
             }
             Err(err) => {
                 tracing::error!(duration_ms, error = %err, "tax provider call failed");
-                self.outage(&rates, input, err)
+                Ok((self.outage(&rates, input, err)?, None))
             }
         }
     }

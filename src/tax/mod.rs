@@ -11,6 +11,7 @@ pub mod determine;
 pub mod engine;
 pub mod fixtures;
 pub mod model;
+pub mod outbox;
 pub mod provider;
 pub mod rates;
 pub mod rounding;

@@ -192,6 +192,9 @@ async fn every_error_code_has_a_snapshot() {
         cases.add(code, response);
     }
     ids.extend(billing_ids);
+    let (too_early, too_early_ids) = crate::agreements::too_early_case().await;
+    cases.add(ErrorCode::EffectiveFromTooEarly, too_early);
+    ids.extend(too_early_ids);
 
     let unavailable = TestApp::spawn().await;
     unavailable.pool.close();

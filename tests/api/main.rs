@@ -1,5 +1,6 @@
 //! Integration tests: the real service on a random loopback port, each test on its own database.
 
+mod agreements;
 mod audit;
 mod batches;
 mod billing;
@@ -19,3 +20,4 @@ mod invariants;
 mod ledger;
 mod service;
 mod tax;
+mod tax_outbox;

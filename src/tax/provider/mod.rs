@@ -3,6 +3,7 @@
 //! server that responds like the provider.
 
 pub mod http;
+pub mod jurisdiction;
 pub mod stub;
 pub mod wire;
 
@@ -126,22 +127,28 @@ pub fn determination(
         )));
     }
     let liable = parties.supplier_liability;
+    let keys = data
+        .line_items
+        .iter()
+        .map(|line| jurisdiction_keys(line, parties))
+        .collect::<Result<Vec<_>, _>>()?;
 
     // Jurisdictions in order of first appearance, each with its column in the line shares.
     let mut columns: BTreeMap<String, usize> = BTreeMap::new();
     let mut taxes: Vec<TaxLine> = Vec::new();
-    for line in &data.line_items {
-        for tax in &line.taxes {
-            let key = jurisdiction_key(tax);
-            if !columns.contains_key(&key) {
+    for (line, line_keys) in data.line_items.iter().zip(&keys) {
+        for (tax, key) in line.taxes.iter().zip(line_keys) {
+            if !columns.contains_key(key) {
                 columns.insert(key.clone(), taxes.len());
-                taxes.push(tax_line(key, tax, liable));
+                taxes.push(tax_line(key.clone(), tax, liable));
             }
         }
     }
 
     let mut lines = Vec::with_capacity(input.lines.len());
-    for (i, (sent, answered)) in input.lines.iter().zip(&data.line_items).enumerate() {
+    for (i, ((sent, answered), line_keys)) in
+        input.lines.iter().zip(&data.line_items).zip(&keys).enumerate()
+    {
         if answered.line_item_number as usize != i + 1 || answered.extended_price != sent.amount {
             return Err(ProviderError::Malformed(format!(
                 "line {} does not match the request",
@@ -151,8 +158,8 @@ pub fn determination(
         let net = exact(currency, sent.amount)?;
         let mut shares =
             vec![LineShare { taxable: Decimal::ZERO, amount: Decimal::ZERO }; taxes.len()];
-        for tax in &answered.taxes {
-            let column = columns[&jurisdiction_key(tax)];
+        for (tax, key) in answered.taxes.iter().zip(line_keys) {
+            let column = columns[key];
             shares[column].taxable += exact(currency, tax.taxable)?;
             shares[column].amount += exact(currency, tax.calculated_tax)?;
         }
@@ -202,8 +209,37 @@ pub fn determination(
     })
 }
 
-fn jurisdiction_key(tax: &wire::Tax) -> String {
-    format!("US:{}:{}", tax.jurisdiction.jurisdiction_type, tax.jurisdiction.jurisdiction_id)
+/// Names the jurisdictions of one response line: local levels go under the state of the line's
+/// state-level tax, or under the buyer's state when the provider returned none.
+fn jurisdiction_keys(
+    line: &wire::ResponseLine,
+    parties: &Parties,
+) -> Result<Vec<String>, ProviderError> {
+    let state_tax = line.taxes.iter().find(|tax| tax.jurisdiction.jurisdiction_type == "STATE");
+    let state = match state_tax {
+        Some(tax) => jurisdiction::state_code(&tax.jurisdiction.jurisdiction_id),
+        None => parties.buyer_subdivision.clone(),
+    };
+    let unknown = |tax: &wire::Tax| {
+        ProviderError::Malformed(format!(
+            "line {}: state jurisdiction id {} is not a US state FIPS code",
+            line.line_item_number, tax.jurisdiction.jurisdiction_id
+        ))
+    };
+    let state = match (state, state_tax) {
+        (Some(state), _) => state,
+        (None, Some(tax)) => return Err(unknown(tax)),
+        (None, None) => {
+            return Err(ProviderError::Malformed(format!(
+                "line {} has no state jurisdiction and the buyer has no state",
+                line.line_item_number
+            )))
+        }
+    };
+    line.taxes
+        .iter()
+        .map(|tax| jurisdiction::code(tax, &state).ok_or_else(|| unknown(tax)))
+        .collect()
 }
 
 fn tax_line(key: String, tax: &wire::Tax, liable: Liability) -> TaxLine {
@@ -288,7 +324,7 @@ mod tests {
     #[test]
     fn consistent_reply_maps_to_tax_lines() {
         let result = map(reply("6.50", "6.50", "6.50")).unwrap();
-        assert_eq!(result.taxes[0].jurisdiction, "US:STATE:53");
+        assert_eq!(result.taxes[0].jurisdiction, "US-WA");
         assert_eq!(result.taxes[0].rate, dec!(6.5));
         assert_eq!(result.tax_total, dec!(6.50));
         assert!(result.provider_response.is_some());

@@ -4,8 +4,12 @@
 //! Tests inject faults in two ways. A request header `X-Stub-Fault: slow | error | malformed`
 //! (with `X-Stub-Delay-Ms` for `slow`) affects that request only. `POST /stub/faults` with
 //! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
-//! all of them when `count` is absent, and `{"fault": "none"}` clears it.
-//! `GET /stub/requests` returns how many calculation requests arrived.
+//! all of them when `count` is absent, and `{"fault": "none"}` clears it. With
+//! `"sale_message_type": "INVOICE"` (or `QUOTATION`) the fault affects only requests of that
+//! type, and the others neither see it nor count towards `count`.
+//! `GET /stub/requests` returns how many calculation requests arrived, and `GET /stub/messages`
+//! lists each one's `saleMessageType`, `documentNumber` and the HTTP status of the response.
+//! A real provider records an `INVOICE` that it returned 200 for in its tax journal.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use actix_web::{dev::Server, web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::http::CALCULATION_PATH;
 use super::wire::{self, CalculationRequest, ResponseData, ResponseLine};
@@ -66,6 +70,8 @@ struct FaultRequest {
     delay_ms: Option<u64>,
     #[serde(default)]
     count: Option<u32>,
+    #[serde(default)]
+    sale_message_type: Option<wire::SaleMessageType>,
 }
 
 #[derive(Debug)]
@@ -73,7 +79,19 @@ struct Faults {
     fault: Fault,
     delay: Duration,
     remaining: Option<u32>,
+    /// Only requests of this type see the fault, when set.
+    only: Option<wire::SaleMessageType>,
     received: u64,
+    messages: Vec<ReceivedMessage>,
+}
+
+/// A calculation request the stub responded to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub sale_message_type: wire::SaleMessageType,
+    pub document_number: Option<String>,
+    /// HTTP status of the response.
+    pub status: u16,
 }
 
 struct StubState {
@@ -94,7 +112,9 @@ pub fn serve(listener: TcpListener) -> anyhow::Result<Server> {
             fault: Fault::None,
             delay: Duration::ZERO,
             remaining: None,
+            only: None,
             received: 0,
+            messages: Vec::new(),
         }),
     });
     let server = HttpServer::new(move || {
@@ -103,6 +123,7 @@ pub fn serve(listener: TcpListener) -> anyhow::Result<Server> {
             .route(CALCULATION_PATH, web::post().to(calculate))
             .route("/stub/faults", web::post().to(set_faults))
             .route("/stub/requests", web::get().to(requests))
+            .route("/stub/messages", web::get().to(messages))
     })
     .workers(1)
     .listen(listener)?
@@ -135,6 +156,20 @@ impl RunningStub {
         count: Option<u32>,
     ) -> anyhow::Result<()> {
         let body = serde_json::json!({ "fault": fault, "delay_ms": delay_ms, "count": count });
+        self.post_fault(body).await
+    }
+
+    /// Injects `fault` into every request of `message_type` until cleared.
+    pub async fn set_fault_on(
+        &self,
+        fault: &str,
+        message_type: wire::SaleMessageType,
+    ) -> anyhow::Result<()> {
+        let body = serde_json::json!({ "fault": fault, "sale_message_type": message_type });
+        self.post_fault(body).await
+    }
+
+    async fn post_fault(&self, body: serde_json::Value) -> anyhow::Result<()> {
         let response = reqwest::Client::new()
             .post(format!("{}/stub/faults", self.url))
             .json(&body)
@@ -156,6 +191,25 @@ impl RunningStub {
     }
 }
 
+impl RunningStub {
+    /// Returns the calculation requests the stub answered, oldest first.
+    pub async fn messages(&self) -> anyhow::Result<Vec<ReceivedMessage>> {
+        let response = reqwest::get(format!("{}/stub/messages", self.url)).await?;
+        Ok(response.json().await?)
+    }
+
+    /// Returns the document numbers of the `INVOICE` messages answered with 200, the ones a
+    /// provider records in its tax journal.
+    pub async fn recorded_invoices(&self) -> anyhow::Result<Vec<String>> {
+        let messages = self.messages().await?;
+        Ok(messages
+            .into_iter()
+            .filter(|m| m.sale_message_type == wire::SaleMessageType::Invoice && m.status == 200)
+            .filter_map(|m| m.document_number)
+            .collect())
+    }
+}
+
 impl Drop for RunningStub {
     fn drop(&mut self) {
         let handle = self.handle.clone();
@@ -170,6 +224,7 @@ async fn set_faults(state: web::Data<StubState>, body: web::Json<FaultRequest>) 
     faults.fault = body.fault;
     faults.delay = Duration::from_millis(body.delay_ms.unwrap_or(0)).min(MAX_DELAY);
     faults.remaining = body.count;
+    faults.only = body.sale_message_type;
     HttpResponse::NoContent().finish()
 }
 
@@ -178,8 +233,26 @@ async fn requests(state: web::Data<StubState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "received": faults.received }))
 }
 
+async fn messages(state: web::Data<StubState>) -> HttpResponse {
+    let faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    HttpResponse::Ok().json(&faults.messages)
+}
+
+fn record(state: &StubState, request: &CalculationRequest, status: u16) {
+    let mut faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    faults.messages.push(ReceivedMessage {
+        sale_message_type: request.sale_message_type,
+        document_number: request.document_number.clone(),
+        status,
+    });
+}
+
 /// Counts the request and returns the fault that applies to it.
-fn take_fault(state: &StubState, req: &HttpRequest) -> (Fault, Duration) {
+fn take_fault(
+    state: &StubState,
+    req: &HttpRequest,
+    message_type: wire::SaleMessageType,
+) -> (Fault, Duration) {
     let mut faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     faults.received += 1;
     let header = |name: &str| req.headers().get(name).and_then(|value| value.to_str().ok());
@@ -193,12 +266,16 @@ fn take_fault(state: &StubState, req: &HttpRequest) -> (Fault, Duration) {
         };
         return (fault, Duration::from_millis(delay).min(MAX_DELAY));
     }
+    if faults.only.is_some_and(|only| only != message_type) {
+        return (Fault::None, Duration::ZERO);
+    }
     let fault = faults.fault;
     if let Some(remaining) = faults.remaining.as_mut() {
         *remaining = remaining.saturating_sub(1);
         if *remaining == 0 {
             faults.fault = Fault::None;
             faults.remaining = None;
+            faults.only = None;
         }
     }
     (fault, faults.delay)
@@ -209,24 +286,30 @@ async fn calculate(
     req: HttpRequest,
     body: web::Json<CalculationRequest>,
 ) -> HttpResponse {
-    let (fault, delay) = take_fault(&state, &req);
+    let (fault, delay) = take_fault(&state, &req, body.sale_message_type);
     match fault {
         Fault::Error => {
+            record(&state, &body, 500);
             return HttpResponse::InternalServerError().json(serde_json::json!({
                 "errors": [{ "detail": "injected server error" }]
-            }))
+            }));
         }
         Fault::Malformed => {
-            return HttpResponse::Ok().content_type("application/json").body("{\"data\": [trunc")
+            record(&state, &body, 200);
+            return HttpResponse::Ok().content_type("application/json").body("{\"data\": [trunc");
         }
         Fault::Slow => tokio::time::sleep(delay).await,
         Fault::None => {}
     }
     match answer(&state.file, &body) {
-        Ok(data) => HttpResponse::Ok().json(wire::CalculationResponse { data }),
-        Err(detail) => HttpResponse::BadRequest().json(serde_json::json!({
-            "errors": [{ "detail": detail }]
-        })),
+        Ok(data) => {
+            record(&state, &body, 200);
+            HttpResponse::Ok().json(wire::CalculationResponse { data })
+        }
+        Err(detail) => {
+            record(&state, &body, 400);
+            HttpResponse::BadRequest().json(serde_json::json!({ "errors": [{ "detail": detail }] }))
+        }
     }
 }
 
