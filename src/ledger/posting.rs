@@ -92,9 +92,9 @@ pub struct PostedLine {
 /// key the tenant already used, returns the entry posted first if it has the same date,
 /// description, reversal and lines, and `idempotency_key_reused` otherwise.
 ///
-/// On any error the caller must roll the transaction (or savepoint) back: the insert is sent
-/// together with the reads that check it, so a rejected entry may have failed in Postgres,
-/// which aborts the transaction, or, after a concurrent change, have been inserted.
+/// On any error the caller must roll the transaction or savepoint back. The insert is sent
+/// with the reads that check it, so a rejected entry may have aborted the transaction or,
+/// after a concurrent change, been inserted.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id))]
 pub async fn post_entry(
     tx: &Transaction<'_>,
@@ -115,9 +115,9 @@ pub async fn post_entry_as(
 ) -> Result<PostedEntry, Error> {
     validate(&entry)?;
     prepare(tx).await?;
-    // One round trip: Postgres runs the reads before the insert, and the facts decide which
-    // result counts. The triggers repeat every check, so a rejected insert fails or, when the
-    // facts changed in between, is rolled back by the caller.
+    // The reads and the insert go in one round trip. Postgres runs the reads first, and their
+    // facts decide the result. The triggers repeat every check, so a rejected insert either
+    // fails or is rolled back by the caller.
     let (facts, inserted) =
         tokio::join!(LedgerFacts::read(tx, tenant_id, &entry), insert(tx, tenant_id, id, &entry));
     let facts = facts?;
