@@ -84,6 +84,20 @@ pub async fn contract_account(
     currency: Currency,
     purpose: Purpose,
 ) -> Result<String, Error> {
+    match find_contract_account(tx, tenant_id, party_id, currency, purpose).await? {
+        Some(code) => Ok(code),
+        None => open_contract_account(tx, tenant_id, party_id, currency, purpose).await,
+    }
+}
+
+/// Returns the code of a party's contract account; `None` when it is not open yet.
+pub async fn find_contract_account(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    party_id: Uuid,
+    currency: Currency,
+    purpose: Purpose,
+) -> Result<Option<String>, Error> {
     let statement = tx
         .prepare_cached(
             "SELECT account_code FROM contract_accounts \
@@ -92,9 +106,18 @@ pub async fn contract_account(
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&tenant_id, &party_id, &currency.code(), &purpose.as_str()];
-    if let Some(row) = tx.query_opt(&statement, &params).await? {
-        return Ok(row.get(0));
-    }
+    Ok(tx.query_opt(&statement, &params).await?.map(|row| row.get(0)))
+}
+
+/// Opens a party's contract account in the ledger and returns its code; an account already
+/// open is kept.
+pub async fn open_contract_account(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    party_id: Uuid,
+    currency: Currency,
+    purpose: Purpose,
+) -> Result<String, Error> {
     let code = format!("{}:{}.{currency}", purpose.prefix(), party_id.simple());
     let account = NewAccount {
         code: AccountCode::parse(&code)?,
@@ -103,13 +126,22 @@ pub async fn contract_account(
         currency,
         party: Some(party_id.to_string()),
     };
-    ledger::ensure_account(tx, tenant_id, &account).await?;
-    tx.execute(
-        "INSERT INTO contract_accounts (tenant_id, party_id, currency, purpose, account_code) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        &[&tenant_id, &party_id, &currency.code(), &purpose.as_str(), &code],
-    )
-    .await?;
+    let link = async {
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO contract_accounts \
+                 (tenant_id, party_id, currency, purpose, account_code) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&tenant_id, &party_id, &currency.code(), &purpose.as_str(), &code];
+        tx.execute(&statement, &params).await.map_err(Error::from)
+    };
+    // Both writes are sent together (one round trip); an error of the ledger account wins.
+    let (account, linked) = tokio::join!(ledger::ensure_account(tx, tenant_id, &account), link);
+    account?;
+    linked?;
     Ok(code)
 }
 

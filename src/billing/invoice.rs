@@ -1,5 +1,7 @@
 //! Customer invoices: priced, taxed, numbered and posted as one journal entry.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use rust_decimal::Decimal;
@@ -246,7 +248,8 @@ fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineIn
 }
 
 /// Issues an invoice: checks it, has its tax determined, prices its commission, applies the
-/// customer's credit, takes its number and posts its one entry, all in `tx`.
+/// customer's credit, takes its number and posts its one entry, all in `tx`. Returns the
+/// invoice as [`find`] would read it back.
 pub async fn create(
     tx: &Transaction<'_>,
     engine: &Engine,
@@ -264,14 +267,21 @@ pub async fn create(
     let id = Uuid::now_v7();
     let (priced, determinations, provider_messages) =
         price(tx, engine, tenant_id, &new, &checked, &sale, issue_date).await?;
-    let credit_applied =
-        apply_customer_credit(tx, tenant_id, &sale.customer, checked.currency, priced.total)
-            .await?;
+    let credit_applied = sale
+        .accounts
+        .credit
+        .as_ref()
+        .map_or(Decimal::ZERO, |credit| credit.balance.min(priced.total).max(Decimal::ZERO));
 
+    // The number, the tax accounts and the use of the credit are sent together.
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
-    let number =
-        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year)
-            .await?;
+    let (number, tax_accounts, credit_used) = tokio::join!(
+        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year),
+        platform_tax_accounts(tx, tenant_id, &priced, checked.currency),
+        use_customer_credit(tx, tenant_id, &sale.customer, checked.currency, credit_applied),
+    );
+    let (number, tax_accounts) = (number?, tax_accounts?);
+    credit_used?;
     let stored = StoredInvoice {
         id,
         number,
@@ -285,35 +295,47 @@ pub async fn create(
         priced,
         tax_estimated: determinations.iter().any(|(_, found)| found.tax_estimated),
     };
-    let draft = draft(tx, tenant_id, &stored, &sale.customer, &sale.seller).await?;
+    let draft = draft(&stored, &sale.accounts, &tax_accounts)?;
     let description = format!("Invoice {}", stored.number);
-    let entry_id =
-        posting::post(tx, tenant_id, issue_date, description, format!("invoice:{id}"), draft)
-            .await
-            .map_err(posting::request_fields("issued_at", Some("lines")))?;
+    let entry_id = Uuid::now_v7();
+    let key = format!("invoice:{id}");
 
-    insert(tx, tenant_id, &new, &stored, &checked.lines, entry_id).await?;
-    for (kind, determination) in &determinations {
-        crate::tax::store_determination(tx, tenant_id, kind, id, determination).await?;
-    }
-    if credit_applied > Decimal::ZERO {
-        insert_credit_allocation(tx, tenant_id, id, credit_applied, issue_date).await?;
-    }
+    // The entry and the invoice's rows go in one round trip: the rows name the entry by the id
+    // chosen here, and any failure rolls the whole transaction back.
+    let (posted, written) = tokio::join!(
+        posting::post_as(tx, tenant_id, entry_id, issue_date, description, key, draft),
+        write(tx, tenant_id, &new, &stored, &checked.lines, entry_id, &determinations),
+    );
+    posted.map_err(posting::request_fields("issued_at", Some("lines")))?;
+    written?;
     let document = outbox::Document { kind: "invoice", id, number: &stored.number };
     for message in provider_messages {
         outbox::enqueue(tx, tenant_id, document, message, None).await?;
     }
-    find(tx, tenant_id, id)
-        .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("invoice vanished")))
+    Ok(issued(&new, &stored, &checked.lines, entry_id))
 }
 
-/// The parties of a sale, checked to exist in their roles.
+/// The parties of a sale, checked to exist in their roles, and the accounts it posts to.
 struct SaleParties {
     customer: Party,
     seller: Party,
     platform: Party,
     agreement: Agreement,
+    accounts: SaleAccounts,
+}
+
+/// Ledger accounts of a sale, other than the platform's tax accounts.
+struct SaleAccounts {
+    receivable: String,
+    payable: String,
+    revenue: String,
+    /// The customer's credit account, locked, when the customer has one.
+    credit: Option<CustomerCredit>,
+}
+
+struct CustomerCredit {
+    account: String,
+    balance: Decimal,
 }
 
 async fn load_parties(
@@ -322,11 +344,16 @@ async fn load_parties(
     new: &NewInvoice,
     currency: Currency,
 ) -> Result<SaleParties, Error> {
-    let customer =
-        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
-            .await?;
-    let seller = parties::require_partner_locked(tx, tenant_id, new.seller_id, "seller_id").await?;
-    let platform = parties::platform(tx, tenant_id).await?;
+    // Every read is sent at once (one round trip). The results are checked in a fixed order,
+    // customer first, so a request with several faults always gets the same error. The
+    // partner's row is share-locked so that its agreement cannot change during the sale.
+    let (customer, seller, platform, accounts) = tokio::join!(
+        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id"),
+        parties::require_partner_locked(tx, tenant_id, new.seller_id, "seller_id"),
+        parties::platform(tx, tenant_id),
+        read_accounts(tx, tenant_id, new, currency),
+    );
+    let (customer, seller, platform) = (customer?, seller?, platform?);
     let agreement = seller.agreement_for_sale(&platform, new.issued_at);
     let agreement = agreement.map(|version| version.agreement.clone()).ok_or_else(|| {
         Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
@@ -340,7 +367,47 @@ async fn load_parties(
         .field("currency")
         .value(new.currency.as_str()));
     }
-    Ok(SaleParties { customer, seller, platform, agreement })
+    let (receivable, payable, revenue, credit) = accounts?;
+    let (receivable, payable) = tokio::try_join!(
+        open_unless_found(tx, tenant_id, receivable, customer.id, currency, Purpose::Receivable),
+        open_unless_found(tx, tenant_id, payable, seller.id, currency, Purpose::Payable),
+    )?;
+    let accounts = SaleAccounts { receivable, payable, revenue, credit };
+    Ok(SaleParties { customer, seller, platform, agreement, accounts })
+}
+
+type FoundAccounts = (Option<String>, Option<String>, String, Option<CustomerCredit>);
+
+/// Reads the customer's and the partner's contract accounts, locks the customer's credit and
+/// opens the commission revenue account if needed.
+async fn read_accounts(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: &NewInvoice,
+    currency: Currency,
+) -> Result<FoundAccounts, Error> {
+    let (customer, seller) = (new.customer_id, new.seller_id);
+    let revenue = PlatformAccount::CommissionRevenue;
+    tokio::try_join!(
+        accounts::find_contract_account(tx, tenant_id, customer, currency, Purpose::Receivable),
+        accounts::find_contract_account(tx, tenant_id, seller, currency, Purpose::Payable),
+        accounts::platform_account(tx, tenant_id, &revenue, currency),
+        lock_customer_credit(tx, tenant_id, customer, currency),
+    )
+}
+
+async fn open_unless_found(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    found: Option<String>,
+    party_id: Uuid,
+    currency: Currency,
+    purpose: Purpose,
+) -> Result<String, Error> {
+    match found {
+        Some(code) => Ok(code),
+        None => accounts::open_contract_account(tx, tenant_id, party_id, currency, purpose).await,
+    }
 }
 
 /// Determines the sale's tax, the commission (tiered by the partner's revenue of the year)
@@ -454,98 +521,107 @@ async fn add_year_revenue(
     Ok(row.get::<_, Decimal>(0) - net)
 }
 
-/// Uses the customer's unapplied credit for the new invoice, up to its total.
-async fn apply_customer_credit(
+/// Locks the customer's credit account and returns it with its unapplied balance, so that
+/// concurrent invoices of the customer never use the same credit twice.
+async fn lock_customer_credit(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    customer_id: Uuid,
+    currency: Currency,
+) -> Result<Option<CustomerCredit>, Error> {
+    let statement = tx
+        .prepare_cached(
+            "SELECT account_code, credit_balance FROM contract_accounts \
+             WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 \
+             AND purpose = 'customer_credit' FOR UPDATE",
+        )
+        .await?;
+    let row = tx.query_opt(&statement, &[&tenant_id, &customer_id, &currency.code()]).await?;
+    Ok(row.map(|row| CustomerCredit { account: row.get(0), balance: row.get(1) }))
+}
+
+/// Takes `applied` from the customer's unapplied credit; does nothing when it is zero.
+async fn use_customer_credit(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     customer: &Party,
     currency: Currency,
-    total: Decimal,
-) -> Result<Decimal, Error> {
+    applied: Decimal,
+) -> Result<(), Error> {
+    if applied <= Decimal::ZERO {
+        return Ok(());
+    }
     let statement = tx
         .prepare_cached(
-            "SELECT credit_balance FROM contract_accounts WHERE tenant_id = $1 AND party_id = $2 \
-             AND currency = $3 AND purpose = 'customer_credit' FOR UPDATE",
+            "UPDATE contract_accounts SET credit_balance = credit_balance - $4 \
+             WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 \
+             AND purpose = 'customer_credit'",
         )
         .await?;
-    let row = tx.query_opt(&statement, &[&tenant_id, &customer.id, &currency.code()]).await?;
-    let balance: Decimal = row.map(|row| row.get(0)).unwrap_or(Decimal::ZERO);
-    let applied = balance.min(total);
-    if applied > Decimal::ZERO {
-        tx.execute(
-            "UPDATE contract_accounts SET credit_balance = credit_balance - $4 WHERE tenant_id = $1 \
-             AND party_id = $2 AND currency = $3 AND purpose = 'customer_credit'",
-            &[&tenant_id, &customer.id, &currency.code(), &applied],
-        )
-        .await?;
-    }
-    Ok(applied)
+    tx.execute(&statement, &[&tenant_id, &customer.id, &currency.code(), &applied]).await?;
+    Ok(())
 }
 
-async fn draft(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
+fn draft(
     invoice: &StoredInvoice,
-    customer: &Party,
-    seller: &Party,
+    accounts: &SaleAccounts,
+    tax_accounts: &HashMap<String, String>,
 ) -> Result<Draft, Error> {
-    let currency = invoice.currency;
     let priced = &invoice.priced;
-    let receivable =
-        accounts::contract_account(tx, tenant_id, customer.id, currency, Purpose::Receivable)
-            .await?;
-    let payable =
-        accounts::contract_account(tx, tenant_id, seller.id, currency, Purpose::Payable).await?;
-    let revenue =
-        accounts::platform_account(tx, tenant_id, &PlatformAccount::CommissionRevenue, currency)
-            .await?;
-
-    let mut draft = Draft::new(currency);
-    draft.debit(&receivable, priced.total - invoice.credit_applied, "sale, gross");
-    if invoice.credit_applied > Decimal::ZERO {
-        let credit = accounts::contract_account(
-            tx,
-            tenant_id,
-            customer.id,
-            currency,
-            Purpose::CustomerCredit,
-        )
-        .await?;
-        draft.debit(&credit, invoice.credit_applied, "customer credit used");
+    let payable = &accounts.payable;
+    let mut draft = Draft::new(invoice.currency);
+    draft.debit(&accounts.receivable, priced.total - invoice.credit_applied, "sale, gross");
+    if let Some(credit) = &accounts.credit {
+        draft.debit(&credit.account, invoice.credit_applied, "customer credit used");
     }
 
     match invoice.role {
         SellingRole::Agent => {
-            draft.credit(&payable, priced.net_total, "sale, net, owed to the partner");
+            draft.credit(payable, priced.net_total, "sale, net, owed to the partner");
             for tax in priced.sale_taxes.iter().filter(|tax| tax.liable == Liable::Partner) {
                 let memo = format!("{} tax {}% owed by the partner", tax.jurisdiction, tax.rate);
-                draft.credit(&payable, tax.amount, memo);
+                draft.credit(payable, tax.amount, memo);
             }
-            draft.debit(&payable, priced.commission + priced.commission_tax, "commission charged");
+            draft.debit(payable, priced.commission + priced.commission_tax, "commission charged");
         }
         SellingRole::Supplier => {
-            draft.credit(&payable, priced.partner_share, "partner share of the sale");
+            draft.credit(payable, priced.partner_share, "partner share of the sale");
         }
     }
-    draft.credit(&revenue, priced.commission, "commission");
-    post_platform_taxes(tx, tenant_id, &mut draft, &priced.sale_taxes, currency).await?;
-    post_platform_taxes(tx, tenant_id, &mut draft, &priced.commission_taxes, currency).await?;
+    draft.credit(&accounts.revenue, priced.commission, "commission");
+    for tax in platform_taxes(priced) {
+        let account = tax_accounts.get(&tax.jurisdiction).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("no tax account for {}", tax.jurisdiction))
+        })?;
+        draft.credit(account, tax.amount, format!("{} tax {}%", tax.jurisdiction, tax.rate));
+    }
     Ok(draft)
 }
 
-async fn post_platform_taxes(
+/// The sale's and then the commission's taxes that the platform owes.
+fn platform_taxes(priced: &Priced) -> impl Iterator<Item = &TaxLine> {
+    let taxes = priced.sale_taxes.iter().chain(&priced.commission_taxes);
+    taxes.filter(|tax| tax.liable == Liable::Platform)
+}
+
+/// Opens the platform's tax payable account of each jurisdiction whose tax the platform owes,
+/// all in one round trip, and returns their codes by jurisdiction.
+async fn platform_tax_accounts(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
-    draft: &mut Draft,
-    taxes: &[TaxLine],
+    priced: &Priced,
     currency: Currency,
-) -> Result<(), Error> {
-    for tax in taxes.iter().filter(|tax| tax.liable == Liable::Platform) {
-        let account = PlatformAccount::TaxPayable(tax.jurisdiction.clone());
+) -> Result<HashMap<String, String>, Error> {
+    let mut jurisdictions: Vec<&str> =
+        platform_taxes(priced).map(|tax| tax.jurisdiction.as_str()).collect();
+    jurisdictions.sort_unstable();
+    jurisdictions.dedup();
+    let opened = jurisdictions.into_iter().map(|jurisdiction| async move {
+        let account = PlatformAccount::TaxPayable(jurisdiction.to_string());
         let code = accounts::platform_account(tx, tenant_id, &account, currency).await?;
-        draft.credit(&code, tax.amount, format!("{} tax {}%", tax.jurisdiction, tax.rate));
-    }
-    Ok(())
+        Ok::<_, Error>((jurisdiction.to_string(), code))
+    });
+    Ok(futures::future::try_join_all(opened).await?.into_iter().collect())
 }
 
 /// Ledger account of a tax line, `None` when the partner or the customer owes it.
@@ -553,16 +629,19 @@ pub fn tax_account_code(tax: &TaxLine, currency: Currency) -> Option<String> {
     (tax.liable == Liable::Platform).then(|| format!("tax_payable:{}.{currency}", tax.jurisdiction))
 }
 
-async fn insert(
+/// Inserts the invoice with its lines and taxes, its tax determinations and the use of the
+/// customer's credit, in one round trip.
+async fn write(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     new: &NewInvoice,
     stored: &StoredInvoice,
     lines: &[LineInput],
     entry_id: Uuid,
+    determinations: &[(String, Determination)],
 ) -> Result<(), Error> {
     let priced = &stored.priced;
-    let mention = priced.commission_taxes.iter().find_map(|tax| tax.legal_mention.clone());
+    let mention = commission_legal_mention(priced);
     let determination = serde_json::json!({
         "sale": priced.sale_taxes,
         "commission": priced.commission_taxes,
@@ -657,8 +736,17 @@ async fn insert(
     let mut inserts = vec![tx.execute(&header, &header_params)];
     inserts.extend(line_params.iter().map(|params| tx.execute(&line, params)));
     inserts.extend(tax_params.iter().map(|params| tx.execute(&tax, params)));
-    futures::future::try_join_all(inserts).await?;
-    Ok(())
+    let determinations = determinations.iter().map(|(kind, determination)| {
+        crate::tax::store_determination(tx, tenant_id, kind, stored.id, determination)
+    });
+    let (inserted, stored_determinations, allocated) = tokio::join!(
+        futures::future::try_join_all(inserts),
+        futures::future::try_join_all(determinations),
+        insert_credit_allocation(tx, tenant_id, stored),
+    );
+    inserted?;
+    stored_determinations?;
+    allocated
 }
 
 const INSERT_INVOICE: &str = "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, \
@@ -677,20 +765,128 @@ const INSERT_INVOICE_TAX: &str = "INSERT INTO invoice_taxes (tenant_id, invoice_
     jurisdiction, rate, rule, liable, base, amount, account_code, lines, legal_mention) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
+/// Records the customer's credit used by the invoice as an allocation without a payment.
 async fn insert_credit_allocation(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
-    invoice_id: Uuid,
-    amount: Decimal,
-    applied_on: NaiveDate,
+    invoice: &StoredInvoice,
 ) -> Result<(), Error> {
-    tx.execute(
-        "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
-         VALUES ($1, $2, $3, NULL, $4, $5)",
-        &[&tenant_id, &Uuid::now_v7(), &invoice_id, &amount, &applied_on],
-    )
-    .await?;
+    if invoice.credit_applied <= Decimal::ZERO {
+        return Ok(());
+    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
+             VALUES ($1, $2, $3, NULL, $4, $5)",
+        )
+        .await?;
+    let params: [&(dyn ToSql + Sync); 5] =
+        [&tenant_id, &Uuid::now_v7(), &invoice.id, &invoice.credit_applied, &invoice.issue_date];
+    tx.execute(&statement, &params).await?;
     Ok(())
+}
+
+/// Builds the response of a new invoice from the values just written: the same JSON that
+/// [`find`] returns for it, without reading it back.
+fn issued(
+    new: &NewInvoice,
+    stored: &StoredInvoice,
+    inputs: &[LineInput],
+    entry_id: Uuid,
+) -> Invoice {
+    let currency = stored.currency;
+    let amount = |mut value: Decimal| {
+        value.rescale(currency.minor_units());
+        value
+    };
+    let priced = &stored.priced;
+    let lines = new
+        .lines
+        .iter()
+        .zip(inputs)
+        .zip(&priced.lines)
+        .map(|((line, input), priced_line)| InvoiceLine {
+            line_no: priced_line.line_no,
+            product: line.product.clone(),
+            tax_code: line.tax_code.clone(),
+            quantity: input.quantity.normalize(),
+            unit_price: unit_price_shown(input.unit_price, currency),
+            discount: amount(input.discount),
+            net: amount(priced_line.net),
+            commission: amount(priced_line.commission),
+            credited_net: amount(Decimal::ZERO),
+        })
+        .collect();
+    let sale_taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
+    let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
+    let taxes = sale_taxes
+        .chain(commission_taxes)
+        .map(|(kind, tax)| InvoiceTax {
+            kind: kind.to_string(),
+            jurisdiction: tax.jurisdiction.clone(),
+            rate: tax.rate.normalize(),
+            rule: tax.rule.clone(),
+            liable: tax.liable.as_str().to_string(),
+            base: amount(tax.base),
+            amount: amount(tax.amount),
+            lines: tax.lines.clone(),
+            legal_mention: tax.legal_mention.clone(),
+            credited_amount: amount(Decimal::ZERO),
+        })
+        .collect();
+    let total = amount(priced.total);
+    let residual = amount(priced.total - stored.credit_applied);
+    let credited_total = amount(Decimal::ZERO);
+    Invoice {
+        id: stored.id,
+        number: stored.number.clone(),
+        issuer_id: stored.issuer,
+        customer_id: new.customer_id,
+        seller_id: new.seller_id,
+        currency: currency.code().to_string(),
+        selling_role: stored.role,
+        prices_include_tax: new.prices_include_tax,
+        issued_at: as_stored(new.issued_at),
+        issue_date: stored.issue_date,
+        due_on: stored.due_on,
+        lines,
+        taxes,
+        net_total: amount(priced.net_total),
+        tax_total: amount(priced.tax_total),
+        tax_estimated: stored.tax_estimated,
+        total,
+        commission: CommissionSummary {
+            amount: amount(priced.commission),
+            tax: amount(priced.commission_tax),
+            legal_mention: commission_legal_mention(priced),
+        },
+        partner_share: amount(priced.partner_share),
+        status: status(total, residual, credited_total),
+        residual,
+        paid_total: amount(stored.credit_applied),
+        credited_total,
+        entry_id,
+    }
+}
+
+/// Returns `at` as a `timestamptz` column stores it: whole microseconds since 2000-01-01,
+/// truncated toward that epoch as the Postgres driver (postgres-types 0.2) sends them.
+fn as_stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    let epoch = DateTime::<Utc>::from_naive_utc_and_offset(
+        NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        Utc,
+    );
+    match (at - epoch).num_microseconds() {
+        Some(micros) => epoch + chrono::Duration::microseconds(micros),
+        None => at,
+    }
+}
+
+/// The legal mention of the commission's tax, such as a reverse-charge notice.
+fn commission_legal_mention(priced: &Priced) -> Option<String> {
+    priced.commission_taxes.iter().find_map(|tax| tax.legal_mention.clone())
 }
 
 /// Loads an invoice with its lines and taxes.
@@ -763,9 +959,8 @@ const SELECT_INVOICE: &str = "SELECT id, number, issuer_id, customer_id, seller_
      WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.id), tax_estimated \
     FROM invoices i WHERE tenant_id = $1 AND id = $2";
 
-/// Reads a unit price with at least the currency's decimals and any finer ones it was given.
-fn unit_price_at(row: &tokio_postgres::Row, index: usize, currency: Currency) -> Decimal {
-    let mut price: Decimal = row.get(index);
+/// Shows a unit price with at least the currency's decimals and any finer ones it was given.
+fn unit_price_shown(mut price: Decimal, currency: Currency) -> Decimal {
     if price.scale() < currency.minor_units() {
         price.rescale(currency.minor_units());
     }
@@ -797,7 +992,7 @@ fn lines_from_rows(rows: &[tokio_postgres::Row], currency: Currency) -> Vec<Invo
             product: row.get(1),
             tax_code: row.get(2),
             quantity: row.get::<_, Decimal>(3).normalize(),
-            unit_price: unit_price_at(row, 4, currency),
+            unit_price: unit_price_shown(row.get(4), currency),
             discount: super::amount_at(row, 5, currency),
             net: super::amount_at(row, 6, currency),
             commission: super::amount_at(row, 7, currency),

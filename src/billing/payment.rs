@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::accounts::{self, PlatformAccount, Purpose};
@@ -100,47 +101,34 @@ pub async fn create(
             .field("amount")
             .value(amount.to_string()));
     }
-    let customer =
-        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id")
-            .await?;
-    let requested = match &new.allocations {
-        Some(allocations) => {
-            Some(check_requested(tx, tenant_id, &new, allocations, currency).await?)
-        }
-        None => None,
-    };
-    let items = lock_open_items(tx, tenant_id, customer.id, currency).await?;
+    // Every read and lock is sent at once (one round trip); the results are checked in a
+    // fixed order, so a request with several faults always gets the same error.
+    let (customer, requested, items, found) = tokio::join!(
+        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id"),
+        check_requested(tx, tenant_id, &new, currency),
+        lock_open_items(tx, tenant_id, new.customer_id, currency),
+        read_accounts(tx, tenant_id, new.customer_id, currency),
+    );
+    let (customer, requested, items) = (customer?, requested?, items?);
     let clearing = match &requested {
         Some(requested) => allocation::explicit(&items, requested, amount)?,
         None => allocation::oldest_due_first(&items, amount),
     };
+    let accounts = open_accounts(tx, tenant_id, customer.id, currency, found?, &clearing).await?;
     let id = Uuid::now_v7();
-    let draft = draft(tx, tenant_id, customer.id, currency, amount, &clearing).await?;
+    let entry_id = Uuid::now_v7();
+    let draft = draft(&accounts, currency, amount, &clearing);
     let description = format!("Payment from customer {}", customer.id);
-    let entry_id =
-        posting::post(tx, tenant_id, new.received_on, description, format!("payment:{id}"), draft)
-            .await
-            .map_err(posting::request_fields("received_on", Some("amount")))?;
-    tx.execute(
-        "INSERT INTO payments (tenant_id, id, customer_id, currency, amount, received_on, \
-         reference, unapplied, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[
-            &tenant_id,
-            &id,
-            &customer.id,
-            &currency.code(),
-            &amount,
-            &new.received_on,
-            &new.reference,
-            &clearing.unapplied,
-            &entry_id,
-        ],
-    )
-    .await?;
-    let allocations = apply(tx, tenant_id, id, new.received_on, &clearing).await?;
-    if clearing.unapplied > Decimal::ZERO {
-        add_customer_credit(tx, tenant_id, customer.id, currency, clearing.unapplied).await?;
-    }
+    let key = format!("payment:{id}");
+    let written = Written { id, entry_id, customer_id: customer.id, currency, amount };
+
+    // The entry and the payment's rows go in one round trip: the rows name the entry by the id
+    // chosen here, and any failure rolls the whole transaction back.
+    let (posted, allocations) = tokio::join!(
+        posting::post_as(tx, tenant_id, entry_id, new.received_on, description, key, draft),
+        write(tx, tenant_id, &new, &written, &clearing),
+    );
+    posted.map_err(posting::request_fields("received_on", Some("amount")))?;
     Ok(Payment {
         id,
         customer_id: customer.id,
@@ -148,33 +136,105 @@ pub async fn create(
         amount,
         received_on: new.received_on,
         reference: new.reference,
-        allocations,
+        allocations: allocations?,
         unapplied: clearing.unapplied,
         entry_id,
     })
 }
 
+/// The values of a new payment that its rows repeat.
+struct Written {
+    id: Uuid,
+    entry_id: Uuid,
+    customer_id: Uuid,
+    currency: Currency,
+    amount: Decimal,
+}
+
+/// Ledger accounts a payment posts to.
+struct PaymentAccounts {
+    cash: String,
+    /// The customer's receivable, when the payment clears open items.
+    receivable: Option<String>,
+    /// The customer's credit account, when part of the payment is unapplied.
+    credit: Option<String>,
+}
+
+/// Opens the cash clearing account if needed and reads the customer's receivable and credit
+/// accounts, `None` for those not open yet.
+async fn read_accounts(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    customer_id: Uuid,
+    currency: Currency,
+) -> Result<(String, Option<String>, Option<String>), Error> {
+    let (receivable, credit) = (Purpose::Receivable, Purpose::CustomerCredit);
+    tokio::try_join!(
+        accounts::platform_account(tx, tenant_id, &PlatformAccount::CashClearing, currency),
+        accounts::find_contract_account(tx, tenant_id, customer_id, currency, receivable),
+        accounts::find_contract_account(tx, tenant_id, customer_id, currency, credit),
+    )
+}
+
+/// Keeps the accounts the clearing posts to, opening those not open yet.
+async fn open_accounts(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    customer_id: Uuid,
+    currency: Currency,
+    (cash, receivable, credit): (String, Option<String>, Option<String>),
+    clearing: &Clearing,
+) -> Result<PaymentAccounts, Error> {
+    let clears = clearing.allocations.iter().any(|(_, amount)| *amount > Decimal::ZERO);
+    let overpaid = clearing.unapplied > Decimal::ZERO;
+    let open = |found: Option<String>, needed: bool, purpose: Purpose| async move {
+        match found {
+            _ if !needed => Ok(None),
+            Some(code) => Ok(Some(code)),
+            None => {
+                let code =
+                    accounts::open_contract_account(tx, tenant_id, customer_id, currency, purpose)
+                        .await?;
+                Ok::<_, Error>(Some(code))
+            }
+        }
+    };
+    let (receivable, credit) = tokio::try_join!(
+        open(receivable, clears, Purpose::Receivable),
+        open(credit, overpaid, Purpose::CustomerCredit),
+    )?;
+    Ok(PaymentAccounts { cash, receivable, credit })
+}
+
 /// Checks each requested allocation's amount and that its invoice is the customer's and in
-/// the payment currency, so the error names the exact reason.
+/// the payment currency, so the error names the exact reason. The invoices are read in one
+/// round trip; `None` when the payment names no allocations.
 async fn check_requested(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     new: &NewPayment,
-    allocations: &[NewAllocation],
     currency: Currency,
-) -> Result<Vec<Requested>, Error> {
+) -> Result<Option<Vec<Requested>>, Error> {
+    let Some(allocations) = &new.allocations else {
+        return Ok(None);
+    };
+    let statement = tx
+        .prepare_cached(
+            "SELECT customer_id, currency FROM invoices WHERE tenant_id = $1 AND id = $2",
+        )
+        .await?;
+    let params: Vec<[&(dyn ToSql + Sync); 2]> = allocations
+        .iter()
+        .map(|allocation| [&tenant_id as _, &allocation.invoice_id as _])
+        .collect();
+    let reads = params.iter().map(|params| tx.query_opt(&statement, params));
+    let rows = futures::future::try_join_all(reads).await?;
     let mut requested = Vec::with_capacity(allocations.len());
-    for (index, allocation) in allocations.iter().enumerate() {
+    for (index, (allocation, row)) in allocations.iter().zip(rows).enumerate() {
         let field = format!("allocations[{index}]");
         let amount = currency
             .exact(allocation.amount)
             .map_err(|err| Error::from(err).field(format!("{field}.amount")))?;
-        let row = tx
-            .query_opt(
-                "SELECT customer_id, currency FROM invoices WHERE tenant_id = $1 AND id = $2",
-                &[&tenant_id, &allocation.invoice_id],
-            )
-            .await?;
         let invoice_field = format!("{field}.invoice_id");
         let value = allocation.invoice_id.to_string();
         let Some(row) = row else {
@@ -200,7 +260,7 @@ async fn check_requested(
         }
         requested.push(Requested { invoice_id: allocation.invoice_id, amount });
     }
-    Ok(requested)
+    Ok(Some(requested))
 }
 
 /// Locks the customer's open invoices in the currency, oldest due first. The row locks make a
@@ -227,65 +287,108 @@ async fn lock_open_items(
         .collect())
 }
 
-async fn draft(
+fn draft(
+    accounts: &PaymentAccounts,
+    currency: Currency,
+    amount: Decimal,
+    clearing: &Clearing,
+) -> Draft {
+    let mut draft = Draft::new(currency);
+    draft.debit(&accounts.cash, amount, "payment received");
+    let cleared: Decimal = clearing.allocations.iter().map(|(_, amount)| *amount).sum();
+    if let Some(receivable) = &accounts.receivable {
+        draft.credit(receivable, cleared, "open items cleared");
+    }
+    if let Some(credit) = &accounts.credit {
+        draft.credit(credit, clearing.unapplied, "overpayment to customer credit");
+    }
+    draft
+}
+
+/// Inserts the payment, lowers each cleared invoice's open amount and records its
+/// allocation, and adds the unapplied rest to the customer's credit, in one round trip.
+/// Returns the allocations with each invoice's residual.
+async fn write(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    new: &NewPayment,
+    payment: &Written,
+    clearing: &Clearing,
+) -> Result<Vec<Allocation>, Error> {
+    let (insert, lower, allocate) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO payments (tenant_id, id, customer_id, currency, amount, received_on, \
+             reference, unapplied, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        ),
+        tx.prepare_cached(
+            "UPDATE invoices SET open_amount = open_amount - $3 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING open_amount",
+        ),
+        tx.prepare_cached(
+            "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        ),
+    )?;
+    let currency = payment.currency;
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &tenant_id,
+        &payment.id,
+        &payment.customer_id,
+        &currency.code(),
+        &payment.amount,
+        &new.received_on,
+        &new.reference,
+        &clearing.unapplied,
+        &payment.entry_id,
+    ];
+    let inserted = tx.execute(&insert, &params);
+    let allocations = clearing.allocations.iter().map(|(invoice_id, amount)| {
+        let (lower, allocate) = (&lower, &allocate);
+        async move {
+            let allocation_id = Uuid::now_v7();
+            let lowered: [&(dyn ToSql + Sync); 3] = [&tenant_id, invoice_id, amount];
+            let allocated: [&(dyn ToSql + Sync); 6] =
+                [&tenant_id, &allocation_id, invoice_id, &payment.id, amount, &new.received_on];
+            let (row, _) =
+                tokio::try_join!(tx.query_one(lower, &lowered), tx.execute(allocate, &allocated),)?;
+            let mut amount = *amount;
+            amount.rescale(currency.minor_units());
+            Ok::<_, Error>(Allocation {
+                invoice_id: *invoice_id,
+                amount,
+                residual: super::amount_at(&row, 0, currency),
+            })
+        }
+    });
+    let credited = add_unapplied(tx, tenant_id, payment.customer_id, currency, clearing.unapplied);
+    let (inserted, allocations, credited) =
+        tokio::join!(inserted, futures::future::try_join_all(allocations), credited,);
+    inserted?;
+    let allocations = allocations?;
+    credited?;
+    Ok(allocations)
+}
+
+/// Adds the unapplied part of a payment to the customer's credit, whose account is open;
+/// does nothing when it is zero.
+async fn add_unapplied(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     customer_id: Uuid,
     currency: Currency,
     amount: Decimal,
-    clearing: &Clearing,
-) -> Result<Draft, Error> {
-    let cash =
-        accounts::platform_account(tx, tenant_id, &PlatformAccount::CashClearing, currency).await?;
-    let mut draft = Draft::new(currency);
-    draft.debit(&cash, amount, "payment received");
-    let cleared: Decimal = clearing.allocations.iter().map(|(_, amount)| *amount).sum();
-    if cleared > Decimal::ZERO {
-        let receivable =
-            accounts::contract_account(tx, tenant_id, customer_id, currency, Purpose::Receivable)
-                .await?;
-        draft.credit(&receivable, cleared, "open items cleared");
+) -> Result<(), Error> {
+    if amount <= Decimal::ZERO {
+        return Ok(());
     }
-    if clearing.unapplied > Decimal::ZERO {
-        let credit = accounts::contract_account(
-            tx,
-            tenant_id,
-            customer_id,
-            currency,
-            Purpose::CustomerCredit,
-        )
-        .await?;
-        draft.credit(&credit, clearing.unapplied, "overpayment to customer credit");
-    }
-    Ok(draft)
+    let statement = tx.prepare_cached(ADD_CUSTOMER_CREDIT).await?;
+    tx.execute(&statement, &[&tenant_id, &customer_id, &currency.code(), &amount]).await?;
+    Ok(())
 }
 
-async fn apply(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    payment_id: Uuid,
-    received_on: NaiveDate,
-    clearing: &Clearing,
-) -> Result<Vec<Allocation>, Error> {
-    let mut applied = Vec::with_capacity(clearing.allocations.len());
-    for (invoice_id, amount) in &clearing.allocations {
-        let row = tx
-            .query_one(
-                "UPDATE invoices SET open_amount = open_amount - $3 \
-                 WHERE tenant_id = $1 AND id = $2 RETURNING open_amount",
-                &[&tenant_id, invoice_id, amount],
-            )
-            .await?;
-        tx.execute(
-            "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&tenant_id, &Uuid::now_v7(), invoice_id, &payment_id, amount, &received_on],
-        )
-        .await?;
-        applied.push(Allocation { invoice_id: *invoice_id, amount: *amount, residual: row.get(0) });
-    }
-    Ok(applied)
-}
+const ADD_CUSTOMER_CREDIT: &str = "UPDATE contract_accounts \
+    SET credit_balance = credit_balance + $4 WHERE tenant_id = $1 \
+    AND party_id = $2 AND currency = $3 AND purpose = 'customer_credit'";
 
 /// Adds `amount` to the customer's unapplied credit, opening the contract account if needed.
 pub async fn add_customer_credit(
@@ -297,12 +400,7 @@ pub async fn add_customer_credit(
 ) -> Result<(), Error> {
     accounts::contract_account(tx, tenant_id, customer_id, currency, Purpose::CustomerCredit)
         .await?;
-    tx.execute(
-        "UPDATE contract_accounts SET credit_balance = credit_balance + $4 WHERE tenant_id = $1 \
-         AND party_id = $2 AND currency = $3 AND purpose = 'customer_credit'",
-        &[&tenant_id, &customer_id, &currency.code(), &amount],
-    )
-    .await?;
+    tx.execute(ADD_CUSTOMER_CREDIT, &[&tenant_id, &customer_id, &currency.code(), &amount]).await?;
     Ok(())
 }
 

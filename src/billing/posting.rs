@@ -81,6 +81,37 @@ pub async fn post(
     idempotency_key: String,
     draft: Draft,
 ) -> Result<Uuid, Error> {
+    let entry = new_entry(effective_date, description, idempotency_key, draft)?;
+    Ok(ledger::post_entry(tx, tenant_id, entry).await?.id)
+}
+
+/// Posts `draft` as the journal entry `entry_id`, as [`post`] does. Fails when the
+/// idempotency key already names another entry, because rows the caller sent alongside
+/// name `entry_id`.
+pub async fn post_as(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    entry_id: Uuid,
+    effective_date: NaiveDate,
+    description: String,
+    idempotency_key: String,
+    draft: Draft,
+) -> Result<(), Error> {
+    let entry = new_entry(effective_date, description, idempotency_key, draft)?;
+    let posted = ledger::post_entry_as(tx, tenant_id, entry_id, entry).await?;
+    if posted.id != entry_id {
+        let detail = format!("entry {} was posted before under this key", posted.id);
+        return Err(Error::internal(anyhow::anyhow!(detail)));
+    }
+    Ok(())
+}
+
+fn new_entry(
+    effective_date: NaiveDate,
+    description: String,
+    idempotency_key: String,
+    draft: Draft,
+) -> Result<NewEntry, Error> {
     let mut lines = Vec::with_capacity(draft.lines.len());
     for line in draft.lines {
         lines.push(NewLine {
@@ -89,12 +120,11 @@ pub async fn post(
             memo: Some(line.memo),
         });
     }
-    let entry = NewEntry {
+    Ok(NewEntry {
         effective_date,
         description,
         idempotency_key: Some(idempotency_key),
         reverses: None,
         lines,
-    };
-    Ok(ledger::post_entry(tx, tenant_id, entry).await?.id)
+    })
 }

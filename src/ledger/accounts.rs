@@ -35,7 +35,11 @@ pub struct Account {
     pub party: Option<String>,
 }
 
-const SELECT_COLUMNS: &str = "code, name, kind, currency, party";
+const INSERT_ACCOUNT: &str = "INSERT INTO accounts (tenant_id, code, name, kind, currency, party) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, code) DO NOTHING";
+
+const SELECT_ACCOUNT: &str =
+    "SELECT code, name, kind, currency, party FROM accounts WHERE tenant_id = $1 AND code = $2";
 
 /// Creates the account, or returns the existing one with the same code. An existing account
 /// with another currency, kind or party is an `account_conflict`; a different name is kept
@@ -50,12 +54,12 @@ pub async fn ensure_account(
     if let Some(party) = &account.party {
         check_text("party", party)?;
     }
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO accounts (tenant_id, code, name, kind, currency, party) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, code) DO NOTHING",
-        )
-        .await?;
+    // Both statements are prepared before either is sent, so Postgres runs the read after the
+    // insert even on a connection that prepares them for the first time.
+    let (statement, _) = tokio::try_join!(
+        client.prepare_cached(INSERT_ACCOUNT),
+        client.prepare_cached(SELECT_ACCOUNT)
+    )?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
         &tenant_id,
         &account.code.as_str(),
@@ -64,8 +68,12 @@ pub async fn ensure_account(
         &account.currency.code(),
         &account.party,
     ];
-    client.execute(&statement, &params).await?;
-    let stored = get_account(client, tenant_id, &account.code).await?;
+    // Both statements are sent together (one round trip), and the read finds the account
+    // whether the insert added it or found it.
+    let (_, stored) = tokio::try_join!(
+        async { client.execute(&statement, &params).await.map_err(Error::from) },
+        get_account(client, tenant_id, &account.code),
+    )?;
     if stored.currency != account.currency
         || stored.kind != account.kind
         || stored.party != account.party
@@ -92,11 +100,7 @@ pub async fn get_account(
     tenant_id: Uuid,
     code: &AccountCode,
 ) -> Result<Account, Error> {
-    let statement = client
-        .prepare_cached(&format!(
-            "SELECT {SELECT_COLUMNS} FROM accounts WHERE tenant_id = $1 AND code = $2"
-        ))
-        .await?;
+    let statement = client.prepare_cached(SELECT_ACCOUNT).await?;
     match client.query_opt(&statement, &[&tenant_id, &code.as_str()]).await? {
         Some(row) => account_from_row(&row),
         None => Err(Error::not_found("account", code)),

@@ -124,16 +124,15 @@ pub async fn get_period(
 }
 
 /// When the period was closed; `None` while it is open.
+pub(crate) const SELECT_CLOSED_AT: &str =
+    "SELECT closed_at FROM fiscal_periods WHERE tenant_id = $1 AND starts_on = $2";
+
 pub(crate) async fn closed_at(
     client: &impl GenericClient,
     tenant_id: Uuid,
     id: PeriodId,
 ) -> Result<Option<DateTime<Utc>>, Error> {
-    let statement = client
-        .prepare_cached(
-            "SELECT closed_at FROM fiscal_periods WHERE tenant_id = $1 AND starts_on = $2",
-        )
-        .await?;
+    let statement = client.prepare_cached(SELECT_CLOSED_AT).await?;
     let row = client.query_opt(&statement, &[&tenant_id, &id.starts_on]).await?;
     Ok(row.map(|row| row.get(0)))
 }

@@ -91,20 +91,78 @@ pub struct PostedLine {
 /// Posts `entry` in the caller's transaction and returns it as stored. With an idempotency
 /// key the tenant already used, returns the entry posted first if it has the same date,
 /// description, reversal and lines, and `idempotency_key_reused` otherwise.
+///
+/// On any error the caller must roll the transaction or savepoint back. The insert is sent
+/// with the reads that check it, so a rejected entry may have aborted the transaction or,
+/// after a concurrent change, been inserted.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant.id = %tenant_id))]
 pub async fn post_entry(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     entry: NewEntry,
 ) -> Result<PostedEntry, Error> {
+    post_entry_as(tx, tenant_id, Uuid::now_v7(), entry).await
+}
+
+/// Posts `entry` under the id `id`, as [`post_entry`] does, so the caller can send rows that
+/// name the entry in the same round trip. The entry returned has another id when its
+/// idempotency key was already used.
+pub async fn post_entry_as(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    entry: NewEntry,
+) -> Result<PostedEntry, Error> {
     validate(&entry)?;
-    let facts = LedgerFacts::read(tx, tenant_id, &entry).await?;
+    prepare(tx).await?;
+    // The reads and the insert go in one round trip. Postgres runs the reads first, and their
+    // facts decide the result. The triggers repeat every check, so a rejected insert either
+    // fails or is rolled back by the caller.
+    let (facts, inserted) =
+        tokio::join!(LedgerFacts::read(tx, tenant_id, &entry), insert(tx, tenant_id, id, &entry));
+    let facts = facts?;
     // A repeated key returns the entry posted first even if, say, its period closed since.
     if let Some(existing) = facts.existing {
         return replay(tx, tenant_id, existing, entry).await;
     }
     facts.check(&entry)?;
-    insert(tx, tenant_id, entry).await
+    match inserted? {
+        Some(posted_at) => Ok(posted(id, posted_at, entry)),
+        None => {
+            // A concurrent transaction committed an entry with this key while ours waited.
+            let key = entry.idempotency_key.as_deref();
+            let existing = find_by_key(tx, tenant_id, key).await?.ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("entry with idempotency key {key:?} vanished"))
+            })?;
+            replay(tx, tenant_id, existing, entry).await
+        }
+    }
+}
+
+const SELECT_ACCOUNTS: &str =
+    "SELECT code, currency FROM accounts WHERE tenant_id = $1 AND code = ANY($2)";
+
+const SELECT_REVERSED: &str = "SELECT \
+    EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2), \
+    (SELECT id FROM journal_entries WHERE tenant_id = $1 AND reverses = $2)";
+
+const SELECT_BY_KEY: &str =
+    "SELECT id FROM journal_entries WHERE tenant_id = $1 AND idempotency_key = $2";
+
+const INSERT_ENTRY: &str = include_str!("sql/insert_entry.sql");
+
+/// Prepares every statement of a posting on the connection, once. A statement is sent only
+/// when it is prepared, so a pipeline whose statements are all prepared runs them in the
+/// order they were issued: the reads of the facts before the insert.
+async fn prepare(tx: &Transaction<'_>) -> Result<(), Error> {
+    tokio::try_join!(
+        tx.prepare_cached(SELECT_ACCOUNTS),
+        tx.prepare_cached(periods::SELECT_CLOSED_AT),
+        tx.prepare_cached(SELECT_REVERSED),
+        tx.prepare_cached(SELECT_BY_KEY),
+        tx.prepare_cached(INSERT_ENTRY),
+    )?;
+    Ok(())
 }
 
 /// Checks what needs no database: line count, texts, amount range and balance per currency,
@@ -214,11 +272,7 @@ impl LedgerFacts {
         codes.dedup();
         let period = PeriodId::containing(entry.effective_date);
         let accounts = async {
-            let statement = client
-                .prepare_cached(
-                    "SELECT code, currency FROM accounts WHERE tenant_id = $1 AND code = ANY($2)",
-                )
-                .await?;
+            let statement = client.prepare_cached(SELECT_ACCOUNTS).await?;
             client.query(&statement, &[&tenant_id, &codes]).await
         };
         let closed = periods::closed_at(client, tenant_id, period);
@@ -311,24 +365,20 @@ async fn read_reversed(
     let Some(reversed_id) = reverses else {
         return Ok(None);
     };
-    let statement = client
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2), \
-                    (SELECT id FROM journal_entries WHERE tenant_id = $1 AND reverses = $2)",
-        )
-        .await?;
+    let statement = client.prepare_cached(SELECT_REVERSED).await?;
     let row = client.query_one(&statement, &[&tenant_id, &reversed_id]).await?;
     Ok(Some((row.get(0), row.get(1))))
 }
 
 /// Inserts the entry and runs the commit-time checks right away, so a violation surfaces
-/// here with its error code and not as a failed commit.
+/// here with its error code and not as a failed commit. Returns `None` when the tenant
+/// already has an entry with this idempotency key.
 async fn insert(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
-    entry: NewEntry,
-) -> Result<PostedEntry, Error> {
-    let id = Uuid::now_v7();
+    id: Uuid,
+    entry: &NewEntry,
+) -> Result<Option<DateTime<Utc>>, Error> {
     let accounts: Vec<&str> = entry.lines.iter().map(|line| line.account.as_str()).collect();
     let currencies: Vec<String> =
         entry.lines.iter().map(|line| line.amount.currency().code().to_string()).collect();
@@ -347,20 +397,12 @@ async fn insert(
         &memos,
     ];
     let insert = async {
-        let statement = tx.prepare_cached(include_str!("sql/insert_entry.sql")).await?;
+        let statement = tx.prepare_cached(INSERT_ENTRY).await?;
         tx.query_opt(&statement, &params).await
     };
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
     let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
-    let Some(row) = row else {
-        // A concurrent transaction committed an entry with this key while ours waited.
-        let key = entry.idempotency_key.as_deref();
-        let existing = find_by_key(tx, tenant_id, key).await?.ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("entry with idempotency key {key:?} vanished"))
-        })?;
-        return replay(tx, tenant_id, existing, entry).await;
-    };
-    Ok(posted(id, row.get(0), entry))
+    Ok(row.map(|row| row.get(0)))
 }
 
 fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {
@@ -397,11 +439,7 @@ async fn find_by_key(
     let Some(key) = key else {
         return Ok(None);
     };
-    let statement = client
-        .prepare_cached(
-            "SELECT id FROM journal_entries WHERE tenant_id = $1 AND idempotency_key = $2",
-        )
-        .await?;
+    let statement = client.prepare_cached(SELECT_BY_KEY).await?;
     let row = client.query_opt(&statement, &[&tenant_id, &key]).await?;
     Ok(row.map(|row| row.get(0)))
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL: loading the rates fixtures, reading the rate book and storing determinations.
 
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::fixtures;
@@ -173,61 +174,71 @@ pub async fn store_determination(
     let id = Uuid::now_v7();
     let d = determination;
     let whole = serde_json::to_value(d).map_err(Error::internal)?;
-    let insert = client.prepare_cached(INSERT_DETERMINATION).await?;
-    client
-        .execute(
-            &insert,
-            &[
-                &tenant_id,
+    let (insert, insert_line) = tokio::try_join!(
+        client.prepare_cached(INSERT_DETERMINATION),
+        client.prepare_cached(INSERT_LINE),
+    )?;
+    let kind = kind_str(d.buyer_treated_as);
+    let source = source_str(d.source);
+    let currency = d.currency.code();
+    let header: [&(dyn ToSql + Sync); 21] = [
+        &tenant_id,
+        &id,
+        &document_kind,
+        &document_id,
+        &d.rule,
+        &d.supplier,
+        &d.supplier_rule,
+        &kind,
+        &d.buyer_tax_id,
+        &source,
+        &d.tax_estimated,
+        &currency,
+        &d.prices_include_tax,
+        &d.tax_point,
+        &d.tax_date,
+        &d.net_total,
+        &d.tax_total,
+        &d.gross_total,
+        &d.legal_mentions,
+        &d.provider_response,
+        &whole,
+    ];
+    let positions = (0..d.taxes.len())
+        .map(|position| i16::try_from(position).map_err(Error::internal))
+        .collect::<Result<Vec<i16>, Error>>()?;
+    let line_fields: Vec<(&str, &str)> =
+        d.taxes.iter().map(|line| (liable_str(line.liable), scope_str(line.rounding))).collect();
+    let line_params: Vec<[&(dyn ToSql + Sync); 15]> = d
+        .taxes
+        .iter()
+        .zip(&positions)
+        .zip(&line_fields)
+        .map(|((line, position), (liable, rounding))| {
+            [
+                &tenant_id as &(dyn ToSql + Sync),
                 &id,
-                &document_kind,
-                &document_id,
-                &d.rule,
-                &d.supplier,
-                &d.supplier_rule,
-                &kind_str(d.buyer_treated_as),
-                &d.buyer_tax_id,
-                &source_str(d.source),
-                &d.tax_estimated,
-                &d.currency.code(),
-                &d.prices_include_tax,
-                &d.tax_point,
-                &d.tax_date,
-                &d.net_total,
-                &d.tax_total,
-                &d.gross_total,
-                &d.legal_mentions,
-                &d.provider_response,
-                &whole,
-            ],
-        )
-        .await?;
-    let insert_line = client.prepare_cached(INSERT_LINE).await?;
-    for (position, line) in d.taxes.iter().enumerate() {
-        let position = i16::try_from(position).map_err(Error::internal)?;
-        client
-            .execute(
-                &insert_line,
-                &[
-                    &tenant_id,
-                    &id,
-                    &position,
-                    &line.jurisdiction,
-                    &line.jurisdiction_name,
-                    &line.level,
-                    &line.tax_name,
-                    &line.rule,
-                    &line.rate,
-                    &line.taxable,
-                    &line.amount,
-                    &liable_str(line.liable),
-                    &line.legal_mention,
-                    &line.rate_source,
-                    &scope_str(line.rounding),
-                ],
-            )
-            .await?;
-    }
+                position,
+                &line.jurisdiction,
+                &line.jurisdiction_name,
+                &line.level,
+                &line.tax_name,
+                &line.rule,
+                &line.rate,
+                &line.taxable,
+                &line.amount,
+                liable,
+                &line.legal_mention,
+                &line.rate_source,
+                rounding,
+            ]
+        })
+        .collect();
+    // The header and its lines are sent together: Postgres runs them in order, so the lines
+    // find their header, and the whole trail costs one round trip.
+    let mut inserts = vec![client.execute(&insert, &header)];
+    inserts.extend(line_params.iter().map(|params| client.execute(&insert_line, params)));
+    futures::future::try_join_all(inserts).await?;
     Ok(id)
 }
 

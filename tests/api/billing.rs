@@ -473,3 +473,30 @@ async fn kept_commission_is_borne_by_partner() {
     assert_eq!(books.balance("commission_revenue.EUR").await, dec("-1.50"));
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("0.00"));
 }
+
+/// The bodies of POST and GET agree for inputs whose scale the database changes: an issue
+/// instant in nanoseconds, a quantity with trailing zeros, unit prices without cents, a
+/// discount, a supplier sale with platform tax, customer credit and an explicit allocation.
+#[tokio::test]
+async fn created_documents_read_back_unchanged() {
+    let books = Books::open("IE", Some("IE6388047V")).await;
+    let partner = books.partner("US", None, agreement("supplier", "0.15", "refunded")).await;
+    let customer = books.customer("HU").await;
+    books.create("/v1/payments", &payment_body(&customer, "3", "2026-10-04")).await;
+
+    let mut body = invoice_body(&customer, &partner, "2026-10-05T10:00:00.123456789Z", &["7"]);
+    body["lines"][0]["quantity"] = json!("2.500");
+    body["lines"][0]["discount"] = json!("1.5");
+    body["due_on"] = json!("2026-11-05");
+    let invoice = books.create("/v1/invoices", &body).await;
+    assert_eq!(invoice["issued_at"], "2026-10-05T10:00:00.123456Z");
+    assert_eq!(invoice["lines"][0]["quantity"], "2.5");
+    assert_eq!(invoice["paid_total"], "3.00");
+    assert_eq!(invoice["status"], "partially_paid");
+
+    let id = invoice["id"].as_str().unwrap();
+    let mut payment = payment_body(&customer, "5", "2026-10-06");
+    payment["allocations"] = json!([{ "invoice_id": id, "amount": "5" }]);
+    let payment = books.create("/v1/payments", &payment).await;
+    assert_eq!(payment["allocations"][0]["amount"], "5.00");
+}
