@@ -30,8 +30,8 @@ impl Prorated {
 }
 
 /// Returns `amount × part / whole` for `part` at most `whole`. When the product overflows, the
-/// ratio is taken first: it is at most 1, so the result cannot overflow, and its 28 significant
-/// digits leave amounts below the ledger's limit exact far beyond the minor unit.
+/// ratio (at most 1) is taken first, so the result cannot overflow. The ratio keeps 28
+/// significant digits, so below the ledger's limit its error stays far under the minor unit.
 pub fn pro_rata(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal {
     match amount.checked_mul(part) {
         Some(product) => product / whole,
