@@ -192,3 +192,56 @@ async fn credits_by_quantity_stop_at_invoiced_quantity() {
     assert_eq!(more.status, 422, "{}", more.body);
     assert_eq!(more.body["code"], "credit_above_residual");
 }
+
+/// A credit note follows the refund policy of the version that priced its invoice, even when
+/// a later version, in effect on the credit's date, keeps the commission.
+#[tokio::test]
+async fn credit_keeps_invoice_refund_policy() {
+    let (books, partner, customer) = books(agreement("agent", "0.10", "refunded"), "BR").await;
+    let body = invoice(&customer, &partner, vec![line("1", "100.00")]);
+    let first = books.create("/v1/invoices", &body).await;
+    let mut kept = agreement("agent", "0.10", "kept");
+    kept["effective_from"] = json!("2026-10-06");
+    books.create(&format!("/v1/parties/{partner}/agreements"), &kept).await;
+
+    let credit = json!({ "invoice_id": first["id"], "issued_at": "2026-10-07T10:00:00Z" });
+    let note = books.create("/v1/credit-notes", &credit).await;
+    assert_eq!(note["commission"], "10.00", "{note}");
+    assert_eq!(note["partner_cost"], "88.00", "{note}");
+
+    let mut body = invoice(&customer, &partner, vec![line("1", "100.00")]);
+    body["issued_at"] = json!("2026-10-08T10:00:00Z");
+    let second = books.create("/v1/invoices", &body).await;
+    let credit = json!({ "invoice_id": second["id"], "issued_at": "2026-10-09T10:00:00Z" });
+    let note = books.create("/v1/credit-notes", &credit).await;
+    assert_eq!(note["commission"], "0.00", "{note}");
+    assert_eq!(note["partner_cost"], "100.00", "{note}");
+}
+
+/// A supplier partner's invoices are issued by the platform, so the issue date and the earliest
+/// change date follow the platform's time zone, not the partner's.
+#[tokio::test]
+async fn supplier_change_follows_platform_date() {
+    let (books, _, customer) = books(agreement("agent", "0.10", "refunded"), "BR").await;
+    let tokyo = json!({ "role": "partner", "name": "Tokyo partner", "business": true,
+        "domicile": { "country": "JP", "time_zone": "Asia/Tokyo" },
+        "agreement": agreement("supplier", "0.10", "refunded") });
+    let partner = books.create("/v1/parties", &tokyo).await;
+    let partner = partner["id"].as_str().unwrap();
+    let mut body = invoice(&customer, partner, vec![line("1", "100.00")]);
+    body["issued_at"] = json!("2026-10-05T20:00:00Z");
+    let issued = books.create("/v1/invoices", &body).await;
+    assert_eq!(issued["issue_date"], "2026-10-05", "{issued}");
+
+    let path = format!("/v1/parties/{partner}/agreements");
+    let mut same_day = agreement("supplier", "0.20", "refunded");
+    same_day["effective_from"] = json!("2026-10-05");
+    let rejected = books.post(&path, &same_day).await;
+    assert_eq!(rejected.status, 422, "{}", rejected.body);
+    assert_eq!(rejected.body["code"], "effective_from_too_early");
+
+    let mut next_day = agreement("supplier", "0.20", "refunded");
+    next_day["effective_from"] = json!("2026-10-06");
+    let changed = books.post(&path, &next_day).await;
+    assert_eq!(changed.status, 201, "{}", changed.body);
+}
