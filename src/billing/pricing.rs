@@ -75,8 +75,8 @@ pub fn line_amount(index: usize, line: &LineInput, currency: Currency) -> Result
             ErrorCode::AmountOutOfRange,
             format!("quantity × unit price must be smaller than {AMOUNT_LIMIT}"),
         )
-        .field(format!("lines[{index}].quantity"))
-        .value(line.quantity.to_string())
+        .field(format!("lines[{index}]"))
+        .value(format!("{} × {}", line.quantity, line.unit_price))
     };
     let Some(gross) = line.quantity.checked_mul(line.unit_price) else {
         return Err(too_large());
