@@ -81,7 +81,7 @@ pub fn percentage_commission(tiers: &[Tier], revenue_before: Decimal, net: Decim
 }
 
 /// Computes the commission of one line, rounded half-up to the currency: the tiered
-/// percentage of its net amount plus `fixed_fee` per item.
+/// percentage of its net amount plus `fixed_fee` per item. `None` when the fixed fees overflow.
 pub fn line_commission(
     tiers: &[Tier],
     fixed_fee: Decimal,
@@ -89,9 +89,10 @@ pub fn line_commission(
     net: Decimal,
     quantity: Decimal,
     currency: Currency,
-) -> Decimal {
+) -> Option<Decimal> {
     let percentage = percentage_commission(tiers, revenue_before, net);
-    currency.round(percentage + fixed_fee * quantity, Rounding::HalfUp)
+    let fees = fixed_fee.checked_mul(quantity)?;
+    Some(currency.round(percentage.checked_add(fees)?, Rounding::HalfUp))
 }
 
 #[cfg(test)]
@@ -109,7 +110,8 @@ mod tests {
     #[test]
     fn flat_rate_on_net() {
         let eur = Currency::parse("EUR").unwrap();
-        let commission = line_commission(&two_tiers(), dec!(0), dec!(0), dec!(10.00), dec!(1), eur);
+        let commission =
+            line_commission(&two_tiers(), dec!(0), dec!(0), dec!(10.00), dec!(1), eur).unwrap();
         assert_eq!(commission, dec!(1.50));
     }
 
@@ -129,7 +131,8 @@ mod tests {
     fn fixed_fee_per_item_is_added() {
         let eur = Currency::parse("EUR").unwrap();
         let tiers = vec![Tier { up_to: None, rate: dec!(0.10) }];
-        let commission = line_commission(&tiers, dec!(0.25), dec!(0), dec!(33.33), dec!(3), eur);
+        let commission =
+            line_commission(&tiers, dec!(0.25), dec!(0), dec!(33.33), dec!(3), eur).unwrap();
         // 3.333 + 0.75 = 4.083, rounded half-up to 4.08.
         assert_eq!(commission, dec!(4.08));
     }

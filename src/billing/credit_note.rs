@@ -13,7 +13,7 @@ use super::parties::{self, CommissionOnRefund, SellingRole};
 use super::payment;
 use super::posting::{self, Draft};
 use super::pricing;
-use super::proration::Prorated;
+use super::proration::{self, Prorated};
 use super::tax_messages;
 use crate::error::{Error, ErrorCode};
 use crate::money::{Currency, Rounding};
@@ -476,7 +476,7 @@ fn credit_line(
             let net = if quantity == rest_quantity {
                 rest_net
             } else {
-                let share = line.net * quantity / line.quantity;
+                let share = proration::pro_rata(line.net, quantity, line.quantity);
                 currency.round(share, pricing::LINE_ROUNDING).min(rest_net)
             };
             Ok((line.line_no, net, quantity))

@@ -454,7 +454,7 @@ async fn price(
         &checked.lines,
         revenue_before,
         currency,
-    );
+    )?;
     let commission: Decimal = lines.iter().map(|line| line.commission).sum();
 
     let mut determinations = sale_tax.determinations;

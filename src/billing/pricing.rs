@@ -8,6 +8,7 @@ use super::commission;
 use super::parties::Agreement;
 use super::taxes::{Liable, TaxLine};
 use crate::error::{Error, ErrorCode};
+use crate::ledger::posting::AMOUNT_LIMIT;
 use crate::money::{Currency, Rounding};
 
 /// Maximum number of decimals of a unit price or a quantity. Metered usage is priced finer than the minor
@@ -66,41 +67,62 @@ pub fn check_fine(value: Decimal, field: &str) -> Result<Decimal, Error> {
 }
 
 /// Computes a line's net amount: quantity × unit price − discount, rounded to the currency's
-/// minor unit by `LINE_ROUNDING`.
+/// minor unit by `LINE_ROUNDING`. A net the ledger could not post (`AMOUNT_LIMIT`) is rejected
+/// here, before the tax engine and the commission multiply it.
 pub fn line_amount(index: usize, line: &LineInput, currency: Currency) -> Result<Decimal, Error> {
+    let too_large = || {
+        Error::new(
+            ErrorCode::AmountOutOfRange,
+            format!("quantity × unit price must be smaller than {AMOUNT_LIMIT}"),
+        )
+        .field(format!("lines[{index}]"))
+        .value(format!("{} × {}", line.quantity, line.unit_price))
+    };
     let Some(gross) = line.quantity.checked_mul(line.unit_price) else {
-        return Err(Error::new(ErrorCode::AmountOutOfRange, "quantity × unit price is too large")
-            .field(format!("lines[{index}].quantity"))
-            .value(line.quantity.to_string()));
+        return Err(too_large());
     };
     if line.discount > gross {
         return Err(Error::new(ErrorCode::InvalidField, "discount is above the line amount")
             .field(format!("lines[{index}].discount"))
             .value(line.discount.to_string()));
     }
-    Ok(currency.round(gross - line.discount, LINE_ROUNDING))
+    let net = currency.round(gross - line.discount, LINE_ROUNDING);
+    if net >= AMOUNT_LIMIT {
+        return Err(too_large());
+    }
+    Ok(net)
 }
 
 /// Computes each line's commission. `revenue_before` is the partner's net revenue of the year
-/// before this invoice; each line moves it on, so a line crossing a tier bound is split.
+/// before this invoice; each line moves it on, so a line crossing a tier bound is split. A
+/// commission the ledger could not post (a fixed fee times a huge quantity) is rejected.
 pub fn commissions(
     agreement: &Agreement,
     nets: &[Decimal],
     lines: &[LineInput],
     revenue_before: Decimal,
     currency: Currency,
-) -> Vec<PricedLine> {
+) -> Result<Vec<PricedLine>, Error> {
     let fixed_fee = agreement.fixed_fee(currency);
     let mut revenue = revenue_before;
     let mut priced = Vec::with_capacity(nets.len());
     for (index, (net, line)) in nets.iter().zip(lines).enumerate() {
         let tiers = &agreement.commission_tiers;
         let commission =
-            commission::line_commission(tiers, fixed_fee, revenue, *net, line.quantity, currency);
+            commission::line_commission(tiers, fixed_fee, revenue, *net, line.quantity, currency)
+                .filter(|commission| *commission < AMOUNT_LIMIT)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::AmountOutOfRange,
+                        format!("the line's commission must be smaller than {AMOUNT_LIMIT}"),
+                    )
+                    .field(format!("lines[{index}].quantity"))
+                    .value(line.quantity.to_string())
+                })?;
         revenue += *net;
         priced.push(PricedLine { line_no: index as i32 + 1, net: *net, commission });
     }
-    priced
+    Ok(priced)
 }
 
 /// Adds up an invoice. The partner's share is the net sale, plus the sale tax it owes, less the

@@ -23,9 +23,19 @@ impl Prorated {
         if self.credited_base + base_credited >= self.base || self.base.is_zero() {
             return self.amount - self.credited_amount;
         }
-        let exact = self.amount * base_credited / self.base;
+        let exact = pro_rata(self.amount, base_credited, self.base);
         let rounded = currency.round(exact, Rounding::HalfUp);
         rounded.min(self.amount - self.credited_amount)
+    }
+}
+
+/// Returns `amount × part / whole` for `part` at most `whole`. When the product overflows, the
+/// ratio (at most 1) is taken first, so the result cannot overflow. The ratio keeps 28
+/// significant digits, so below the ledger's limit its error stays far under the minor unit.
+pub fn pro_rata(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal {
+    match amount.checked_mul(part) {
+        Some(product) => product / whole,
+        None => amount * (part / whole),
     }
 }
 
@@ -77,5 +87,13 @@ mod tests {
             credited_base: dec!(0),
         };
         assert_eq!(fee.share(dec!(0), eur), dec!(0.30));
+    }
+
+    #[test]
+    fn pro_rata_survives_overflowing_product() {
+        let amount = dec!(160000000000000.00);
+        let share = pro_rata(amount, dec!(500000000000000.00), dec!(800000000000000.00));
+        assert_eq!(share, dec!(100000000000000));
+        assert_eq!(pro_rata(dec!(1.00), dec!(1), dec!(3)).round_dp(2), dec!(0.33));
     }
 }

@@ -10,6 +10,7 @@ use super::rates::{Jurisdiction, RateBook, RateClass};
 use super::rounding::{self, Component, Computed};
 use super::rules::{self, Parties, Placement, Treatment};
 use crate::error::{Error, ErrorCode};
+use crate::ledger::posting::AMOUNT_LIMIT;
 use crate::money::Rounding;
 
 /// Most lines one document may carry.
@@ -96,6 +97,15 @@ pub(crate) fn check_lines(input: &TaxInput) -> Result<(), Error> {
             .currency
             .exact(line.amount)
             .map_err(|err| Error::from(err).field(format!("lines[{i}].amount")))?;
+        // The ledger's limit keeps amount × rate and the sums of lines far from overflow.
+        if line.amount.abs() >= AMOUNT_LIMIT {
+            return Err(Error::new(
+                ErrorCode::AmountOutOfRange,
+                format!("amount must be smaller than {AMOUNT_LIMIT} in absolute value"),
+            )
+            .field(format!("lines[{i}].amount"))
+            .value(line.amount.to_string()));
+        }
         if line.quantity <= Decimal::ZERO {
             return Err(Error::new(ErrorCode::InvalidField, "quantity must be positive")
                 .field(format!("lines[{i}].quantity"))

@@ -258,7 +258,8 @@ pub async fn pending_count(client: &impl GenericClient) -> Result<i64, Error> {
 
 /// Sends one pending message and records the outcome. The row stays locked while the provider
 /// is called, so two senders never send the same message at once. Returns `None` when the
-/// message is not pending, is locked by another sender, or waits for the message it follows.
+/// message is not pending, is locked by another sender, or waits for the message it follows. A
+/// message that follows a rejected one is rejected without being sent.
 async fn send(
     client: &mut deadpool_postgres::Client,
     provider: &dyn TaxProvider,
@@ -268,11 +269,11 @@ async fn send(
     let tx = client.transaction().await?;
     let row = tx
         .query_opt(
-            "SELECT o.request, o.document_number FROM tax_provider_outbox o \
+            "SELECT o.request, o.document_number, a.status, a.document_number \
+             FROM tax_provider_outbox o LEFT JOIN tax_provider_outbox a \
+             ON a.tenant_id = o.tenant_id AND a.id = o.after_id \
              WHERE o.tenant_id = $1 AND o.id = $2 AND o.status = 'pending' \
-             AND (o.after_id IS NULL OR EXISTS (SELECT 1 FROM tax_provider_outbox a \
-                  WHERE a.tenant_id = o.tenant_id AND a.id = o.after_id AND a.status = 'sent')) \
-             FOR UPDATE SKIP LOCKED",
+             FOR UPDATE OF o SKIP LOCKED",
             &[&tenant_id, &id],
         )
         .await?;
@@ -280,6 +281,35 @@ async fn send(
         tx.rollback().await?;
         return Ok(None);
     };
+    let after_status: Option<&str> = row.get(2);
+    if after_status == Some("rejected") {
+        // The provider never recorded the document this one follows (the invoice a credit
+        // note credits), so this message can never be sent.
+        let after_number: &str = row.get(3);
+        let error = format!(
+            "not sent: the provider rejected the message of {after_number}, which this one follows"
+        );
+        tx.execute(
+            "UPDATE tax_provider_outbox SET status = 'rejected', last_error = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+            &[&tenant_id, &id, &error],
+        )
+        .await?;
+        tx.commit().await?;
+        let number: &str = row.get(1);
+        tracing::warn!(
+            tenant.id = %tenant_id,
+            document.number = number,
+            outbox.id = %id,
+            error,
+            "tax provider message rejected without sending"
+        );
+        return Ok(Some(Outcome::Rejected));
+    }
+    if after_status.is_some_and(|status| status != "sent") {
+        tx.rollback().await?;
+        return Ok(None);
+    }
 
     let request: CalculationRequest =
         serde_json::from_value(row.get(0)).map_err(Error::internal)?;

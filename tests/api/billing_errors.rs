@@ -322,7 +322,8 @@ async fn amount_beyond_ledger_limit_names_request_field() {
     let problem = rejected(&sale, "/v1/payments", &body, "amount_out_of_range", "amount").await;
     assert_eq!(problem["value"], huge);
     let body = invoice_body(&sale.customer, &sale.partner, "2026-10-06T10:00:00Z", &[huge]);
-    rejected(&sale, "/v1/invoices", &body, "amount_out_of_range", "lines").await;
+    let problem = rejected(&sale, "/v1/invoices", &body, "amount_out_of_range", "lines[0]").await;
+    assert_eq!(problem["value"], format!("1 × {huge}"));
 }
 
 #[tokio::test]

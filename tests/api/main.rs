@@ -5,6 +5,7 @@ mod audit;
 mod batches;
 mod billing;
 mod billing_concurrency;
+mod billing_edges;
 mod billing_errors;
 mod billing_properties;
 mod billing_snapshots;

@@ -117,6 +117,13 @@ async fn quote_rejects_bad_input_by_field() {
         ("/lines/0/amount", json!("100.001"), "currency_precision_exceeded", "lines[0].amount"),
         ("/tax_point", json!("2019-06-01T12:00:00Z"), "tax_rate_not_found", "tax_point"),
         ("/product", json!("gift_card"), "invalid_field", "product"),
+        (
+            "/lines/0/amount",
+            json!("79228162514264337593543950335"),
+            "amount_out_of_range",
+            "lines[0].amount",
+        ),
+        ("/lines/1/amount", json!("1000000000000000.00"), "amount_out_of_range", "lines[1].amount"),
     ];
     for (pointer, value, code, field) in cases {
         let mut body = eu_quote();

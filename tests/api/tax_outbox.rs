@@ -286,6 +286,33 @@ async fn credit_waits_for_pending_invoice_message() {
     assert_eq!(stub.recorded_invoices().await.unwrap(), expected);
 }
 
+/// The credit of an invoice whose message the provider rejected would credit a sale the
+/// provider never recorded, so it is rejected without being sent instead of waiting forever.
+#[tokio::test]
+async fn credit_of_rejected_invoice_is_not_sent() {
+    let stub = RunningStub::start().unwrap();
+    let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
+    stub.set_fault_on("error", SaleMessageType::Invoice).await.unwrap();
+    let invoice = create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
+    let credit = json!({ "invoice_id": invoice["id"], "issued_at": "2026-10-08T10:00:00Z" });
+    let note = create(&sale.app, "/v1/credit-notes", &credit).await;
+
+    stub.set_fault_on("reject", SaleMessageType::Invoice).await.unwrap();
+    let synced = tax_sync(&sale.app, &stub).await;
+    assert!(synced.status.success(), "{}", String::from_utf8_lossy(&synced.stderr));
+
+    let outbox = sale.outbox().await;
+    let statuses: Vec<&str> = outbox.iter().map(|(_, status, _, _)| status.as_str()).collect();
+    assert_eq!(statuses, ["rejected", "rejected"], "{outbox:?}");
+    assert_eq!(outbox[1].0, note["number"].as_str().unwrap());
+    assert_eq!(outbox[1].2, 0, "{outbox:?}");
+    let error = outbox[1].3.as_deref().unwrap_or_default();
+    assert!(error.contains(invoice["number"].as_str().unwrap()), "{error}");
+    let messages = stub.messages().await.unwrap();
+    let note_number = note["number"].as_str();
+    assert!(messages.iter().all(|m| m.document_number.as_deref() != note_number), "{messages:?}");
+}
+
 #[tokio::test]
 async fn fallback_invoice_sends_no_invoice_message() {
     let stub = RunningStub::start().unwrap();

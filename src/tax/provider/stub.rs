@@ -1,8 +1,9 @@
 //! A stub of the external tax provider: a real HTTP server on a loopback address that computes
 //! responses to calculation requests from `fixtures/tax/us_addresses.json`.
 //!
-//! Tests inject faults in two ways. A request header `X-Stub-Fault: slow | error | malformed`
-//! (with `X-Stub-Delay-Ms` for `slow`) affects that request only. `POST /stub/faults` with
+//! Tests inject faults in two ways. A request header
+//! `X-Stub-Fault: slow | error | malformed | reject` (with `X-Stub-Delay-Ms` for `slow`)
+//! affects that request only. `POST /stub/faults` with
 //! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
 //! all of them when `count` is absent, and `{"fault": "none"}` clears it. With
 //! `"sale_message_type": "INVOICE"` (or `QUOTATION`) the fault affects only requests of that
@@ -61,6 +62,8 @@ pub enum Fault {
     Error,
     /// Respond 200 with a body that is not JSON.
     Malformed,
+    /// Respond with HTTP 400, as the provider rejects a request it cannot tax.
+    Reject,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,6 +265,7 @@ fn take_fault(
             "slow" => Fault::Slow,
             "error" => Fault::Error,
             "malformed" => Fault::Malformed,
+            "reject" => Fault::Reject,
             _ => Fault::None,
         };
         return (fault, Duration::from_millis(delay).min(MAX_DELAY));
@@ -297,6 +301,12 @@ async fn calculate(
         Fault::Malformed => {
             record(&state, &body, 200);
             return HttpResponse::Ok().content_type("application/json").body("{\"data\": [trunc");
+        }
+        Fault::Reject => {
+            record(&state, &body, 400);
+            return HttpResponse::BadRequest().json(serde_json::json!({
+                "errors": [{ "detail": "injected rejection" }]
+            }));
         }
         Fault::Slow => tokio::time::sleep(delay).await,
         Fault::None => {}
