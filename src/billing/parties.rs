@@ -303,8 +303,8 @@ impl Party {
     }
 }
 
-/// Checks the new party and returns the outcome of its VAT id's check, if it has one.
-fn validate(new: &NewParty) -> Result<Option<VatIdCheck>, Error> {
+/// Checks the new party and returns its VAT id's check and stored form, if it has one.
+fn validate(new: &NewParty) -> Result<Option<(VatIdCheck, String)>, Error> {
     let invalid = |field: &str, detail: &str, value: &str| {
         Error::new(ErrorCode::InvalidField, detail.to_string())
             .field(field)
@@ -346,7 +346,9 @@ pub async fn create(
     tenant_id: Uuid,
     new: NewParty,
 ) -> Result<Party, Error> {
-    let vat_id_check = validate(&new)?;
+    let checked_vat_id = validate(&new)?;
+    let vat_id_check = checked_vat_id.as_ref().map(|(check, _)| *check);
+    let vat_id = checked_vat_id.map(|(_, number)| number);
     let id = Uuid::now_v7();
     let inserted = client
         .execute(
@@ -365,7 +367,7 @@ pub async fn create(
                 &new.domicile.city,
                 &new.domicile.time_zone,
                 &new.business,
-                &new.vat_id,
+                &vat_id,
                 &vat_id_check.map(VatIdCheck::as_str),
                 &new.exemptions,
             ],
@@ -388,7 +390,7 @@ pub async fn create(
         name: new.name,
         domicile: new.domicile,
         business: new.business,
-        vat_id: new.vat_id,
+        vat_id,
         vat_id_check,
         exemptions: new.exemptions,
         agreement_versions: agreement.iter().cloned().collect(),

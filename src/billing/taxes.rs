@@ -300,11 +300,12 @@ fn tax_lines(
 
 /// Checks a VAT identification number with the tax engine's format and check-digit rules. An
 /// id that has the country's format but fails its check digits is `Failed`, not an error: the
-/// party is kept and taxed as not VAT-registered. A malformed id is rejected.
-pub fn check_vat_id(country: &str, vat_id: &str) -> Result<VatIdCheck, Error> {
+/// party is kept and taxed as not VAT-registered. A malformed id is rejected. Also returns the
+/// id as it is stored: with its VAT prefix, in upper case, without separators.
+pub fn check_vat_id(country: &str, vat_id: &str) -> Result<(VatIdCheck, String), Error> {
     match tax::vat_id::validate(country, vat_id) {
-        Ok(_) => Ok(VatIdCheck::Valid),
-        Err(TaxIdError::CheckDigits { .. }) => Ok(VatIdCheck::Failed),
+        Ok(valid) => Ok((VatIdCheck::Valid, valid.number)),
+        Err(TaxIdError::CheckDigits { number, .. }) => Ok((VatIdCheck::Failed, number)),
         Err(err @ TaxIdError::Malformed { .. }) => {
             Err(Error::new(ErrorCode::InvalidVatId, err.to_string()).field("vat_id").value(vat_id))
         }
@@ -317,8 +318,10 @@ mod tests {
 
     #[test]
     fn vat_id_check_digits_fail_without_error() {
-        assert_eq!(check_vat_id("DE", "DE136695976").unwrap(), VatIdCheck::Valid);
-        assert_eq!(check_vat_id("DE", "DE136695977").unwrap(), VatIdCheck::Failed);
+        let valid = ("DE136695976".to_string(), VatIdCheck::Valid);
+        let failed = ("DE136695977".to_string(), VatIdCheck::Failed);
+        assert_eq!(check_vat_id("DE", "DE136695976").map(|(c, n)| (n, c)).unwrap(), valid);
+        assert_eq!(check_vat_id("DE", "de 136.695.977").map(|(c, n)| (n, c)).unwrap(), failed);
     }
 
     #[test]

@@ -67,7 +67,12 @@ pub enum TaxIdError {
     #[error("tax id '{id}' does not have the format of {country}: expected {expected}")]
     Malformed { country: String, id: String, expected: &'static str },
     #[error("tax id '{id}' of {country} fails its check digits")]
-    CheckDigits { country: String, id: String },
+    CheckDigits {
+        country: String,
+        id: String,
+        /// The id as `ValidatedTaxId::number` would have it.
+        number: String,
+    },
 }
 
 /// Validates `id` as a tax identification number of `country` (ISO 3166-1 alpha-2). The VAT
@@ -104,9 +109,11 @@ pub fn validate(country: &str, id: &str) -> Result<ValidatedTaxId, TaxIdError> {
             number,
             check: CheckKind::FormatOnly,
         }),
-        Outcome::BadCheckDigits => {
-            Err(TaxIdError::CheckDigits { country: country.to_string(), id: id.to_string() })
-        }
+        Outcome::BadCheckDigits => Err(TaxIdError::CheckDigits {
+            country: country.to_string(),
+            id: id.to_string(),
+            number,
+        }),
     }
 }
 

@@ -42,6 +42,19 @@ fn has_reverse_charge(invoice: &Value) -> bool {
 }
 
 #[tokio::test]
+async fn vat_id_is_stored_normalized() {
+    let (books, _) = books_with_partner().await;
+    let cases = [("de 136.695.976", VALID_DE, "valid"), ("136695977", FAILING_DE, "failed")];
+    for (typed, stored, check) in cases {
+        let created = business_customer(&books, typed).await;
+        assert_eq!(created["vat_id"], stored, "{typed}");
+        assert_eq!(created["vat_id_check"], check, "{typed}");
+        let read = books.get(&format!("/v1/parties/{}", created["id"].as_str().unwrap())).await;
+        assert_eq!(read["vat_id"], stored, "{typed}");
+    }
+}
+
+#[tokio::test]
 async fn failing_vat_id_is_kept_and_shown() {
     let (books, _) = books_with_partner().await;
     let created = business_customer(&books, FAILING_DE).await;
