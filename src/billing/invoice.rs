@@ -598,7 +598,7 @@ fn draft(
     Ok(draft)
 }
 
-/// The sale's and then the commission's taxes that the platform owes.
+/// Returns the taxes the platform owes, the sale's first and then the commission's.
 fn platform_taxes(priced: &Priced) -> impl Iterator<Item = &TaxLine> {
     let taxes = priced.sale_taxes.iter().chain(&priced.commission_taxes);
     taxes.filter(|tax| tax.liable == Liable::Platform)
@@ -884,7 +884,7 @@ fn as_stored(at: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// The legal mention of the commission's tax, such as a reverse-charge notice.
+/// Returns the legal mention of the commission's tax, such as a reverse-charge notice.
 fn commission_legal_mention(priced: &Priced) -> Option<String> {
     priced.commission_taxes.iter().find_map(|tax| tax.legal_mention.clone())
 }

@@ -101,7 +101,7 @@ pub async fn create(
             .field("amount")
             .value(amount.to_string()));
     }
-    // Every read and lock is sent at once (one round trip); the results are checked in a
+    // Every read and lock is sent at once, in one round trip. The results are checked in a
     // fixed order, so a request with several faults always gets the same error.
     let (customer, requested, items, found) = tokio::join!(
         parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id"),

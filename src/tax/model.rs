@@ -278,7 +278,7 @@ pub struct LineShare {
 pub struct UnusedTaxId {
     /// The id as the buyer gave it.
     pub tax_id: String,
-    /// Why it was not used, such as a failed check-digit test.
+    /// Reason the id was not used, such as a failed check-digit test.
     pub reason: String,
 }
 

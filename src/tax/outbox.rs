@@ -4,8 +4,8 @@
 //! invoice message that records the sale in the provider's tax journal is stored by `enqueue`
 //! in the transaction that posts the document. `deliver` sends it once that transaction has
 //! committed, so a document that is rolled back never reaches the provider. A message whose
-//! send fails stays pending with its error and attempt count; `sync` sends pending messages
-//! again (`subledger tax sync`, at `serve` start, and after the next successful send).
+//! send fails stays pending with its error and attempt count. `sync` sends pending messages
+//! again, run by `subledger tax sync`, at `serve` start and after the next successful send.
 //!
 //! Delivery is at least once: when the provider records a message but its response is lost
 //! (a timeout, a crash before the row is marked sent), the message is sent again later under

@@ -474,9 +474,10 @@ async fn kept_commission_is_borne_by_partner() {
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("0.00"));
 }
 
-/// The bodies of POST and GET agree for inputs whose scale the database changes: an issue
-/// instant in nanoseconds, a quantity with trailing zeros, unit prices without cents, a
-/// discount, a supplier sale with platform tax, customer credit and an explicit allocation.
+/// Checks that POST and GET return the same body for inputs whose scale the database changes.
+/// The inputs are an issue instant in nanoseconds, a quantity with trailing zeros, unit prices
+/// without cents, a discount, a supplier sale with platform tax, customer credit and an
+/// explicit allocation.
 #[tokio::test]
 async fn created_documents_read_back_unchanged() {
     let books = Books::open("IE", Some("IE6388047V")).await;

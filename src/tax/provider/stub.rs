@@ -195,14 +195,14 @@ impl RunningStub {
 }
 
 impl RunningStub {
-    /// Returns the calculation requests the stub answered, oldest first.
+    /// Returns the calculation requests the stub received, oldest first.
     pub async fn messages(&self) -> anyhow::Result<Vec<ReceivedMessage>> {
         let response = reqwest::get(format!("{}/stub/messages", self.url)).await?;
         Ok(response.json().await?)
     }
 
-    /// Returns the document numbers of the `INVOICE` messages answered with 200, the ones a
-    /// provider records in its tax journal.
+    /// Returns the document numbers of the `INVOICE` messages that got HTTP 200. A provider
+    /// records exactly those in its tax journal.
     pub async fn recorded_invoices(&self) -> anyhow::Result<Vec<String>> {
         let messages = self.messages().await?;
         Ok(messages
