@@ -337,7 +337,7 @@ async fn send(
 
     match &error {
         None => {
-            tracing::info!(tenant.id = %tenant_id, document.number = number, "tax provider recorded the document")
+            tracing::debug!(tenant.id = %tenant_id, document.number = number, "tax provider recorded the document")
         }
         Some(err) => tracing::warn!(
             tenant.id = %tenant_id,
