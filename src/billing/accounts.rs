@@ -10,7 +10,7 @@ use crate::ledger::{self, AccountCode, AccountKind, NewAccount};
 use crate::money::Currency;
 
 /// What a contract account is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
     /// What a customer owes: the sum of its open items.
     Receivable,
@@ -56,6 +56,11 @@ pub enum PlatformAccount {
 }
 
 impl PlatformAccount {
+    /// The code of the ledger account in `currency`.
+    pub fn code(&self, currency: Currency) -> Result<String, Error> {
+        Ok(self.new_account(currency)?.code.as_str().to_string())
+    }
+
     /// The ledger account: the default chart's for cash and commission, one per
     /// jurisdiction (`tax_payable:IT.EUR`) for tax.
     fn new_account(&self, currency: Currency) -> Result<NewAccount, Error> {

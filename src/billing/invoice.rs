@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::accounts::{self, PlatformAccount, Purpose};
+use super::accounts::{PlatformAccount, Purpose};
+use super::invoice_batch::{Credit, Effects, InvoiceBatch, RevenueKey};
 use super::numbering;
 use super::parties::Agreement;
 use super::parties::{self, Party, PartyRole, SellingRole};
@@ -17,6 +18,7 @@ use super::posting::{self, Draft};
 use super::pricing::{self, LineInput, Priced};
 use super::taxes::{self, Liable, TaxLine, TaxParties, TaxableLine};
 use crate::error::{Error, ErrorCode};
+use crate::ledger::{self, NewEntry};
 use crate::money::Currency;
 use crate::tax::{outbox, Determination, Engine};
 
@@ -247,6 +249,9 @@ fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineIn
     })
 }
 
+/// Number series of an invoice that names none.
+pub const DEFAULT_SERIES: &str = "INV";
+
 /// Issues an invoice: checks it, has its tax determined, prices its commission, applies the
 /// customer's credit, takes its number and posts its one entry, all in `tx`. Returns the
 /// invoice as [`find`] would read it back.
@@ -256,8 +261,24 @@ pub async fn create(
     tenant_id: Uuid,
     new: NewInvoice,
 ) -> Result<Invoice, Error> {
+    let mut batch = InvoiceBatch::new(tenant_id);
+    let invoice = issue(&mut batch, tx, engine, new).await?;
+    batch.flush(tx).await?;
+    Ok(invoice)
+}
+
+/// Prices an invoice as [`create`] does and adds it to `batch`, which writes it at its next
+/// flush. Returns the invoice as [`find`] will read it back after the flush. A rejected
+/// invoice leaves the batch as it was, apart from contract and tax accounts it opened.
+pub async fn issue(
+    batch: &mut InvoiceBatch,
+    tx: &Transaction<'_>,
+    engine: &Engine,
+    new: NewInvoice,
+) -> Result<Invoice, Error> {
     let checked = check(&new)?;
-    let sale = load_parties(tx, tenant_id, &new, checked.currency).await?;
+    batch.load(tx, &[&new]).await?;
+    let sale = sale_parties(batch, tx, &new, checked.currency).await?;
     let issuer = match sale.agreement.selling_role {
         SellingRole::Agent => &sale.seller,
         SellingRole::Supplier => &sale.platform,
@@ -265,26 +286,21 @@ pub async fn create(
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
 
     let id = Uuid::now_v7();
-    let (priced, determinations, provider_messages) =
-        price(tx, engine, tenant_id, &new, &checked, &sale, issue_date).await?;
+    let (priced, determinations, provider_messages, revenue) =
+        price(batch, engine, &new, &checked, &sale, issue_date).await?;
     let credit_applied = sale
         .accounts
         .credit
         .as_ref()
         .map_or(Decimal::ZERO, |credit| credit.balance.min(priced.total).max(Decimal::ZERO));
 
-    // The number, the tax accounts and the use of the credit are sent together.
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
-    let (number, tax_accounts, credit_used) = tokio::join!(
-        numbering::next_number(tx, tenant_id, issuer.id, &checked.series, new.issued_at, year),
-        platform_tax_accounts(tx, tenant_id, &priced, checked.currency),
-        use_customer_credit(tx, tenant_id, &sale.customer, checked.currency, credit_applied),
-    );
-    let (number, tax_accounts) = (number?, tax_accounts?);
-    credit_used?;
+    let series_key = (issuer.id, checked.series.clone(), year);
+    let number = batch.next_number(&series_key, new.issued_at)?;
+    let tax_accounts = platform_tax_accounts(batch, tx, &priced, checked.currency).await?;
     let stored = StoredInvoice {
         id,
-        number,
+        number: numbering::format_number(&checked.series, year, number),
         issuer: issuer.id,
         series: checked.series.clone(),
         currency: checked.currency,
@@ -297,22 +313,45 @@ pub async fn create(
     };
     let draft = draft(&stored, &sale.accounts, &tax_accounts)?;
     let description = format!("Invoice {}", stored.number);
-    let entry_id = Uuid::now_v7();
     let key = format!("invoice:{id}");
-
-    // The entry and the invoice's rows go in one round trip: the rows name the entry by the id
-    // chosen here, and any failure rolls the whole transaction back.
-    let (posted, written) = tokio::join!(
-        posting::post_as(tx, tenant_id, entry_id, issue_date, description, key, draft),
-        write(tx, tenant_id, &new, &stored, &checked.lines, entry_id, &determinations),
-    );
-    posted.map_err(posting::request_fields("issued_at", Some("lines")))?;
-    written?;
-    let document = outbox::Document { kind: "invoice", id, number: &stored.number };
-    for message in provider_messages {
-        outbox::enqueue(tx, tenant_id, document, message, None).await?;
+    let fields = posting::request_fields("issued_at", Some("lines"));
+    let entry = posting::new_entry(issue_date, description, key, draft).map_err(&fields)?;
+    ledger::posting::validate(&entry).map_err(&fields)?;
+    if batch.period_closed(issue_date) {
+        return Err(fields(ledger::posting::period_closed(issue_date)));
     }
-    Ok(issued(&new, &stored, &checked.lines, entry_id))
+
+    let entry_id = Uuid::now_v7();
+    let invoice = issued(&new, &stored, &checked.lines, entry_id);
+    let effects = Effects {
+        series: series_key,
+        issued_at: new.issued_at,
+        revenue,
+        credit: (credit_applied > Decimal::ZERO)
+            .then_some(((new.customer_id, checked.currency), credit_applied)),
+    };
+    let pending = PendingInvoice {
+        new,
+        stored,
+        lines: checked.lines,
+        entry_id,
+        entry,
+        determinations,
+        messages: provider_messages,
+    };
+    batch.add(pending, effects);
+    Ok(invoice)
+}
+
+/// An accepted invoice waiting for its batch's flush.
+pub struct PendingInvoice {
+    new: NewInvoice,
+    stored: StoredInvoice,
+    lines: Vec<LineInput>,
+    entry_id: Uuid,
+    entry: NewEntry,
+    determinations: Vec<(String, Determination)>,
+    messages: Vec<outbox::Message>,
 }
 
 /// The parties of a sale, checked to exist in their roles, and the accounts it posts to.
@@ -330,30 +369,20 @@ struct SaleAccounts {
     payable: String,
     revenue: String,
     /// The customer's credit account, locked, when the customer has one.
-    credit: Option<CustomerCredit>,
+    credit: Option<Credit>,
 }
 
-struct CustomerCredit {
-    account: String,
-    balance: Decimal,
-}
-
-async fn load_parties(
+/// Checks the parties of a sale in a fixed order, customer first, so a request with several
+/// faults always gets the same error, and returns them with the sale's accounts.
+async fn sale_parties(
+    batch: &mut InvoiceBatch,
     tx: &Transaction<'_>,
-    tenant_id: Uuid,
     new: &NewInvoice,
     currency: Currency,
 ) -> Result<SaleParties, Error> {
-    // Every read is sent at once (one round trip). The results are checked in a fixed order,
-    // customer first, so a request with several faults always gets the same error. The
-    // partner's row is share-locked so that its agreement cannot change during the sale.
-    let (customer, seller, platform, accounts) = tokio::join!(
-        parties::require(tx, tenant_id, new.customer_id, PartyRole::Customer, "customer_id"),
-        parties::require_partner_locked(tx, tenant_id, new.seller_id, "seller_id"),
-        parties::platform(tx, tenant_id),
-        read_accounts(tx, tenant_id, new, currency),
-    );
-    let (customer, seller, platform) = (customer?, seller?, platform?);
+    let customer = batch.party_in_role(new.customer_id, PartyRole::Customer, "customer_id")?;
+    let seller = batch.party_in_role(new.seller_id, PartyRole::Partner, "seller_id")?;
+    let platform = batch.platform().cloned().ok_or_else(parties::platform_not_configured)?;
     let agreement = seller.agreement_for_sale(&platform, new.issued_at);
     let agreement = agreement.map(|version| version.agreement.clone()).ok_or_else(|| {
         Error::new(ErrorCode::UnknownParty, "the partner has no agreement").field("seller_id")
@@ -367,61 +396,28 @@ async fn load_parties(
         .field("currency")
         .value(new.currency.as_str()));
     }
-    let (receivable, payable, revenue, credit) = accounts?;
-    let (receivable, payable) = tokio::try_join!(
-        open_unless_found(tx, tenant_id, receivable, customer.id, currency, Purpose::Receivable),
-        open_unless_found(tx, tenant_id, payable, seller.id, currency, Purpose::Payable),
-    )?;
+    let receivable = batch.contract_account(tx, customer.id, currency, Purpose::Receivable).await?;
+    let payable = batch.contract_account(tx, seller.id, currency, Purpose::Payable).await?;
+    let revenue = PlatformAccount::CommissionRevenue;
+    let revenue = batch.platform_accounts(tx, &[revenue], currency).await?.remove(0);
+    let credit = batch.credit(customer.id, currency).cloned();
     let accounts = SaleAccounts { receivable, payable, revenue, credit };
     Ok(SaleParties { customer, seller, platform, agreement, accounts })
 }
 
-type FoundAccounts = (Option<String>, Option<String>, String, Option<CustomerCredit>);
-
-/// Reads the customer's and the partner's contract accounts, locks the customer's credit and
-/// opens the commission revenue account if needed.
-async fn read_accounts(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    new: &NewInvoice,
-    currency: Currency,
-) -> Result<FoundAccounts, Error> {
-    let (customer, seller) = (new.customer_id, new.seller_id);
-    let revenue = PlatformAccount::CommissionRevenue;
-    tokio::try_join!(
-        accounts::find_contract_account(tx, tenant_id, customer, currency, Purpose::Receivable),
-        accounts::find_contract_account(tx, tenant_id, seller, currency, Purpose::Payable),
-        accounts::platform_account(tx, tenant_id, &revenue, currency),
-        lock_customer_credit(tx, tenant_id, customer, currency),
-    )
-}
-
-async fn open_unless_found(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    found: Option<String>,
-    party_id: Uuid,
-    currency: Currency,
-    purpose: Purpose,
-) -> Result<String, Error> {
-    match found {
-        Some(code) => Ok(code),
-        None => accounts::open_contract_account(tx, tenant_id, party_id, currency, purpose).await,
-    }
-}
-
 /// Determines the sale's tax, the commission (tiered by the partner's revenue of the year)
 /// and the commission's tax, and adds up the invoice. Also returns the messages that record
-/// the invoice at the tax provider once it commits.
+/// the invoice at the tax provider once it commits, and what it adds to the partner's revenue
+/// of the year when the commission is tiered.
 async fn price(
-    tx: &Transaction<'_>,
+    batch: &InvoiceBatch,
     engine: &Engine,
-    tenant_id: Uuid,
     new: &NewInvoice,
     checked: &Checked,
     sale: &SaleParties,
     issue_date: NaiveDate,
-) -> Result<(Priced, Vec<(String, Determination)>, Vec<outbox::Message>), Error> {
+) -> Result<PricedSale, Error> {
+    use chrono::Datelike;
     let currency = checked.currency;
     let role = sale.agreement.selling_role;
     let parties = TaxParties {
@@ -441,12 +437,13 @@ async fn price(
     .await?;
 
     let net_total: Decimal = sale_tax.nets.iter().sum();
-    // Only tiers depend on the year's revenue. Its counter row orders the partner's invoices,
-    // so a flat rate skips it and the partner's sales do not wait for each other.
-    let revenue_before = if sale.agreement.commission_tiers.len() > 1 {
-        add_year_revenue(tx, tenant_id, &sale.seller, issue_date, currency, net_total).await?
+    // Only tiers depend on the year's revenue. Its row, locked by the batch, orders the
+    // partner's invoices, so a flat rate skips it and the partner's sales do not wait.
+    let (revenue_before, revenue) = if sale.agreement.commission_tiers.len() > 1 {
+        let key = (sale.seller.id, issue_date.year(), currency);
+        (batch.revenue(&key)?, Some((key, net_total)))
     } else {
-        Decimal::ZERO
+        (Decimal::ZERO, None)
     };
     let lines = pricing::commissions(
         &sale.agreement,
@@ -475,8 +472,11 @@ async fn price(
         messages.extend(tax.provider_message);
     }
     let priced = pricing::totals(lines, sale_tax.taxes, commission_taxes, currency);
-    Ok((priced, determinations, messages))
+    Ok((priced, determinations, messages, revenue))
 }
+
+type PricedSale =
+    (Priced, Vec<(String, Determination)>, Vec<outbox::Message>, Option<(RevenueKey, Decimal)>);
 
 struct StoredInvoice {
     id: Uuid,
@@ -490,76 +490,6 @@ struct StoredInvoice {
     credit_applied: Decimal,
     priced: Priced,
     tax_estimated: bool,
-}
-
-/// Adds the invoice's net to the partner's revenue of the year and returns the revenue
-/// before it. The row lock orders the invoices of one partner, so tiers are never skipped.
-async fn add_year_revenue(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    seller: &Party,
-    issue_date: NaiveDate,
-    currency: Currency,
-    net: Decimal,
-) -> Result<Decimal, Error> {
-    use chrono::Datelike;
-    let statement = tx
-        .prepare_cached(
-            "INSERT INTO partner_year_revenue (tenant_id, partner_id, year, currency, net_revenue) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, partner_id, year, currency) DO UPDATE \
-             SET net_revenue = partner_year_revenue.net_revenue + EXCLUDED.net_revenue \
-             RETURNING net_revenue",
-        )
-        .await?;
-    let row = tx
-        .query_one(
-            &statement,
-            &[&tenant_id, &seller.id, &issue_date.year(), &currency.code(), &net],
-        )
-        .await?;
-    Ok(row.get::<_, Decimal>(0) - net)
-}
-
-/// Locks the customer's credit account and returns it with its unapplied balance, so that
-/// concurrent invoices of the customer never use the same credit twice.
-async fn lock_customer_credit(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    customer_id: Uuid,
-    currency: Currency,
-) -> Result<Option<CustomerCredit>, Error> {
-    let statement = tx
-        .prepare_cached(
-            "SELECT account_code, credit_balance FROM contract_accounts \
-             WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 \
-             AND purpose = 'customer_credit' FOR UPDATE",
-        )
-        .await?;
-    let row = tx.query_opt(&statement, &[&tenant_id, &customer_id, &currency.code()]).await?;
-    Ok(row.map(|row| CustomerCredit { account: row.get(0), balance: row.get(1) }))
-}
-
-/// Takes `applied` from the customer's unapplied credit; does nothing when it is zero.
-async fn use_customer_credit(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    customer: &Party,
-    currency: Currency,
-    applied: Decimal,
-) -> Result<(), Error> {
-    if applied <= Decimal::ZERO {
-        return Ok(());
-    }
-    let statement = tx
-        .prepare_cached(
-            "UPDATE contract_accounts SET credit_balance = credit_balance - $4 \
-             WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 \
-             AND purpose = 'customer_credit'",
-        )
-        .await?;
-    tx.execute(&statement, &[&tenant_id, &customer.id, &currency.code(), &applied]).await?;
-    Ok(())
 }
 
 fn draft(
@@ -605,10 +535,10 @@ fn platform_taxes(priced: &Priced) -> impl Iterator<Item = &TaxLine> {
 }
 
 /// Opens the platform's tax payable account of each jurisdiction whose tax the platform owes,
-/// all in one round trip, and returns their codes by jurisdiction.
+/// and returns their codes by jurisdiction.
 async fn platform_tax_accounts(
+    batch: &mut InvoiceBatch,
     tx: &Transaction<'_>,
-    tenant_id: Uuid,
     priced: &Priced,
     currency: Currency,
 ) -> Result<HashMap<String, String>, Error> {
@@ -616,12 +546,12 @@ async fn platform_tax_accounts(
         platform_taxes(priced).map(|tax| tax.jurisdiction.as_str()).collect();
     jurisdictions.sort_unstable();
     jurisdictions.dedup();
-    let opened = jurisdictions.into_iter().map(|jurisdiction| async move {
-        let account = PlatformAccount::TaxPayable(jurisdiction.to_string());
-        let code = accounts::platform_account(tx, tenant_id, &account, currency).await?;
-        Ok::<_, Error>((jurisdiction.to_string(), code))
-    });
-    Ok(futures::future::try_join_all(opened).await?.into_iter().collect())
+    let accounts: Vec<PlatformAccount> = jurisdictions
+        .iter()
+        .map(|jurisdiction| PlatformAccount::TaxPayable(jurisdiction.to_string()))
+        .collect();
+    let codes = batch.platform_accounts(tx, &accounts, currency).await?;
+    Ok(jurisdictions.into_iter().map(str::to_string).zip(codes).collect())
 }
 
 /// Ledger account of a tax line, `None` when the partner or the customer owes it.
@@ -629,161 +559,335 @@ pub fn tax_account_code(tax: &TaxLine, currency: Currency) -> Option<String> {
     (tax.liable == Liable::Platform).then(|| format!("tax_payable:{}.{currency}", tax.jurisdiction))
 }
 
-/// Inserts the invoice with its lines and taxes, its tax determinations and the use of the
-/// customer's credit, in one round trip.
-async fn write(
+/// Inserts the entries, rows, tax determinations, credit allocations and provider messages of
+/// `invoices`, with one statement per table sent together (one round trip).
+pub async fn write_all(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
-    new: &NewInvoice,
-    stored: &StoredInvoice,
-    lines: &[LineInput],
-    entry_id: Uuid,
-    determinations: &[(String, Determination)],
+    invoices: &[PendingInvoice],
 ) -> Result<(), Error> {
-    let priced = &stored.priced;
-    let mention = commission_legal_mention(priced);
-    let determination = serde_json::json!({
-        "sale": priced.sale_taxes,
-        "commission": priced.commission_taxes,
-    });
-    // Cached statements sent without waiting for each result: Postgres runs them in order, so
-    // the lines and taxes find their invoice, and the whole insert costs one round trip.
-    let (header, line, tax) = tokio::try_join!(
-        tx.prepare_cached(INSERT_INVOICE),
-        tx.prepare_cached(INSERT_INVOICE_LINE),
-        tx.prepare_cached(INSERT_INVOICE_TAX),
+    let mut columns = InvoiceColumns::default();
+    let mut line_columns = LineColumns::default();
+    let mut tax_columns = TaxColumns::default();
+    let mut credits = AllocationColumns::default();
+    for invoice in invoices {
+        columns.push(invoice);
+        line_columns.push(invoice);
+        tax_columns.push(invoice);
+        if invoice.stored.credit_applied > Decimal::ZERO {
+            credits.push(&invoice.stored);
+        }
+    }
+    let entries: Vec<(Uuid, &NewEntry)> =
+        invoices.iter().map(|invoice| (invoice.entry_id, &invoice.entry)).collect();
+    let determinations: Vec<(&str, Uuid, &Determination)> = invoices
+        .iter()
+        .flat_map(|invoice| {
+            let id = invoice.stored.id;
+            invoice.determinations.iter().map(move |(kind, found)| (kind.as_str(), id, found))
+        })
+        .collect();
+    let (insert_header, insert_line, insert_tax, insert_allocation) = tokio::try_join!(
+        tx.prepare_cached(INSERT_INVOICES),
+        tx.prepare_cached(INSERT_INVOICE_LINES),
+        tx.prepare_cached(INSERT_INVOICE_TAXES),
+        tx.prepare_cached(INSERT_ALLOCATIONS),
     )?;
-    let currency = stored.currency.code();
-    let role = stored.role.as_str();
-    let open_amount = priced.total - stored.credit_applied;
-    let header_params: [&(dyn ToSql + Sync); 25] = [
-        &tenant_id,
-        &stored.id,
-        &stored.number,
-        &stored.issuer,
-        &stored.series,
-        &new.customer_id,
-        &new.seller_id,
-        &currency,
-        &role,
-        &new.prices_include_tax,
-        &new.issued_at,
-        &stored.issue_date,
-        &stored.due_on,
-        &priced.net_total,
-        &priced.tax_total,
-        &priced.total,
-        &priced.commission,
-        &priced.commission_tax,
-        &priced.partner_share,
-        &stored.credit_applied,
-        &open_amount,
-        &determination,
-        &mention,
-        &entry_id,
-        &stored.tax_estimated,
-    ];
-    let line_params: Vec<[&(dyn ToSql + Sync); 10]> = new
-        .lines
-        .iter()
-        .zip(lines)
-        .zip(&priced.lines)
-        .map(|((line, input), priced_line)| {
-            [
-                &tenant_id as &(dyn ToSql + Sync),
-                &stored.id,
-                &priced_line.line_no,
-                &line.product,
-                &line.tax_code,
-                &input.quantity,
-                &input.unit_price,
-                &input.discount,
-                &priced_line.net,
-                &priced_line.commission,
-            ]
-        })
-        .collect();
-    let sale_taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
-    let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
-    let tax_rows: Vec<(i32, &str, &TaxLine, &str, Option<String>)> = sale_taxes
-        .chain(commission_taxes)
-        .enumerate()
-        .map(|(seq, (kind, tax))| {
-            let account = tax_account_code(tax, stored.currency);
-            (seq as i32, kind, tax, tax.liable.as_str(), account)
-        })
-        .collect();
-    let tax_params: Vec<[&(dyn ToSql + Sync); 13]> = tax_rows
-        .iter()
-        .map(|(seq, kind, tax, liable, account)| {
-            [
-                &tenant_id as &(dyn ToSql + Sync),
-                &stored.id,
-                seq,
-                kind,
-                &tax.jurisdiction,
-                &tax.rate,
-                &tax.rule,
-                liable,
-                &tax.base,
-                &tax.amount,
-                account,
-                &tax.lines,
-                &tax.legal_mention,
-            ]
-        })
-        .collect();
-    let mut inserts = vec![tx.execute(&header, &header_params)];
-    inserts.extend(line_params.iter().map(|params| tx.execute(&line, params)));
-    inserts.extend(tax_params.iter().map(|params| tx.execute(&tax, params)));
-    let determinations = determinations.iter().map(|(kind, determination)| {
-        crate::tax::store_determination(tx, tenant_id, kind, stored.id, determination)
-    });
-    let (inserted, stored_determinations, allocated) = tokio::join!(
-        futures::future::try_join_all(inserts),
-        futures::future::try_join_all(determinations),
-        insert_credit_allocation(tx, tenant_id, stored),
-    );
-    inserted?;
+    // Every statement is prepared, so Postgres receives them in this order: the entries before
+    // the invoices that name them, the invoices before their lines, taxes and allocations.
+    let posted = async {
+        let posted = ledger::insert_entries(tx, tenant_id, &entries).await;
+        posted.map_err(posting::request_fields("issued_at", Some("lines")))
+    };
+    let header_params = columns.params(&tenant_id);
+    let line_params = line_columns.params(&tenant_id);
+    let tax_params = tax_columns.params(&tenant_id);
+    let allocation_params = credits.params(&tenant_id);
+    let rows = async {
+        let allocations = async {
+            if credits.invoice_id.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&insert_allocation, &allocation_params).await
+        };
+        tokio::try_join!(
+            tx.execute(&insert_header, &header_params),
+            tx.execute(&insert_line, &line_params),
+            tx.execute(&insert_tax, &tax_params),
+            allocations,
+        )
+        .map_err(Error::from)
+    };
+    let stored_determinations = crate::tax::store_determinations(tx, tenant_id, &determinations);
+    let messages = futures::future::try_join_all(invoices.iter().flat_map(|invoice| {
+        let document = outbox::Document {
+            kind: "invoice",
+            id: invoice.stored.id,
+            number: &invoice.stored.number,
+        };
+        invoice
+            .messages
+            .iter()
+            .map(move |message| outbox::enqueue(tx, tenant_id, document, message.clone(), None))
+    }));
+    let (posted, rows, stored_determinations, messages) =
+        tokio::join!(posted, rows, stored_determinations, messages);
+    posted?;
+    rows?;
     stored_determinations?;
-    allocated
+    messages?;
+    Ok(())
 }
 
-const INSERT_INVOICE: &str = "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, \
+const INSERT_INVOICES: &str = "INSERT INTO invoices (tenant_id, id, number, issuer_id, series, \
     customer_id, seller_id, currency, selling_role, prices_include_tax, issued_at, issue_date, \
     due_on, net_total, tax_total, total, commission, commission_tax, partner_share, \
     credit_applied, open_amount, tax_determination, commission_legal_mention, entry_id, \
     tax_estimated) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-    $19, $20, $21, $22, $23, $24, $25)";
+    SELECT $1, i.* FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], \
+    $7::uuid[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::date[], \
+    $13::date[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], \
+    $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::jsonb[], $23::text[], \
+    $24::uuid[], $25::boolean[]) AS i";
 
-const INSERT_INVOICE_LINE: &str = "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, \
+const INSERT_INVOICE_LINES: &str = "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, \
     product, tax_code, quantity, unit_price, discount, net, commission) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    SELECT $1, l.* FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], \
+    $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) AS l";
 
-const INSERT_INVOICE_TAX: &str = "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, \
+const INSERT_INVOICE_TAXES: &str = "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, \
     jurisdiction, rate, rule, liable, base, amount, account_code, lines, legal_mention) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    SELECT $1, t.invoice_id, t.seq, t.kind, t.jurisdiction, t.rate, t.rule, t.liable, t.base, \
+    t.amount, t.account_code, t.lines::int[], t.legal_mention \
+    FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::text[], \
+    $8::text[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::text[]) \
+    AS t (invoice_id, seq, kind, jurisdiction, rate, rule, liable, base, amount, account_code, \
+    lines, legal_mention)";
 
-/// Records the customer's credit used by the invoice as an allocation without a payment.
-async fn insert_credit_allocation(
-    tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    invoice: &StoredInvoice,
-) -> Result<(), Error> {
-    if invoice.credit_applied <= Decimal::ZERO {
-        return Ok(());
+/// Records the customer's credit used by an invoice as an allocation without a payment.
+const INSERT_ALLOCATIONS: &str = "INSERT INTO allocations (tenant_id, id, invoice_id, \
+    payment_id, amount, applied_on) \
+    SELECT $1, a.id, a.invoice_id, NULL, a.amount, a.applied_on \
+    FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::date[]) \
+    AS a (id, invoice_id, amount, applied_on)";
+
+/// The columns of `invoices` rows, one array each.
+#[derive(Default)]
+struct InvoiceColumns<'a> {
+    id: Vec<Uuid>,
+    number: Vec<&'a str>,
+    issuer: Vec<Uuid>,
+    series: Vec<&'a str>,
+    customer_id: Vec<Uuid>,
+    seller_id: Vec<Uuid>,
+    currency: Vec<String>,
+    role: Vec<&'static str>,
+    prices_include_tax: Vec<bool>,
+    issued_at: Vec<DateTime<Utc>>,
+    issue_date: Vec<NaiveDate>,
+    due_on: Vec<NaiveDate>,
+    net_total: Vec<Decimal>,
+    tax_total: Vec<Decimal>,
+    total: Vec<Decimal>,
+    commission: Vec<Decimal>,
+    commission_tax: Vec<Decimal>,
+    partner_share: Vec<Decimal>,
+    credit_applied: Vec<Decimal>,
+    open_amount: Vec<Decimal>,
+    determination: Vec<serde_json::Value>,
+    mention: Vec<Option<String>>,
+    entry_id: Vec<Uuid>,
+    tax_estimated: Vec<bool>,
+}
+
+impl<'a> InvoiceColumns<'a> {
+    fn push(&mut self, invoice: &'a PendingInvoice) {
+        let (new, stored) = (&invoice.new, &invoice.stored);
+        let priced = &stored.priced;
+        self.id.push(stored.id);
+        self.number.push(&stored.number);
+        self.issuer.push(stored.issuer);
+        self.series.push(&stored.series);
+        self.customer_id.push(new.customer_id);
+        self.seller_id.push(new.seller_id);
+        self.currency.push(stored.currency.code().to_string());
+        self.role.push(stored.role.as_str());
+        self.prices_include_tax.push(new.prices_include_tax);
+        self.issued_at.push(new.issued_at);
+        self.issue_date.push(stored.issue_date);
+        self.due_on.push(stored.due_on);
+        self.net_total.push(priced.net_total);
+        self.tax_total.push(priced.tax_total);
+        self.total.push(priced.total);
+        self.commission.push(priced.commission);
+        self.commission_tax.push(priced.commission_tax);
+        self.partner_share.push(priced.partner_share);
+        self.credit_applied.push(stored.credit_applied);
+        self.open_amount.push(priced.total - stored.credit_applied);
+        self.determination.push(serde_json::json!({
+            "sale": priced.sale_taxes,
+            "commission": priced.commission_taxes,
+        }));
+        self.mention.push(commission_legal_mention(priced));
+        self.entry_id.push(invoice.entry_id);
+        self.tax_estimated.push(stored.tax_estimated);
     }
-    let statement = tx
-        .prepare_cached(
-            "INSERT INTO allocations (tenant_id, id, invoice_id, payment_id, amount, applied_on) \
-             VALUES ($1, $2, $3, NULL, $4, $5)",
-        )
-        .await?;
-    let params: [&(dyn ToSql + Sync); 5] =
-        [&tenant_id, &Uuid::now_v7(), &invoice.id, &invoice.credit_applied, &invoice.issue_date];
-    tx.execute(&statement, &params).await?;
-    Ok(())
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 25] {
+        [
+            tenant_id,
+            &self.id,
+            &self.number,
+            &self.issuer,
+            &self.series,
+            &self.customer_id,
+            &self.seller_id,
+            &self.currency,
+            &self.role,
+            &self.prices_include_tax,
+            &self.issued_at,
+            &self.issue_date,
+            &self.due_on,
+            &self.net_total,
+            &self.tax_total,
+            &self.total,
+            &self.commission,
+            &self.commission_tax,
+            &self.partner_share,
+            &self.credit_applied,
+            &self.open_amount,
+            &self.determination,
+            &self.mention,
+            &self.entry_id,
+            &self.tax_estimated,
+        ]
+    }
+}
+
+/// The columns of `invoice_lines` rows, one array each.
+#[derive(Default)]
+struct LineColumns<'a> {
+    invoice_id: Vec<Uuid>,
+    line_no: Vec<i32>,
+    product: Vec<&'a str>,
+    tax_code: Vec<&'a str>,
+    quantity: Vec<Decimal>,
+    unit_price: Vec<Decimal>,
+    discount: Vec<Decimal>,
+    net: Vec<Decimal>,
+    commission: Vec<Decimal>,
+}
+
+impl<'a> LineColumns<'a> {
+    fn push(&mut self, invoice: &'a PendingInvoice) {
+        let lines = invoice.new.lines.iter().zip(&invoice.lines).zip(&invoice.stored.priced.lines);
+        for ((line, input), priced) in lines {
+            self.invoice_id.push(invoice.stored.id);
+            self.line_no.push(priced.line_no);
+            self.product.push(&line.product);
+            self.tax_code.push(&line.tax_code);
+            self.quantity.push(input.quantity);
+            self.unit_price.push(input.unit_price);
+            self.discount.push(input.discount);
+            self.net.push(priced.net);
+            self.commission.push(priced.commission);
+        }
+    }
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 10] {
+        [
+            tenant_id,
+            &self.invoice_id,
+            &self.line_no,
+            &self.product,
+            &self.tax_code,
+            &self.quantity,
+            &self.unit_price,
+            &self.discount,
+            &self.net,
+            &self.commission,
+        ]
+    }
+}
+
+/// The columns of `invoice_taxes` rows, one array each; `lines` as array literals.
+#[derive(Default)]
+struct TaxColumns<'a> {
+    invoice_id: Vec<Uuid>,
+    seq: Vec<i32>,
+    kind: Vec<&'static str>,
+    jurisdiction: Vec<&'a str>,
+    rate: Vec<Decimal>,
+    rule: Vec<&'a str>,
+    liable: Vec<&'static str>,
+    base: Vec<Decimal>,
+    amount: Vec<Decimal>,
+    account_code: Vec<Option<String>>,
+    lines: Vec<String>,
+    legal_mention: Vec<Option<&'a str>>,
+}
+
+impl<'a> TaxColumns<'a> {
+    fn push(&mut self, invoice: &'a PendingInvoice) {
+        let priced = &invoice.stored.priced;
+        let sale_taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
+        let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
+        for (seq, (kind, tax)) in (0..).zip(sale_taxes.chain(commission_taxes)) {
+            let lines: Vec<String> = tax.lines.iter().map(i32::to_string).collect();
+            self.invoice_id.push(invoice.stored.id);
+            self.seq.push(seq);
+            self.kind.push(kind);
+            self.jurisdiction.push(&tax.jurisdiction);
+            self.rate.push(tax.rate);
+            self.rule.push(&tax.rule);
+            self.liable.push(tax.liable.as_str());
+            self.base.push(tax.base);
+            self.amount.push(tax.amount);
+            self.account_code.push(tax_account_code(tax, invoice.stored.currency));
+            self.lines.push(format!("{{{}}}", lines.join(",")));
+            self.legal_mention.push(tax.legal_mention.as_deref());
+        }
+    }
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 13] {
+        [
+            tenant_id,
+            &self.invoice_id,
+            &self.seq,
+            &self.kind,
+            &self.jurisdiction,
+            &self.rate,
+            &self.rule,
+            &self.liable,
+            &self.base,
+            &self.amount,
+            &self.account_code,
+            &self.lines,
+            &self.legal_mention,
+        ]
+    }
+}
+
+/// The columns of credit allocations, one array each.
+#[derive(Default)]
+struct AllocationColumns {
+    id: Vec<Uuid>,
+    invoice_id: Vec<Uuid>,
+    amount: Vec<Decimal>,
+    applied_on: Vec<NaiveDate>,
+}
+
+impl AllocationColumns {
+    fn push(&mut self, invoice: &StoredInvoice) {
+        self.id.push(Uuid::now_v7());
+        self.invoice_id.push(invoice.id);
+        self.amount.push(invoice.credit_applied);
+        self.applied_on.push(invoice.issue_date);
+    }
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 5] {
+        [tenant_id, &self.id, &self.invoice_id, &self.amount, &self.applied_on]
+    }
 }
 
 /// Builds the response of a new invoice from the values just written: the same JSON that

@@ -8,6 +8,7 @@ pub mod commission;
 pub mod commission_statement;
 pub mod credit_note;
 pub mod invoice;
+pub mod invoice_batch;
 pub mod numbering;
 pub mod parties;
 pub mod payment;

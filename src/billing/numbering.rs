@@ -38,15 +38,7 @@ pub async fn next_number(
     issued_at: DateTime<Utc>,
     issue_year: i32,
 ) -> Result<String, Error> {
-    let latest = Utc::now() + MAX_CLOCK_SKEW;
-    if issued_at > latest {
-        return Err(Error::new(
-            ErrorCode::InvalidField,
-            format!("a document cannot be issued in the future (after {})", latest.to_rfc3339()),
-        )
-        .field("issued_at")
-        .value(issued_at.to_rfc3339()));
-    }
+    check_not_future(issued_at)?;
     let statement = client
         .prepare_cached(
             "INSERT INTO number_series \
@@ -63,17 +55,37 @@ pub async fn next_number(
         .query_opt(&statement, &[&tenant_id, &issuer_id, &series, &issue_year, &issued_at])
         .await?;
     let Some(row) = row else {
-        return Err(Error::new(
-            ErrorCode::IssuedBeforeSeriesLast,
-            format!("series {series} already has a document issued after {issued_at}"),
-        )
-        .field("issued_at")
-        .value(issued_at.to_rfc3339()));
+        return Err(issued_before_last(series, issued_at));
     };
     Ok(format_number(series, issue_year, row.get(0)))
 }
 
-fn format_number(series: &str, year: i32, number: i64) -> String {
+/// Rejects a document dated in the future: accepted, it would hold its series until then.
+pub fn check_not_future(issued_at: DateTime<Utc>) -> Result<(), Error> {
+    let latest = Utc::now() + MAX_CLOCK_SKEW;
+    if issued_at > latest {
+        return Err(Error::new(
+            ErrorCode::InvalidField,
+            format!("a document cannot be issued in the future (after {})", latest.to_rfc3339()),
+        )
+        .field("issued_at")
+        .value(issued_at.to_rfc3339()));
+    }
+    Ok(())
+}
+
+/// The error of a document dated before the last one of its series.
+pub fn issued_before_last(series: &str, issued_at: DateTime<Utc>) -> Error {
+    Error::new(
+        ErrorCode::IssuedBeforeSeriesLast,
+        format!("series {series} already has a document issued after {issued_at}"),
+    )
+    .field("issued_at")
+    .value(issued_at.to_rfc3339())
+}
+
+/// Formats a document number as `SERIES-YEAR-NNNNNN`.
+pub fn format_number(series: &str, year: i32, number: i64) -> String {
     format!("{series}-{year}-{number:06}")
 }
 

@@ -1,6 +1,6 @@
 //! Parties (customers, partners and the platform) with their domiciles, and partner agreements.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
@@ -492,6 +492,49 @@ pub async fn find_locked(
     row.map(|row| party_from_row(&row)).transpose()
 }
 
+/// Loads the parties `ids` the tenant has, after taking a shared lock, in id order, on the
+/// rows of `locked`: partners whose agreement must not change while their sales are priced.
+/// The lock and the read are sent together, as in [`find_locked`].
+pub async fn find_many(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+    locked: &[Uuid],
+) -> Result<HashMap<Uuid, Party>, Error> {
+    let read_sql = format!("{SELECT_PARTY} AND p.id = ANY($2)");
+    let (lock, read) = tokio::try_join!(
+        client.prepare_cached(
+            "SELECT 1 FROM parties WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id \
+             FOR KEY SHARE"
+        ),
+        client.prepare_cached(&read_sql),
+    )?;
+    let lock = async {
+        if locked.is_empty() {
+            return Ok(Vec::new());
+        }
+        client.query(&lock, &[&tenant_id, &locked]).await
+    };
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant_id, &ids];
+    let (_, rows) = tokio::try_join!(lock, client.query(&read, &params))?;
+    rows.iter().map(|row| party_from_row(row).map(|party| (party.id, party))).collect()
+}
+
+/// Returns `party` if it has `role`, and `unknown_party` naming `field` and `id` otherwise.
+pub fn with_role(
+    party: Option<&Party>,
+    id: Uuid,
+    role: PartyRole,
+    field: &str,
+) -> Result<Party, Error> {
+    match party {
+        Some(party) if party.role == role => Ok(party.clone()),
+        _ => Err(Error::new(ErrorCode::UnknownParty, format!("no {} with this id", role.as_str()))
+            .field(field)
+            .value(id.to_string())),
+    }
+}
+
 /// Loads a partner with `find_locked`, naming `field` when there is none with this id.
 pub async fn require_partner_locked(
     client: &impl GenericClient,
@@ -509,16 +552,26 @@ pub async fn require_partner_locked(
 
 /// Loads the tenant's platform party.
 pub async fn platform(client: &impl GenericClient, tenant_id: Uuid) -> Result<Party, Error> {
+    find_platform(client, tenant_id).await?.ok_or_else(platform_not_configured)
+}
+
+/// Loads the tenant's platform party; `None` before it is created.
+pub async fn find_platform(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+) -> Result<Option<Party>, Error> {
     let statement =
         client.prepare_cached(&format!("{SELECT_PARTY} AND p.role = 'platform'")).await?;
     let row = client.query_opt(&statement, &[&tenant_id]).await?;
-    match row {
-        Some(row) => party_from_row(&row),
-        None => Err(Error::new(
-            ErrorCode::PlatformNotConfigured,
-            "create the platform party (POST /v1/parties with role \"platform\") first",
-        )),
-    }
+    row.map(|row| party_from_row(&row)).transpose()
+}
+
+/// The error of a document posted before the tenant's platform party exists.
+pub fn platform_not_configured() -> Error {
+    Error::new(
+        ErrorCode::PlatformNotConfigured,
+        "create the platform party (POST /v1/parties with role \"platform\") first",
+    )
 }
 
 /// Loads a party that must exist with `role`, naming `field` when it does not.
@@ -529,12 +582,7 @@ pub async fn require(
     role: PartyRole,
     field: &str,
 ) -> Result<Party, Error> {
-    match find(client, tenant_id, id).await? {
-        Some(party) if party.role == role => Ok(party),
-        _ => Err(Error::new(ErrorCode::UnknownParty, format!("no {} with this id", role.as_str()))
-            .field(field)
-            .value(id.to_string())),
-    }
+    with_role(find(client, tenant_id, id).await?.as_ref(), id, role, field)
 }
 
 fn party_from_row(row: &tokio_postgres::Row) -> Result<Party, Error> {

@@ -106,7 +106,8 @@ pub async fn post_as(
     Ok(())
 }
 
-fn new_entry(
+/// Builds the entry of `draft`, checking its account codes and amounts.
+pub fn new_entry(
     effective_date: NaiveDate,
     description: String,
     idempotency_key: String,

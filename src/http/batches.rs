@@ -1,16 +1,21 @@
 //! `/v1/batches`: many documents in one request and one transaction, each with its own
 //! idempotency key and its own result.
 
+use std::collections::HashMap;
+
 use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::auth::Writer;
 use super::body::typed;
-use super::idempotency::{self, BatchOutcome, BatchWrite, IdempotencyKey, Reply};
+use super::idempotency::{self, BatchOutcome, BatchWrite, IdempotencyKey, Reply, Stored};
 use super::problem::Problem;
 use super::AppState;
-use crate::billing::{credit_note, invoice, payment};
+use crate::billing::invoice::{self, NewInvoice};
+use crate::billing::invoice_batch::InvoiceBatch;
+use crate::billing::{credit_note, payment};
+use crate::db::tenancy::Caller;
 use crate::error::{Error, ErrorCode};
 use crate::tax::outbox;
 
@@ -84,6 +89,16 @@ pub async fn create(
     let writes = check(&batch)?;
     let tenant_id = caller.tenant_id;
     let documents = &batch.documents;
+    if documents.iter().all(|document| document.kind == DocumentKind::Invoice) {
+        let (together, queued) =
+            outbox::collect(post_invoices_together(&state, &caller, documents, &writes)).await;
+        if let Some(results) = together? {
+            state.metrics.count_batch("together");
+            state.tax.deliver(&queued).await;
+            return Ok(HttpResponse::Ok().json(BatchResult { results }));
+        }
+    }
+    state.metrics.count_batch("one_by_one");
     let batch = idempotency::execute_batch(&state, &caller, &writes, |tx, index| {
         // The future may outlive this borrow of the batch, so it owns its document.
         let document = documents[index].clone();
@@ -108,6 +123,98 @@ pub async fn create(
     let results = results?;
     state.tax.deliver(&queued).await;
     Ok(HttpResponse::Ok().json(BatchResult { results }))
+}
+
+/// Posts a batch of invoices with few statements: every invoice is priced against what the
+/// batch read and locked once, and all are written together at the end (see
+/// [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing. Returns
+/// `None`, with nothing written, when the batch must run one invoice at a time instead: when
+/// the writes fail together, when an invoice fails for another reason than a rejection, or
+/// when a concurrent request stored one of the keys first.
+async fn post_invoices_together(
+    state: &AppState,
+    caller: &Caller,
+    documents: &[BatchDocument],
+    writes: &[BatchWrite],
+) -> Result<Option<Vec<BatchOutcome>>, Error> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let keys: Vec<&str> = writes.iter().map(|write| write.key.0.as_str()).collect();
+    let stored = idempotency::lookup_many(&tx, caller.tenant_id, &keys).await?;
+    let mut parsed: Vec<Option<Result<NewInvoice, Error>>> = documents
+        .iter()
+        .zip(writes)
+        .map(|(document, write)| {
+            (!stored.contains_key(&write.key.0)).then(|| typed(&document.body))
+        })
+        .collect();
+    let mut batch = InvoiceBatch::new(caller.tenant_id);
+    let valid: Vec<&NewInvoice> = parsed.iter().flatten().flatten().collect();
+    batch.load(&tx, &valid).await?;
+
+    let mut outcomes = Vec::with_capacity(documents.len());
+    // Responses of this batch, by key, for a key that comes again later in the batch.
+    let mut written: HashMap<&str, usize> = HashMap::new();
+    let mut records: Vec<(&BatchWrite, u16, Value)> = Vec::new();
+    for (index, write) in writes.iter().enumerate() {
+        let key = write.key.0.as_str();
+        if let Some(earlier) = stored.get(key) {
+            let earlier = Stored {
+                request_sha256: earlier.request_sha256.clone(),
+                status: earlier.status,
+                body: earlier.body.clone(),
+            };
+            outcomes.push(idempotency::replayed_outcome(earlier, write));
+            continue;
+        }
+        if let Some(&record) = written.get(key) {
+            let (first, status, body) = &records[record];
+            let earlier = Stored {
+                request_sha256: first.request_sha256.clone(),
+                status: *status,
+                body: body.clone(),
+            };
+            outcomes.push(idempotency::replayed_outcome(earlier, write));
+            continue;
+        }
+        let result = match parsed[index].take() {
+            Some(Ok(new)) => invoice::issue(&mut batch, &tx, &state.tax, new).await,
+            Some(Err(error)) => Err(error),
+            None => Err(Error::internal(anyhow::anyhow!("batch document {index} not parsed"))),
+        };
+        let (status, body) = match result {
+            Ok(invoice) => {
+                let reply = Reply::created(&invoice)?;
+                (reply.status, idempotency::without_nul(reply.body))
+            }
+            Err(error) if error.is_rejection() => {
+                (error.code.status(), idempotency::without_nul(idempotency::problem_body(&error)))
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "invoice batch falls back to one invoice at a time");
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        };
+        written.insert(key, records.len());
+        outcomes.push(idempotency::outcome(write, status, body.clone(), false));
+        records.push((write, status, body));
+    }
+    if let Err(error) = batch.flush(&tx).await {
+        tracing::warn!(error = %error, "invoice batch falls back to one invoice at a time");
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let records: Vec<(&BatchWrite, u16, &Value)> =
+        records.iter().map(|(write, status, body)| (*write, *status, body)).collect();
+    let inserted = idempotency::insert_records(&tx, caller, &records).await?;
+    if inserted != records.len() as u64 {
+        // A concurrent request with one of these keys committed first.
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(outcomes))
 }
 
 /// Checks the batch envelope (count and keys) and returns each document's key and fingerprint.

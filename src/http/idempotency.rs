@@ -6,6 +6,7 @@
 //! blocks on the unique key until the first transaction commits, then rolls its own work back
 //! and replays the stored response. This costs one statement on the normal path.
 
+use std::collections::HashMap;
 use std::future::{ready, Ready};
 
 use actix_web::http::StatusCode;
@@ -92,10 +93,10 @@ pub fn fingerprint_of(method: &str, path: &str, body: &Value) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-struct Stored {
-    request_sha256: Vec<u8>,
-    status: u16,
-    body: Value,
+pub(super) struct Stored {
+    pub(super) request_sha256: Vec<u8>,
+    pub(super) status: u16,
+    pub(super) body: Value,
 }
 
 /// Runs `operation` in one transaction under `key`, or replays the stored response.
@@ -195,6 +196,56 @@ async fn lookup(
     }))
 }
 
+/// Reads the stored responses of `keys`, by key.
+pub(super) async fn lookup_many(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[&str],
+) -> Result<HashMap<String, Stored>, Error> {
+    let statement = client
+        .prepare_cached(
+            "SELECT key, request_sha256, status_code, response FROM idempotency_keys \
+             WHERE tenant_id = $1 AND key = ANY($2)",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&tenant_id, &keys]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let stored = Stored {
+                request_sha256: row.get(1),
+                status: row.get::<_, i16>(2) as u16,
+                body: row.get(3),
+            };
+            (row.get(0), stored)
+        })
+        .collect())
+}
+
+/// Stores the responses of many writes with one statement; returns how many were stored; a
+/// key already stored is skipped.
+pub(super) async fn insert_records(
+    client: &impl GenericClient,
+    caller: &Caller,
+    records: &[(&BatchWrite, u16, &Value)],
+) -> Result<u64, Error> {
+    let keys: Vec<&str> = records.iter().map(|(write, _, _)| write.key.0.as_str()).collect();
+    let hashes: Vec<&[u8]> =
+        records.iter().map(|(write, _, _)| write.request_sha256.as_slice()).collect();
+    let statuses: Vec<i16> = records.iter().map(|(_, status, _)| *status as i16).collect();
+    let bodies: Vec<&Value> = records.iter().map(|(_, _, body)| *body).collect();
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+             SELECT $1, r.* FROM unnest($2::text[], $3::bytea[], $4::smallint[], $5::jsonb[]) AS r \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&caller.tenant_id, &keys, &hashes, &statuses, &bodies];
+    Ok(client.execute(&statement, &params).await?)
+}
+
 fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
     replay_checked(&stored, request_sha256).map_err(|error| error.value(key.to_string()))?;
     Ok(respond(stored.status, &stored.body, true))
@@ -202,7 +253,7 @@ fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpRespon
 
 /// Replaces each U+0000 with U+FFFD: jsonb cannot store U+0000, and a problem may quote a
 /// rejected value that holds one. The response sent is the one stored, so a replay matches it.
-fn without_nul(value: Value) -> Value {
+pub(super) fn without_nul(value: Value) -> Value {
     let clean = |text: String| {
         if text.contains('\0') {
             text.replace('\0', "\u{FFFD}")
@@ -220,7 +271,7 @@ fn without_nul(value: Value) -> Value {
     }
 }
 
-fn problem_body(error: &Error) -> Value {
+pub(super) fn problem_body(error: &Error) -> Value {
     serde_json::to_value(problem::Problem::from_error(error)).unwrap_or(Value::Null)
 }
 
@@ -343,7 +394,7 @@ async fn insert_record(
     Ok(client.execute(&statement, &params).await? == 1)
 }
 
-fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutcome {
+pub(super) fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutcome {
     match replay_checked(&stored, &write.request_sha256) {
         Ok(()) => outcome(write, stored.status, stored.body, true),
         Err(error) => outcome(write, error.code.status(), problem_body(&error), false),
@@ -361,6 +412,11 @@ fn replay_checked(stored: &Stored, request_sha256: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn outcome(write: &BatchWrite, status: u16, body: Value, replayed: bool) -> BatchOutcome {
+pub(super) fn outcome(
+    write: &BatchWrite,
+    status: u16,
+    body: Value,
+    replayed: bool,
+) -> BatchOutcome {
     BatchOutcome { idempotency_key: write.key.0.clone(), status, body, replayed }
 }

@@ -12,6 +12,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    batches: IntCounterVec,
 }
 
 impl Metrics {
@@ -28,9 +29,23 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("metric definition is valid");
+        let batches = IntCounterVec::new(
+            Opts::new(
+                "subledger_batches_total",
+                "Batches posted, by how: all invoices written together, or one document at a time",
+            ),
+            &["path"],
+        )
+        .expect("metric definition is valid");
         registry.register(Box::new(requests.clone())).expect("metric names are unique");
         registry.register(Box::new(latency.clone())).expect("metric names are unique");
-        Metrics { registry, requests, latency }
+        registry.register(Box::new(batches.clone())).expect("metric names are unique");
+        Metrics { registry, requests, latency, batches }
+    }
+
+    /// Counts a batch posted along `path`: `together` or `one_by_one`.
+    pub fn count_batch(&self, path: &str) {
+        self.batches.with_label_values(&[path]).inc();
     }
 
     /// Renders the text exposition format, with the pool's size appended.

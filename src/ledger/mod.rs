@@ -22,8 +22,8 @@ pub use accounts::{ensure_account, get_account, seed_default_chart, Account, New
 pub use balances::{balance, Balance};
 pub use periods::{close_period, get_period, Period, PeriodId};
 pub use posting::{
-    get_entry, post_entry, post_entry_as, reverse_entry, NewEntry, NewLine, PostedEntry,
-    PostedLine, Reversal,
+    get_entry, insert_entries, post_entry, post_entry_as, reverse_entry, NewEntry, NewLine,
+    PostedEntry, PostedLine, Reversal,
 };
 
 /// Rejects a text with a NUL character, which a Postgres `text` column cannot hold.

@@ -313,17 +313,7 @@ impl LedgerFacts {
             }
         }
         if self.period_closed {
-            let period = PeriodId::containing(entry.effective_date);
-            return Err(Error::new(
-                ErrorCode::PeriodClosed,
-                format!(
-                    "effective date {} is in the closed period {period}; date the entry in an \
-                     open period",
-                    entry.effective_date
-                ),
-            )
-            .field("effective_date")
-            .value(entry.effective_date.to_string()));
+            return Err(period_closed(entry.effective_date));
         }
         self.check_reversed(entry)
     }
@@ -346,6 +336,20 @@ impl LedgerFacts {
         }
         Ok(())
     }
+}
+
+/// The error of an entry dated in a closed period.
+pub fn period_closed(effective_date: NaiveDate) -> Error {
+    let period = PeriodId::containing(effective_date);
+    Error::new(
+        ErrorCode::PeriodClosed,
+        format!(
+            "effective date {effective_date} is in the closed period {period}; date the entry \
+             in an open period"
+        ),
+    )
+    .field("effective_date")
+    .value(effective_date.to_string())
 }
 
 fn already_reversed(reversed_id: Uuid, reversal: Uuid) -> Error {
@@ -403,6 +407,72 @@ async fn insert(
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
     let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
     Ok(row.map(|row| row.get(0)))
+}
+
+const INSERT_ENTRIES: &str = include_str!("sql/insert_entries.sql");
+
+/// Inserts `entries`, each under the id paired with it, with one statement, and runs the
+/// commit-time checks right away. The caller has checked every entry with [`validate`], its
+/// accounts and its period; Postgres checks them again and fails the whole insert on any
+/// fault, so the caller then rolls back. Reversals are not taken.
+pub async fn insert_entries(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    entries: &[(Uuid, &NewEntry)],
+) -> Result<(), Error> {
+    let line_count = entries.iter().map(|(_, entry)| entry.lines.len()).sum();
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut dates = Vec::with_capacity(entries.len());
+    let mut descriptions = Vec::with_capacity(entries.len());
+    let mut keys = Vec::with_capacity(entries.len());
+    let mut line_entries = Vec::with_capacity(line_count);
+    let mut line_numbers: Vec<i16> = Vec::with_capacity(line_count);
+    let mut accounts = Vec::with_capacity(line_count);
+    let mut currencies = Vec::with_capacity(line_count);
+    let mut amounts = Vec::with_capacity(line_count);
+    let mut memos = Vec::with_capacity(line_count);
+    for (id, entry) in entries {
+        if entry.reverses.is_some() {
+            return Err(Error::internal(anyhow::anyhow!("a reversal cannot be bulk-inserted")));
+        }
+        ids.push(*id);
+        dates.push(entry.effective_date);
+        descriptions.push(entry.description.as_str());
+        keys.push(entry.idempotency_key.as_deref());
+        for (line, line_no) in entry.lines.iter().zip(1..) {
+            line_entries.push(*id);
+            line_numbers.push(line_no);
+            accounts.push(line.account.as_str());
+            currencies.push(line.amount.currency().code().to_string());
+            amounts.push(line.amount.amount());
+            memos.push(line.memo.as_deref());
+        }
+    }
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &tenant_id,
+        &ids,
+        &dates,
+        &descriptions,
+        &keys,
+        &line_entries,
+        &line_numbers,
+        &accounts,
+        &currencies,
+        &amounts,
+        &memos,
+    ];
+    let insert = async {
+        let statement = tx.prepare_cached(INSERT_ENTRIES).await?;
+        tx.query_one(&statement, &params).await
+    };
+    let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
+    let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
+    let inserted: i64 = row.get(0);
+    if inserted != entries.len() as i64 {
+        let detail = format!("{inserted} of {} entries were inserted", entries.len());
+        return Err(Error::internal(anyhow::anyhow!(detail)));
+    }
+    Ok(())
 }
 
 fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {

@@ -27,7 +27,9 @@ pub use model::{
     PartyKind, PlatformRole, ProductTaxCode, RoundingScope, TaxInput, TaxLine, UnusedTaxId,
 };
 pub use rates::RateBook;
-pub use store::{load_determination, load_fixtures, load_rate_book, store_determination};
+pub use store::{
+    load_determination, load_fixtures, load_rate_book, store_determination, store_determinations,
+};
 
 #[cfg(test)]
 mod tests;

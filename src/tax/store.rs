@@ -146,19 +146,32 @@ pub async fn load_rate_book(client: &impl GenericClient) -> Result<RateBook, Err
     RateBook::new(jurisdictions, rates).map_err(Error::internal)
 }
 
-const INSERT_DETERMINATION: &str = "\
+const INSERT_DETERMINATIONS: &str = "\
     INSERT INTO tax_determinations (tenant_id, id, document_kind, document_id, rule_id, \
         supplier, supplier_rule, buyer_treated_as, buyer_tax_id, source, tax_estimated, \
         currency, prices_include_tax, tax_point, tax_date, net_total, tax_total, gross_total, \
         legal_mentions, provider_response, determination) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-        $19, $20, $21)";
+    SELECT $1, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, d.supplier_rule, \
+        d.buyer_treated_as, d.buyer_tax_id, d.source, d.tax_estimated, d.currency, \
+        d.prices_include_tax, d.tax_point, d.tax_date, d.net_total, d.tax_total, d.gross_total, \
+        ARRAY(SELECT jsonb_array_elements_text(d.legal_mentions)), d.provider_response, \
+        d.determination \
+    FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
+        $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[], \
+        $14::timestamptz[], $15::date[], $16::numeric[], $17::numeric[], $18::numeric[], \
+        $19::jsonb[], $20::jsonb[], $21::jsonb[]) \
+        AS d (id, document_kind, document_id, rule_id, supplier, supplier_rule, \
+        buyer_treated_as, buyer_tax_id, source, tax_estimated, currency, prices_include_tax, \
+        tax_point, tax_date, net_total, tax_total, gross_total, legal_mentions, \
+        provider_response, determination)";
 
-const INSERT_LINE: &str = "\
+const INSERT_LINES: &str = "\
     INSERT INTO tax_determination_lines (tenant_id, determination_id, position, \
         jurisdiction_code, jurisdiction_name, jurisdiction_level, tax_name, rule_id, rate, \
         taxable, amount, liable, legal_mention, rate_source, rounding_scope) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    SELECT $1, l.* FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::text[], \
+        $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], \
+        $12::text[], $13::text[], $14::text[], $15::text[]) AS l";
 
 /// Stores `determination` as the audit trail of a document (`invoice`, `commission`,
 /// `credit_note`...) and returns its id. The caller owns the transaction, so the trail commits
@@ -171,75 +184,182 @@ pub async fn store_determination(
     document_id: Uuid,
     determination: &Determination,
 ) -> Result<Uuid, Error> {
-    let id = Uuid::now_v7();
-    let d = determination;
-    let whole = serde_json::to_value(d).map_err(Error::internal)?;
-    let (insert, insert_line) = tokio::try_join!(
-        client.prepare_cached(INSERT_DETERMINATION),
-        client.prepare_cached(INSERT_LINE),
+    let ids =
+        store_determinations(client, tenant_id, &[(document_kind, document_id, determination)])
+            .await?;
+    ids.into_iter().next().ok_or_else(|| Error::internal(anyhow::anyhow!("no determination id")))
+}
+
+/// Stores the determinations of many documents, each given with its document kind and id, with
+/// two statements sent together, and returns their ids in order.
+pub async fn store_determinations(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    determinations: &[(&str, Uuid, &Determination)],
+) -> Result<Vec<Uuid>, Error> {
+    let ids: Vec<Uuid> = determinations.iter().map(|_| Uuid::now_v7()).collect();
+    let mut header = DeterminationColumns::default();
+    let mut lines = LineColumns::default();
+    for (id, (document_kind, document_id, d)) in ids.iter().zip(determinations) {
+        header.push(*id, document_kind, *document_id, d)?;
+        for (position, line) in d.taxes.iter().enumerate() {
+            lines.push(*id, i16::try_from(position).map_err(Error::internal)?, line);
+        }
+    }
+    let (insert, insert_lines) = tokio::try_join!(
+        client.prepare_cached(INSERT_DETERMINATIONS),
+        client.prepare_cached(INSERT_LINES),
     )?;
-    let kind = kind_str(d.buyer_treated_as);
-    let source = source_str(d.source);
-    let currency = d.currency.code();
-    let header: [&(dyn ToSql + Sync); 21] = [
-        &tenant_id,
-        &id,
-        &document_kind,
-        &document_id,
-        &d.rule,
-        &d.supplier,
-        &d.supplier_rule,
-        &kind,
-        &d.buyer_tax_id,
-        &source,
-        &d.tax_estimated,
-        &currency,
-        &d.prices_include_tax,
-        &d.tax_point,
-        &d.tax_date,
-        &d.net_total,
-        &d.tax_total,
-        &d.gross_total,
-        &d.legal_mentions,
-        &d.provider_response,
-        &whole,
-    ];
-    let positions = (0..d.taxes.len())
-        .map(|position| i16::try_from(position).map_err(Error::internal))
-        .collect::<Result<Vec<i16>, Error>>()?;
-    let line_fields: Vec<(&str, &str)> =
-        d.taxes.iter().map(|line| (liable_str(line.liable), scope_str(line.rounding))).collect();
-    let line_params: Vec<[&(dyn ToSql + Sync); 15]> = d
-        .taxes
-        .iter()
-        .zip(&positions)
-        .zip(&line_fields)
-        .map(|((line, position), (liable, rounding))| {
-            [
-                &tenant_id as &(dyn ToSql + Sync),
-                &id,
-                position,
-                &line.jurisdiction,
-                &line.jurisdiction_name,
-                &line.level,
-                &line.tax_name,
-                &line.rule,
-                &line.rate,
-                &line.taxable,
-                &line.amount,
-                liable,
-                &line.legal_mention,
-                &line.rate_source,
-                rounding,
-            ]
-        })
-        .collect();
-    // The header and its lines are sent together: Postgres runs them in order, so the lines
+    // The headers and their lines are sent together: Postgres runs them in order, so the lines
     // find their header, and the whole trail costs one round trip.
-    let mut inserts = vec![client.execute(&insert, &header)];
-    inserts.extend(line_params.iter().map(|params| client.execute(&insert_line, params)));
-    futures::future::try_join_all(inserts).await?;
-    Ok(id)
+    let header_params = header.params(&tenant_id);
+    let line_params = lines.params(&tenant_id);
+    tokio::try_join!(
+        client.execute(&insert, &header_params),
+        client.execute(&insert_lines, &line_params),
+    )?;
+    Ok(ids)
+}
+
+/// The columns of `tax_determinations` rows, one array each.
+#[derive(Default)]
+struct DeterminationColumns<'a> {
+    id: Vec<Uuid>,
+    document_kind: Vec<&'a str>,
+    document_id: Vec<Uuid>,
+    rule: Vec<&'a str>,
+    supplier: Vec<&'a str>,
+    supplier_rule: Vec<Option<&'a str>>,
+    buyer_treated_as: Vec<&'static str>,
+    buyer_tax_id: Vec<Option<&'a str>>,
+    source: Vec<&'static str>,
+    tax_estimated: Vec<bool>,
+    currency: Vec<String>,
+    prices_include_tax: Vec<bool>,
+    tax_point: Vec<chrono::DateTime<chrono::Utc>>,
+    tax_date: Vec<chrono::NaiveDate>,
+    net_total: Vec<rust_decimal::Decimal>,
+    tax_total: Vec<rust_decimal::Decimal>,
+    gross_total: Vec<rust_decimal::Decimal>,
+    legal_mentions: Vec<serde_json::Value>,
+    provider_response: Vec<Option<&'a serde_json::Value>>,
+    whole: Vec<serde_json::Value>,
+}
+
+impl<'a> DeterminationColumns<'a> {
+    fn push(
+        &mut self,
+        id: Uuid,
+        document_kind: &'a str,
+        document_id: Uuid,
+        d: &'a Determination,
+    ) -> Result<(), Error> {
+        self.id.push(id);
+        self.document_kind.push(document_kind);
+        self.document_id.push(document_id);
+        self.rule.push(&d.rule);
+        self.supplier.push(&d.supplier);
+        self.supplier_rule.push(d.supplier_rule.as_deref());
+        self.buyer_treated_as.push(kind_str(d.buyer_treated_as));
+        self.buyer_tax_id.push(d.buyer_tax_id.as_deref());
+        self.source.push(source_str(d.source));
+        self.tax_estimated.push(d.tax_estimated);
+        self.currency.push(d.currency.code().to_string());
+        self.prices_include_tax.push(d.prices_include_tax);
+        self.tax_point.push(d.tax_point);
+        self.tax_date.push(d.tax_date);
+        self.net_total.push(d.net_total);
+        self.tax_total.push(d.tax_total);
+        self.gross_total.push(d.gross_total);
+        self.legal_mentions.push(serde_json::json!(d.legal_mentions));
+        self.provider_response.push(d.provider_response.as_ref());
+        self.whole.push(serde_json::to_value(d).map_err(Error::internal)?);
+        Ok(())
+    }
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 21] {
+        [
+            tenant_id,
+            &self.id,
+            &self.document_kind,
+            &self.document_id,
+            &self.rule,
+            &self.supplier,
+            &self.supplier_rule,
+            &self.buyer_treated_as,
+            &self.buyer_tax_id,
+            &self.source,
+            &self.tax_estimated,
+            &self.currency,
+            &self.prices_include_tax,
+            &self.tax_point,
+            &self.tax_date,
+            &self.net_total,
+            &self.tax_total,
+            &self.gross_total,
+            &self.legal_mentions,
+            &self.provider_response,
+            &self.whole,
+        ]
+    }
+}
+
+/// The columns of `tax_determination_lines` rows, one array each.
+#[derive(Default)]
+struct LineColumns<'a> {
+    determination_id: Vec<Uuid>,
+    position: Vec<i16>,
+    jurisdiction: Vec<&'a str>,
+    jurisdiction_name: Vec<&'a str>,
+    level: Vec<&'a str>,
+    tax_name: Vec<&'a str>,
+    rule: Vec<&'a str>,
+    rate: Vec<rust_decimal::Decimal>,
+    taxable: Vec<rust_decimal::Decimal>,
+    amount: Vec<rust_decimal::Decimal>,
+    liable: Vec<&'static str>,
+    legal_mention: Vec<Option<&'a str>>,
+    rate_source: Vec<&'a str>,
+    rounding: Vec<&'static str>,
+}
+
+impl<'a> LineColumns<'a> {
+    fn push(&mut self, determination_id: Uuid, position: i16, line: &'a super::model::TaxLine) {
+        self.determination_id.push(determination_id);
+        self.position.push(position);
+        self.jurisdiction.push(&line.jurisdiction);
+        self.jurisdiction_name.push(&line.jurisdiction_name);
+        self.level.push(&line.level);
+        self.tax_name.push(&line.tax_name);
+        self.rule.push(&line.rule);
+        self.rate.push(line.rate);
+        self.taxable.push(line.taxable);
+        self.amount.push(line.amount);
+        self.liable.push(liable_str(line.liable));
+        self.legal_mention.push(line.legal_mention.as_deref());
+        self.rate_source.push(&line.rate_source);
+        self.rounding.push(scope_str(line.rounding));
+    }
+
+    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 15] {
+        [
+            tenant_id,
+            &self.determination_id,
+            &self.position,
+            &self.jurisdiction,
+            &self.jurisdiction_name,
+            &self.level,
+            &self.tax_name,
+            &self.rule,
+            &self.rate,
+            &self.taxable,
+            &self.amount,
+            &self.liable,
+            &self.legal_mention,
+            &self.rate_source,
+            &self.rounding,
+        ]
+    }
 }
 
 /// Reads the determination stored for a document, if any.

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::billing_support::{account, agreement, dec, invoice_body, Books};
+use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
 use crate::helpers::Response;
 
 /// Opens books with one Irish partner (agent, 10% commission) and one German consumer.
@@ -141,4 +141,190 @@ async fn batch_envelope_is_checked() {
     assert_eq!(unknown_type.body["field"], "documents[0].type");
     assert_eq!(books.count("invoices").await, 0);
     assert_eq!(books.count("idempotency_keys").await, records_before);
+}
+
+/// Opens books with a flat agent, a tiered agent (15% up to 1,000.00, then 30%), a platform
+/// seller, and two customers; the first has 50.00 of credit from an overpayment.
+async fn marketplace() -> (Books, Vec<String>, Vec<String>) {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let flat = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let mut tiered = agreement("agent", "0.15", "refunded");
+    tiered["commission_tiers"] =
+        json!([{ "up_to": "1000.00", "rate": "0.15" }, { "up_to": null, "rate": "0.30" }]);
+    let tiered = books.partner("DE", Some("DE136695976"), tiered).await;
+    let supplier = books.partner("IE", None, agreement("supplier", "0.20", "kept")).await;
+    let first = books.customer("BR").await;
+    let second = books.customer("DE").await;
+    let opening = invoice_body(&first, &flat, "2026-10-01T08:00:00Z", &["10.00"]);
+    books.create("/v1/invoices", &opening).await;
+    let paid = books.create("/v1/payments", &payment_body(&first, "60.00", "2026-10-01")).await;
+    assert_eq!(paid["unapplied"], "50.00");
+    (books, vec![flat, tiered, supplier], vec![first, second])
+}
+
+/// The month's invoices of `marketplace`: credit used over three invoices, a tier crossed in
+/// the middle, two issuers' series, and one invoice dated before its series' last one.
+fn month(partners: &[String], customers: &[String]) -> Vec<Value> {
+    let sale = |customer: usize, partner: usize, at: &str, prices: &[&str]| {
+        invoice_body(&customers[customer], &partners[partner], at, prices)
+    };
+    vec![
+        sale(0, 0, "2026-10-02T09:00:00Z", &["20.00"]),
+        sale(1, 1, "2026-10-02T10:00:00Z", &["900.00"]),
+        sale(0, 2, "2026-10-02T11:00:00Z", &["35.00", "5.00"]),
+        sale(1, 1, "2026-10-03T10:00:00Z", &["200.00"]),
+        sale(0, 0, "2026-10-03T12:00:00Z", &["30.00"]),
+        sale(1, 1, "2026-10-02T12:00:00Z", &["1.00"]),
+        sale(1, 2, "2026-10-04T09:00:00Z", &["40.00"]),
+        sale(0, 1, "2026-10-04T10:00:00Z", &["50.00"]),
+    ]
+}
+
+/// Drops what differs between two tenants posting the same documents: generated ids.
+fn without_ids(mut body: Value) -> Value {
+    if let Some(fields) = body.as_object_mut() {
+        for id in ["id", "entry_id", "issuer_id", "customer_id", "seller_id", "instance"] {
+            fields.remove(id);
+        }
+    }
+    body
+}
+
+#[tokio::test]
+async fn invoices_in_one_batch_match_invoices_posted_alone() {
+    let (alone, partners, customers) = marketplace().await;
+    let mut expected = Vec::new();
+    for body in month(&partners, &customers) {
+        let response = alone.post("/v1/invoices", &body).await;
+        expected.push((response.status, without_ids(response.body)));
+    }
+    let (together, partners, customers) = marketplace().await;
+    let documents: Vec<Value> = month(&partners, &customers)
+        .into_iter()
+        .enumerate()
+        .map(|(index, body)| document(&format!("m-{index}"), body))
+        .collect();
+
+    let response = post_batch(&together, documents).await;
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = response.body["results"].as_array().unwrap();
+    let got: Vec<(u16, Value)> = results
+        .iter()
+        .map(|result| {
+            (result["status"].as_u64().unwrap() as u16, without_ids(result["body"].clone()))
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(expected[5].0, 422, "{}", expected[5].1);
+    assert_eq!(expected[5].1["code"], "issued_before_series_last");
+    // The credit is used up by the first two of the customer's invoices in the batch.
+    assert_eq!(expected[0].1["paid_total"], "20.00");
+    assert_eq!(expected[2].1["status"], "partially_paid");
+    assert_eq!(expected[4].1["paid_total"], "0.00");
+    // 100.00 at 15% and 100.00 at 30%.
+    assert_eq!(expected[3].1["commission"]["amount"], "45.00");
+    for books in [&alone, &together] {
+        assert_eq!(books.count("invoices").await, 8);
+        assert_eq!(books.balance(&account("customer_credit", &customers[0])).await, dec("0.00"));
+        assert_eq!(balance_check_rows(books).await, 0);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", together.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("subledger_batches_total{path=\"together\"} 1"), "{metrics}");
+    assert!(!metrics.contains("path=\"one_by_one\""), "{metrics}");
+    for (index, result) in results.iter().enumerate().filter(|(_, r)| r["status"] == 201) {
+        let id = result["body"]["id"].as_str().unwrap();
+        let read = together.get(&format!("/v1/invoices/{id}")).await;
+        assert_eq!(read, result["body"], "invoice {index} as read back");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_batches_number_every_series_without_gaps() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let mut partners = Vec::new();
+    for _ in 0..3 {
+        partners.push(books.partner("FR", None, agreement("agent", "0.10", "refunded")).await);
+    }
+    let customer = books.customer("BR").await;
+    let at = "2026-10-05T10:00:00Z";
+    let batches = (0..4).map(|batch| {
+        // Each batch names the partners in another order, so their series are reached in
+        // different orders.
+        let documents: Vec<Value> = (0..24)
+            .map(|n| {
+                let partner = &partners[(n + batch) % 3];
+                let body = invoice_body(&customer, partner, at, &["10.00"]);
+                document(&format!("c-{batch}-{n}"), body)
+            })
+            .collect();
+        post_batch(&books, documents)
+    });
+
+    let responses = futures::future::join_all(batches).await;
+
+    let mut numbers: Vec<(String, String)> = Vec::new();
+    for response in responses {
+        assert_eq!(response.status, 200, "{}", response.body);
+        for result in response.body["results"].as_array().unwrap() {
+            assert_eq!(result["status"], 201, "{}", result["body"]);
+            let body = &result["body"];
+            numbers.push((body["seller_id"].to_string(), body["number"].to_string()));
+        }
+    }
+    numbers.sort();
+    for (partner, taken) in numbers.chunk_by(|a, b| a.0 == b.0).enumerate() {
+        let expected: Vec<String> = (1..=32).map(|n| format!("\"INV-2026-{n:06}\"")).collect();
+        let taken: Vec<String> = taken.iter().map(|(_, number)| number.clone()).collect();
+        assert_eq!(taken, expected, "partner {partner}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("subledger_batches_total{path=\"together\"} 4"), "{metrics}");
+    assert_eq!(books.count("invoices").await, 96);
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+#[tokio::test]
+async fn batch_of_mixed_documents_posts_each_in_turn() {
+    let (books, partner, customer) = shop().await;
+    let sale = invoice_body(&customer, &partner, "2026-07-01T10:00:00Z", &["100.00"]);
+    let payment = json!({
+        "type": "payment",
+        "idempotency_key": "x-2",
+        "body": {"customer_id": customer, "currency": "EUR", "amount": "119.00",
+                 "received_on": "2026-07-02"},
+    });
+    let documents = vec![document("x-1", sale), payment];
+
+    let response = post_batch(&books, documents).await;
+
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 201, "{}", results[0]["body"]);
+    assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
+    let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("subledger_batches_total{path=\"one_by_one\"} 1"), "{metrics}");
+    let id = results[0]["body"]["id"].as_str().unwrap();
+    assert_eq!(books.get(&format!("/v1/invoices/{id}")).await["status"], "paid");
+    assert_eq!(books.balance(&account("receivable", &customer)).await, dec("0.00"));
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+#[tokio::test]
+async fn repeated_key_in_one_batch_is_replayed() {
+    let (books, partner, customer) = shop().await;
+    let body = invoice_body(&customer, &partner, "2026-07-01T10:00:00Z", &["10.00"]);
+
+    let response =
+        post_batch(&books, vec![document("twice", body.clone()), document("twice", body)]).await;
+
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 201);
+    assert_eq!(results[0]["replayed"], false);
+    assert_eq!(results[1]["status"], 201);
+    assert_eq!(results[1]["replayed"], true);
+    assert_eq!(results[1]["body"], results[0]["body"]);
+    assert_eq!(books.count("invoices").await, 1);
 }

@@ -1,0 +1,672 @@
+//! What invoices issued in one transaction read and write together.
+//!
+//! An [`InvoiceBatch`] reads the parties, contract accounts, customer credit, number series and
+//! partner revenue its invoices need with one query per table, and keeps them until the
+//! transaction ends. The rows it will change (number series, credit, partner revenue) are
+//! locked in key order when they are read, so two batches never wait for each other in a
+//! cycle, and their new values are kept in memory while invoices are priced. `flush` then
+//! writes every invoice with one multi-row statement per table. A single invoice is a batch
+//! of one, so both take the same path.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::accounts::{self, PlatformAccount, Purpose};
+use super::invoice::{self, NewInvoice, PendingInvoice};
+use super::numbering;
+use super::parties::{self, Party, PartyRole, SellingRole};
+use crate::error::Error;
+use crate::ledger::PeriodId;
+use crate::money::Currency;
+
+/// A number series: issuer, series name and year.
+pub type SeriesKey = (Uuid, String, i32);
+
+/// A partner's revenue of one year in one currency.
+pub type RevenueKey = (Uuid, i32, Currency);
+
+/// A customer's unapplied credit in one currency, locked.
+#[derive(Debug, Clone)]
+pub struct Credit {
+    pub account: String,
+    /// Credit still unapplied, after the invoices of this batch.
+    pub balance: Decimal,
+    used: Decimal,
+}
+
+/// A number series as locked: its last number and issue instant, after this batch's invoices.
+#[derive(Debug, Clone)]
+struct Series {
+    last_number: i64,
+    last_issued_at: Option<DateTime<Utc>>,
+    /// Whether the series has a row; a new series is inserted by `flush`.
+    stored: bool,
+    /// Numbers taken by this batch.
+    taken: i64,
+}
+
+/// A partner's locked revenue of a year, with what this batch added to it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Revenue {
+    net: Decimal,
+    added: Decimal,
+}
+
+/// What one accepted invoice changes in the batch's locked rows.
+pub struct Effects {
+    pub series: SeriesKey,
+    pub issued_at: DateTime<Utc>,
+    pub revenue: Option<(RevenueKey, Decimal)>,
+    pub credit: Option<((Uuid, Currency), Decimal)>,
+}
+
+/// The reads, locks and pending writes of invoices issued in one transaction.
+pub struct InvoiceBatch {
+    tenant_id: Uuid,
+    /// Every party asked for; `None` when the tenant has no such party.
+    parties: HashMap<Uuid, Option<Party>>,
+    locked_partners: HashSet<Uuid>,
+    platform: Option<Option<Party>>,
+    contract_accounts: HashMap<(Uuid, Currency, Purpose), Option<String>>,
+    platform_accounts: HashSet<String>,
+    credits: HashMap<(Uuid, Currency), Option<Credit>>,
+    series: HashMap<SeriesKey, Series>,
+    revenue: HashMap<RevenueKey, Revenue>,
+    /// First days of the tenant's closed periods, once read.
+    closed_periods: Option<HashSet<NaiveDate>>,
+    pending: Vec<PendingInvoice>,
+}
+
+impl InvoiceBatch {
+    pub fn new(tenant_id: Uuid) -> InvoiceBatch {
+        InvoiceBatch {
+            tenant_id,
+            parties: HashMap::new(),
+            locked_partners: HashSet::new(),
+            platform: None,
+            contract_accounts: HashMap::new(),
+            platform_accounts: HashSet::new(),
+            credits: HashMap::new(),
+            series: HashMap::new(),
+            revenue: HashMap::new(),
+            closed_periods: None,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// Reads and locks what `invoices` need and the batch does not hold yet, in at most three
+    /// round trips. Invoices with faults are read for as far as they go; pricing rejects them.
+    pub async fn load(
+        &mut self,
+        tx: &Transaction<'_>,
+        invoices: &[&NewInvoice],
+    ) -> Result<(), Error> {
+        let tenant_id = self.tenant_id;
+        let sales: Vec<(&NewInvoice, Option<Currency>)> =
+            invoices.iter().map(|new| (*new, Currency::parse(&new.currency).ok())).collect();
+        let mut ids = Vec::new();
+        let mut locked = Vec::new();
+        let mut account_keys = Vec::new();
+        let mut credit_keys = Vec::new();
+        let mut currencies = Vec::new();
+        for (new, currency) in &sales {
+            for id in [new.customer_id, new.seller_id] {
+                if !self.parties.contains_key(&id) && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            if !self.locked_partners.contains(&new.seller_id) && !locked.contains(&new.seller_id) {
+                locked.push(new.seller_id);
+            }
+            let Some(currency) = *currency else { continue };
+            for key in [
+                (new.customer_id, currency, Purpose::Receivable),
+                (new.seller_id, currency, Purpose::Payable),
+            ] {
+                if !self.contract_accounts.contains_key(&key) && !account_keys.contains(&key) {
+                    account_keys.push(key);
+                }
+            }
+            let credit = (new.customer_id, currency);
+            if !self.credits.contains_key(&credit) && !credit_keys.contains(&credit) {
+                credit_keys.push(credit);
+            }
+            let revenue = PlatformAccount::CommissionRevenue.code(currency)?;
+            if !self.platform_accounts.contains(&revenue) && !currencies.contains(&currency) {
+                currencies.push(currency);
+            }
+        }
+        locked.sort_unstable();
+        credit_keys.sort_unstable();
+
+        let parties = async {
+            if ids.is_empty() && locked.is_empty() {
+                return Ok(HashMap::new());
+            }
+            parties::find_many(tx, tenant_id, &ids, &locked).await
+        };
+        let platform = async {
+            match self.platform {
+                Some(_) => Ok(None),
+                None => parties::find_platform(tx, tenant_id).await.map(Some),
+            }
+        };
+        let revenue = PlatformAccount::CommissionRevenue;
+        let revenue_accounts = futures::future::try_join_all(
+            currencies
+                .iter()
+                .map(|currency| accounts::platform_account(tx, tenant_id, &revenue, *currency)),
+        );
+        let closed = async {
+            match self.closed_periods {
+                Some(_) => Ok(None),
+                None => closed_periods(tx, tenant_id).await.map(Some),
+            }
+        };
+        let (found, platform, contract, credits, revenue_accounts, closed) = tokio::try_join!(
+            parties,
+            platform,
+            find_contract_accounts(tx, tenant_id, &account_keys),
+            lock_credits(tx, tenant_id, &credit_keys),
+            revenue_accounts,
+            closed,
+        )?;
+        for id in ids {
+            self.parties.insert(id, found.get(&id).cloned());
+        }
+        self.locked_partners.extend(locked);
+        if let Some(platform) = platform {
+            self.platform = Some(platform);
+        }
+        for key in account_keys {
+            self.contract_accounts.insert(key, contract.get(&key).cloned());
+        }
+        for key in credit_keys {
+            self.credits.insert(key, credits.get(&key).cloned());
+        }
+        self.platform_accounts.extend(revenue_accounts);
+        if let Some(closed) = closed {
+            self.closed_periods = Some(closed);
+        }
+        self.lock_counters(tx, &sales).await
+    }
+
+    /// Locks the number series and partner revenue rows of `sales`, in key order.
+    async fn lock_counters(
+        &mut self,
+        tx: &Transaction<'_>,
+        sales: &[(&NewInvoice, Option<Currency>)],
+    ) -> Result<(), Error> {
+        let mut series_keys = Vec::new();
+        let mut revenue_keys = Vec::new();
+        for (new, currency) in sales {
+            let Some((tiered, issuer)) = self.sale_terms(new) else { continue };
+            let series = new.series.clone().unwrap_or_else(|| invoice::DEFAULT_SERIES.to_string());
+            if numbering::validate_series(&series, "series").is_err() {
+                continue;
+            }
+            let zone = issuer.time_zone();
+            let key = (issuer.id, series, numbering::issue_year(new.issued_at, zone));
+            if !self.series.contains_key(&key) && !series_keys.contains(&key) {
+                series_keys.push(key);
+            }
+            if let (true, Some(currency)) = (tiered, currency) {
+                let year = new.issued_at.with_timezone(&zone).date_naive().year();
+                let key = (new.seller_id, year, *currency);
+                if !self.revenue.contains_key(&key) && !revenue_keys.contains(&key) {
+                    revenue_keys.push(key);
+                }
+            }
+        }
+        series_keys.sort_unstable();
+        revenue_keys.sort_unstable();
+        let tenant_id = self.tenant_id;
+        let (series, revenue) = tokio::try_join!(
+            lock_series(tx, tenant_id, &series_keys),
+            lock_revenue(tx, tenant_id, &revenue_keys),
+        )?;
+        let missing: Vec<&SeriesKey> =
+            series_keys.iter().filter(|key| !series.contains_key(*key)).collect();
+        // A series without a row yet: its first invoices wait for each other on an advisory
+        // lock instead, and read the row again in case one was committed meanwhile.
+        let created = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            for key in &missing {
+                let name = format!("number_series:{tenant_id}:{}:{}:{}", key.0, key.1, key.2);
+                tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&name])
+                    .await?;
+            }
+            let missing: Vec<SeriesKey> = missing.into_iter().cloned().collect();
+            lock_series(tx, tenant_id, &missing).await?
+        };
+        for key in series_keys {
+            let found = series.get(&key).or_else(|| created.get(&key)).cloned();
+            let state = match found {
+                Some((last_number, last_issued_at)) => Series {
+                    last_number,
+                    last_issued_at: Some(last_issued_at),
+                    stored: true,
+                    taken: 0,
+                },
+                None => Series { last_number: 0, last_issued_at: None, stored: false, taken: 0 },
+            };
+            self.series.insert(key, state);
+        }
+        for key in revenue_keys {
+            let net = revenue.get(&key).copied().unwrap_or_default();
+            self.revenue.insert(key, Revenue { net, added: Decimal::ZERO });
+        }
+        Ok(())
+    }
+
+    /// Whether the commission of a sale whose parties are known is tiered, and its issuer.
+    fn sale_terms(&self, new: &NewInvoice) -> Option<(bool, &Party)> {
+        let seller = self.party(new.seller_id)?;
+        let platform = self.platform()?;
+        let agreement = &seller.agreement_for_sale(platform, new.issued_at)?.agreement;
+        let issuer = match agreement.selling_role {
+            SellingRole::Agent => seller,
+            SellingRole::Supplier => platform,
+        };
+        Some((agreement.commission_tiers.len() > 1, issuer))
+    }
+
+    /// A party read by `load`; `None` when the tenant has none with this id.
+    pub fn party(&self, id: Uuid) -> Option<&Party> {
+        self.parties.get(&id).and_then(Option::as_ref)
+    }
+
+    /// The party `id` in `role`, or `unknown_party` naming `field`.
+    pub fn party_in_role(&self, id: Uuid, role: PartyRole, field: &str) -> Result<Party, Error> {
+        parties::with_role(self.party(id), id, role, field)
+    }
+
+    pub fn platform(&self) -> Option<&Party> {
+        self.platform.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Returns a party's contract account, opening it on first use.
+    pub async fn contract_account(
+        &mut self,
+        tx: &Transaction<'_>,
+        party_id: Uuid,
+        currency: Currency,
+        purpose: Purpose,
+    ) -> Result<String, Error> {
+        let key = (party_id, currency, purpose);
+        if let Some(Some(code)) = self.contract_accounts.get(&key) {
+            return Ok(code.clone());
+        }
+        let code =
+            accounts::contract_account(tx, self.tenant_id, party_id, currency, purpose).await?;
+        self.contract_accounts.insert(key, Some(code.clone()));
+        Ok(code)
+    }
+
+    /// Returns the codes of platform accounts in `currency`, opening those not open yet with
+    /// statements sent together.
+    pub async fn platform_accounts(
+        &mut self,
+        tx: &Transaction<'_>,
+        platform_accounts: &[PlatformAccount],
+        currency: Currency,
+    ) -> Result<Vec<String>, Error> {
+        let codes = platform_accounts
+            .iter()
+            .map(|account| account.code(currency))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let missing = platform_accounts
+            .iter()
+            .zip(&codes)
+            .filter(|(_, code)| !self.platform_accounts.contains(*code))
+            .map(|(account, _)| accounts::platform_account(tx, self.tenant_id, account, currency));
+        let opened = futures::future::try_join_all(missing).await?;
+        self.platform_accounts.extend(opened);
+        Ok(codes)
+    }
+
+    /// The customer's credit account with its unapplied balance, if it has one.
+    pub fn credit(&self, customer_id: Uuid, currency: Currency) -> Option<&Credit> {
+        self.credits.get(&(customer_id, currency)).and_then(Option::as_ref)
+    }
+
+    /// The partner's revenue of the year before the next invoice.
+    pub fn revenue(&self, key: &RevenueKey) -> Result<Decimal, Error> {
+        self.revenue.get(key).map(|revenue| revenue.net).ok_or_else(|| not_locked("revenue"))
+    }
+
+    /// The next number of a series for a document issued at `issued_at`, checked to come after
+    /// the series' last document. Nothing is taken until [`add`](Self::add).
+    pub fn next_number(&self, key: &SeriesKey, issued_at: DateTime<Utc>) -> Result<i64, Error> {
+        numbering::check_not_future(issued_at)?;
+        let series = self.series.get(key).ok_or_else(|| not_locked("number series"))?;
+        if series.last_issued_at.is_some_and(|last| last > issued_at) {
+            return Err(numbering::issued_before_last(&key.1, issued_at));
+        }
+        Ok(series.last_number + 1)
+    }
+
+    /// Whether an entry dated `date` falls in a closed period.
+    pub fn period_closed(&self, date: NaiveDate) -> bool {
+        let starts_on = PeriodId::containing(date).starts_on();
+        self.closed_periods.as_ref().is_some_and(|closed| closed.contains(&starts_on))
+    }
+
+    /// Accepts a priced invoice: takes its number, its share of the partner's revenue and the
+    /// credit it uses, and keeps its rows for `flush`.
+    pub fn add(&mut self, invoice: PendingInvoice, effects: Effects) {
+        if let Some(series) = self.series.get_mut(&effects.series) {
+            series.last_number += 1;
+            series.taken += 1;
+            series.last_issued_at = Some(effects.issued_at);
+        }
+        if let Some((key, net)) = effects.revenue {
+            let revenue = self.revenue.entry(key).or_default();
+            revenue.net += net;
+            revenue.added += net;
+        }
+        if let Some((key, used)) = effects.credit {
+            if let Some(Some(credit)) = self.credits.get_mut(&key) {
+                credit.balance -= used;
+                credit.used += used;
+            }
+        }
+        self.pending.push(invoice);
+    }
+
+    /// Writes every accepted invoice and the new values of the locked rows, in one round trip.
+    /// Any failure leaves the transaction to be rolled back.
+    pub async fn flush(&mut self, tx: &Transaction<'_>) -> Result<(), Error> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let tenant_id = self.tenant_id;
+        let counters = async {
+            tokio::try_join!(self.write_series(tx), self.write_revenue(tx), self.write_credits(tx),)
+        };
+        let (written, counters) =
+            tokio::join!(invoice::write_all(tx, tenant_id, &pending), counters);
+        written?;
+        counters?;
+        for series in self.series.values_mut() {
+            series.stored |= series.taken > 0;
+            series.taken = 0;
+        }
+        for revenue in self.revenue.values_mut() {
+            revenue.added = Decimal::ZERO;
+        }
+        for credit in self.credits.values_mut().flatten() {
+            credit.used = Decimal::ZERO;
+        }
+        Ok(())
+    }
+
+    async fn write_series(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+        let changed: Vec<(&SeriesKey, &Series)> =
+            self.series.iter().filter(|(_, series)| series.taken > 0).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let issuers: Vec<Uuid> = changed.iter().map(|(key, _)| key.0).collect();
+        let names: Vec<&str> = changed.iter().map(|(key, _)| key.1.as_str()).collect();
+        let years: Vec<i32> = changed.iter().map(|(key, _)| key.2).collect();
+        let numbers: Vec<i64> = changed.iter().map(|(_, series)| series.last_number).collect();
+        let instants: Vec<Option<DateTime<Utc>>> =
+            changed.iter().map(|(_, series)| series.last_issued_at).collect();
+        let stored: Vec<bool> = changed.iter().map(|(_, series)| series.stored).collect();
+        let statement = tx.prepare_cached(WRITE_SERIES).await?;
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&self.tenant_id, &issuers, &names, &years, &numbers, &instants, &stored];
+        let written = tx.execute(&statement, &params).await?;
+        if written != changed.len() as u64 {
+            // Another kind of document opened one of the new series meanwhile.
+            let detail = format!("{written} of {} number series were written", changed.len());
+            return Err(Error::internal(anyhow::anyhow!(detail)));
+        }
+        Ok(())
+    }
+
+    async fn write_revenue(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+        let changed: Vec<(&RevenueKey, &Revenue)> =
+            self.revenue.iter().filter(|(_, revenue)| !revenue.added.is_zero()).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let partners: Vec<Uuid> = changed.iter().map(|(key, _)| key.0).collect();
+        let years: Vec<i32> = changed.iter().map(|(key, _)| key.1).collect();
+        let currencies: Vec<&str> = changed.iter().map(|(key, _)| key.2.code()).collect();
+        let added: Vec<Decimal> = changed.iter().map(|(_, revenue)| revenue.added).collect();
+        let statement = tx
+            .prepare_cached(
+                "UPDATE partner_year_revenue r SET net_revenue = r.net_revenue + u.added \
+                 FROM unnest($2::uuid[], $3::int[], $4::text[], $5::numeric[]) \
+                     AS u (partner_id, year, currency, added) \
+                 WHERE r.tenant_id = $1 AND r.partner_id = u.partner_id AND r.year = u.year \
+                   AND r.currency = u.currency",
+            )
+            .await?;
+        let params: [&(dyn ToSql + Sync); 5] =
+            [&self.tenant_id, &partners, &years, &currencies, &added];
+        tx.execute(&statement, &params).await?;
+        Ok(())
+    }
+
+    async fn write_credits(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+        let used: Vec<(&(Uuid, Currency), Decimal)> = self
+            .credits
+            .iter()
+            .filter_map(|(key, credit)| Some((key, credit.as_ref()?.used)))
+            .filter(|(_, used)| !used.is_zero())
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        let customers: Vec<Uuid> = used.iter().map(|(key, _)| key.0).collect();
+        let currencies: Vec<&str> = used.iter().map(|(key, _)| key.1.code()).collect();
+        let amounts: Vec<Decimal> = used.iter().map(|(_, used)| *used).collect();
+        let statement = tx
+            .prepare_cached(
+                "UPDATE contract_accounts c SET credit_balance = c.credit_balance - u.used \
+                 FROM unnest($2::uuid[], $3::text[], $4::numeric[]) AS u (party_id, currency, used) \
+                 WHERE c.tenant_id = $1 AND c.party_id = u.party_id AND c.currency = u.currency \
+                   AND c.purpose = 'customer_credit'",
+            )
+            .await?;
+        let params: [&(dyn ToSql + Sync); 4] = [&self.tenant_id, &customers, &currencies, &amounts];
+        tx.execute(&statement, &params).await?;
+        Ok(())
+    }
+}
+
+/// Updates the series that have a row and inserts the new ones; returns a row per series
+/// written. A new series that another transaction inserted meanwhile is not written.
+const WRITE_SERIES: &str = "\
+    WITH series AS ( \
+        SELECT * FROM unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[], \
+            $6::timestamptz[], $7::boolean[]) \
+            AS s (issuer_id, series, year, last_number, last_issued_at, stored) \
+    ), updated AS ( \
+        UPDATE number_series n SET last_number = s.last_number, \
+            last_issued_at = s.last_issued_at \
+        FROM series s \
+        WHERE s.stored AND n.tenant_id = $1 AND n.issuer_id = s.issuer_id \
+          AND n.series = s.series AND n.year = s.year \
+        RETURNING 1 \
+    ), inserted AS ( \
+        INSERT INTO number_series \
+            (tenant_id, issuer_id, series, year, last_number, last_issued_at) \
+        SELECT $1, s.issuer_id, s.series, s.year, s.last_number, s.last_issued_at \
+        FROM series s WHERE NOT s.stored \
+        ON CONFLICT DO NOTHING \
+        RETURNING 1 \
+    ) \
+    SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted";
+
+fn not_locked(what: &str) -> Error {
+    Error::internal(anyhow::anyhow!("the {what} of an invoice was not read before pricing"))
+}
+
+/// Reads the contract accounts of `keys` that are open.
+async fn find_contract_accounts(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[(Uuid, Currency, Purpose)],
+) -> Result<HashMap<(Uuid, Currency, Purpose), String>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
+    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
+    let purposes: Vec<&str> = keys.iter().map(|key| key.2.as_str()).collect();
+    let statement = client
+        .prepare_cached(
+            "SELECT c.party_id, c.currency, c.purpose, c.account_code \
+             FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k (party_id, currency, purpose) \
+             JOIN contract_accounts c ON c.tenant_id = $1 AND c.party_id = k.party_id \
+              AND c.currency = k.currency AND c.purpose = k.purpose",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies, &purposes]).await?;
+    let mut found = HashMap::new();
+    for row in rows {
+        let key = keys.iter().find(|key| {
+            key.0 == row.get::<_, Uuid>(0)
+                && key.1.code() == row.get::<_, &str>(1)
+                && key.2.as_str() == row.get::<_, &str>(2)
+        });
+        if let Some(key) = key {
+            found.insert(*key, row.get(3));
+        }
+    }
+    Ok(found)
+}
+
+/// Locks the customer credit accounts of `keys`, given in key order, and reads their balance.
+async fn lock_credits(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[(Uuid, Currency)],
+) -> Result<HashMap<(Uuid, Currency), Credit>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
+    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
+    let statement = client
+        .prepare_cached(
+            "SELECT c.party_id, c.currency, c.account_code, c.credit_balance \
+             FROM contract_accounts c \
+             WHERE c.tenant_id = $1 AND c.purpose = 'customer_credit' \
+               AND (c.party_id, c.currency) IN \
+                   (SELECT * FROM unnest($2::uuid[], $3::text[])) \
+             ORDER BY c.party_id, c.currency FOR UPDATE",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies]).await?;
+    let mut found = HashMap::new();
+    for row in rows {
+        let key = keys.iter().find(|key| {
+            key.0 == row.get::<_, Uuid>(0) && key.1.code() == row.get::<_, &str>(1).trim_end()
+        });
+        if let Some(key) = key {
+            let credit = Credit { account: row.get(2), balance: row.get(3), used: Decimal::ZERO };
+            found.insert(*key, credit);
+        }
+    }
+    Ok(found)
+}
+
+/// Locks the number series rows of `keys`, given in key order, and reads their last number
+/// and issue instant. Series without a row are left out.
+async fn lock_series(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[SeriesKey],
+) -> Result<HashMap<SeriesKey, (i64, DateTime<Utc>)>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let issuers: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
+    let names: Vec<&str> = keys.iter().map(|key| key.1.as_str()).collect();
+    let years: Vec<i32> = keys.iter().map(|key| key.2).collect();
+    let statement = client
+        .prepare_cached(
+            "SELECT n.issuer_id, n.series, n.year, n.last_number, n.last_issued_at \
+             FROM number_series n \
+             WHERE n.tenant_id = $1 AND (n.issuer_id, n.series, n.year) IN \
+                   (SELECT * FROM unnest($2::uuid[], $3::text[], $4::int[])) \
+             ORDER BY n.issuer_id, n.series, n.year FOR UPDATE",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&tenant_id, &issuers, &names, &years]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| ((row.get(0), row.get(1), row.get(2)), (row.get(3), row.get(4))))
+        .collect())
+}
+
+/// Creates the partner revenue rows of `keys` that are missing, then locks all of them, in
+/// key order, and reads them.
+async fn lock_revenue(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[RevenueKey],
+) -> Result<HashMap<RevenueKey, Decimal>, Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let partners: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
+    let years: Vec<i32> = keys.iter().map(|key| key.1).collect();
+    let currencies: Vec<&str> = keys.iter().map(|key| key.2.code()).collect();
+    let (create, lock) = tokio::try_join!(
+        client.prepare_cached(
+            "INSERT INTO partner_year_revenue (tenant_id, partner_id, year, currency, net_revenue) \
+             SELECT $1, k.partner_id, k.year, k.currency, 0 \
+             FROM unnest($2::uuid[], $3::int[], $4::text[]) AS k (partner_id, year, currency) \
+             ON CONFLICT DO NOTHING"
+        ),
+        client.prepare_cached(
+            "SELECT r.partner_id, r.year, r.currency, r.net_revenue FROM partner_year_revenue r \
+             WHERE r.tenant_id = $1 AND (r.partner_id, r.year, r.currency) IN \
+                   (SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[])) \
+             ORDER BY r.partner_id, r.year, r.currency FOR UPDATE"
+        ),
+    )?;
+    let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &partners, &years, &currencies];
+    let (_, rows) =
+        tokio::try_join!(client.execute(&create, &params), client.query(&lock, &params))?;
+    let mut found = HashMap::new();
+    for row in rows {
+        let key = keys.iter().find(|key| {
+            key.0 == row.get::<_, Uuid>(0)
+                && key.1 == row.get::<_, i32>(1)
+                && key.2.code() == row.get::<_, &str>(2)
+        });
+        if let Some(key) = key {
+            found.insert(*key, row.get(3));
+        }
+    }
+    Ok(found)
+}
+
+/// First days of the tenant's closed periods.
+async fn closed_periods(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+) -> Result<HashSet<NaiveDate>, Error> {
+    let statement =
+        client.prepare_cached("SELECT starts_on FROM fiscal_periods WHERE tenant_id = $1").await?;
+    let rows = client.query(&statement, &[&tenant_id]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
