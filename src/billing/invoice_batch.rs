@@ -452,7 +452,8 @@ impl InvoiceBatch {
                 "UPDATE partner_year_revenue r SET net_revenue = r.net_revenue + u.added \
                  FROM unnest($2::uuid[], $3::int[], $4::text[], $5::numeric[]) \
                      AS u (partner_id, year, currency, added) \
-                 WHERE r.tenant_id = $1 AND r.partner_id = u.partner_id AND r.year = u.year \
+                 WHERE r.tenant_id = $1 AND r.partner_id = ANY($2) \
+                   AND r.partner_id = u.partner_id AND r.year = u.year \
                    AND r.currency = u.currency",
             )
             .await?;
@@ -479,8 +480,8 @@ impl InvoiceBatch {
             .prepare_cached(
                 "UPDATE contract_accounts c SET credit_balance = c.credit_balance - u.used \
                  FROM unnest($2::uuid[], $3::text[], $4::numeric[]) AS u (party_id, currency, used) \
-                 WHERE c.tenant_id = $1 AND c.party_id = u.party_id AND c.currency = u.currency \
-                   AND c.purpose = 'customer_credit'",
+                 WHERE c.tenant_id = $1 AND c.party_id = ANY($2) AND c.party_id = u.party_id \
+                   AND c.currency = u.currency AND c.purpose = 'customer_credit'",
             )
             .await?;
         let params: [&(dyn ToSql + Sync); 4] = [&self.tenant_id, &customers, &currencies, &amounts];
@@ -500,7 +501,8 @@ const WRITE_SERIES: &str = "\
         UPDATE number_series n SET last_number = s.last_number, \
             last_issued_at = s.last_issued_at \
         FROM series s \
-        WHERE s.stored AND n.tenant_id = $1 AND n.issuer_id = s.issuer_id \
+        WHERE s.stored AND n.tenant_id = $1 AND n.issuer_id = ANY($2) \
+          AND n.issuer_id = s.issuer_id \
           AND n.series = s.series AND n.year = s.year \
         RETURNING 1 \
     ), inserted AS ( \
@@ -526,18 +528,16 @@ async fn find_contract_accounts(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
+    // Every account of the parties is read and the keys are picked here: a list of party
+    // ids keeps Postgres on the primary key index at any table size.
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
-    let purposes: Vec<&str> = keys.iter().map(|key| key.2.as_str()).collect();
     let statement = client
         .prepare_cached(
-            "SELECT c.party_id, c.currency, c.purpose, c.account_code \
-             FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k (party_id, currency, purpose) \
-             JOIN contract_accounts c ON c.tenant_id = $1 AND c.party_id = k.party_id \
-              AND c.currency = k.currency AND c.purpose = k.purpose",
+            "SELECT party_id, currency, purpose, account_code FROM contract_accounts \
+             WHERE tenant_id = $1 AND party_id = ANY($2)",
         )
         .await?;
-    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies, &purposes]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties]).await?;
     let mut found = HashMap::new();
     for row in rows {
         let key = keys.iter().find(|key| {
@@ -562,18 +562,16 @@ async fn lock_credits(
         return Ok(HashMap::new());
     }
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
+    let wanted: Vec<String> = keys.iter().map(|(id, currency)| format!("{id}{currency}")).collect();
     let statement = client
         .prepare_cached(
-            "SELECT c.party_id, c.currency, c.account_code, c.credit_balance \
-             FROM contract_accounts c \
-             WHERE c.tenant_id = $1 AND c.purpose = 'customer_credit' \
-               AND (c.party_id, c.currency) IN \
-                   (SELECT * FROM unnest($2::uuid[], $3::text[])) \
-             ORDER BY c.party_id, c.currency FOR UPDATE",
+            "SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
+             WHERE tenant_id = $1 AND party_id = ANY($2) AND purpose = 'customer_credit' \
+               AND party_id::text || currency = ANY($3) \
+             ORDER BY party_id, currency FOR UPDATE",
         )
         .await?;
-    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties, &wanted]).await?;
     let mut found = HashMap::new();
     for row in rows {
         let key = keys.iter().find(|key| {
@@ -598,18 +596,17 @@ async fn lock_series(
         return Ok(HashMap::new());
     }
     let issuers: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let names: Vec<&str> = keys.iter().map(|key| key.1.as_str()).collect();
-    let years: Vec<i32> = keys.iter().map(|key| key.2).collect();
+    let wanted: Vec<String> =
+        keys.iter().map(|(issuer, series, year)| format!("{issuer}/{series}/{year}")).collect();
     let statement = client
         .prepare_cached(
-            "SELECT n.issuer_id, n.series, n.year, n.last_number, n.last_issued_at \
-             FROM number_series n \
-             WHERE n.tenant_id = $1 AND (n.issuer_id, n.series, n.year) IN \
-                   (SELECT * FROM unnest($2::uuid[], $3::text[], $4::int[])) \
-             ORDER BY n.issuer_id, n.series, n.year FOR UPDATE",
+            "SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
+             WHERE tenant_id = $1 AND issuer_id = ANY($2) \
+               AND issuer_id::text || '/' || series || '/' || year = ANY($3) \
+             ORDER BY issuer_id, series, year FOR UPDATE",
         )
         .await?;
-    let rows = client.query(&statement, &[&tenant_id, &issuers, &names, &years]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &issuers, &wanted]).await?;
     Ok(rows
         .iter()
         .map(|row| ((row.get(0), row.get(1), row.get(2)), (row.get(3), row.get(4))))
@@ -637,15 +634,20 @@ async fn lock_revenue(
              ON CONFLICT DO NOTHING"
         ),
         client.prepare_cached(
-            "SELECT r.partner_id, r.year, r.currency, r.net_revenue FROM partner_year_revenue r \
-             WHERE r.tenant_id = $1 AND (r.partner_id, r.year, r.currency) IN \
-                   (SELECT * FROM unnest($2::uuid[], $3::int[], $4::text[])) \
-             ORDER BY r.partner_id, r.year, r.currency FOR UPDATE"
+            "SELECT partner_id, year, currency, net_revenue FROM partner_year_revenue \
+             WHERE tenant_id = $1 AND partner_id = ANY($2) \
+               AND partner_id::text || '/' || year || '/' || currency = ANY($3) \
+             ORDER BY partner_id, year, currency FOR UPDATE"
         ),
     )?;
+    let wanted: Vec<String> = keys
+        .iter()
+        .map(|(partner, year, currency)| format!("{partner}/{year}/{currency}"))
+        .collect();
     let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &partners, &years, &currencies];
+    let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_id, &partners, &wanted];
     let (_, rows) =
-        tokio::try_join!(client.execute(&create, &params), client.query(&lock, &params))?;
+        tokio::try_join!(client.execute(&create, &params), client.query(&lock, &lock_params))?;
     let mut found = HashMap::new();
     for row in rows {
         let key = keys.iter().find(|key| {

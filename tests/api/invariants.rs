@@ -1,6 +1,7 @@
 //! The journal's invariants as Postgres enforces them against raw SQL, per role.
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -303,4 +304,72 @@ async fn trigger_plans_use_indexes_when_empty() {
     let accounts_scans = seq_scans(&client, "accounts").await - accounts_before;
     assert!(entries_scans < 5, "{entries_scans} scans of journal_entries for 40 entries");
     assert!(accounts_scans < 5, "{accounts_scans} scans of accounts for 40 entries");
+}
+
+const INSERT_ENTRIES: &str = include_str!("../../src/ledger/sql/insert_entries.sql");
+
+/// Rows of `table` fetched through its indexes so far.
+async fn index_fetches(client: &deadpool_postgres::Object, table: &str) -> i64 {
+    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
+    client.execute("SELECT 1", &[]).await.unwrap();
+    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+    let row = client
+        .query_one("SELECT idx_tup_fetch FROM pg_stat_user_tables WHERE relname = $1", &[&table])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+/// Posts fifty entries of four lines with one statement, as a batch of invoices posts them.
+async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, statement: usize) {
+    let codes = ["cash_clearing.EUR", "bank.EUR", "suspense.EUR", "commission_revenue.EUR"];
+    let amounts = [dec!(3.00), dec!(2.00), dec!(-1.00), dec!(-4.00)];
+    let day = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    let ids: Vec<Uuid> = (0..50).map(|_| Uuid::now_v7()).collect();
+    let keys: Vec<String> = (0..50).map(|n| format!("bulk-{statement}-{n}")).collect();
+    let line_entries: Vec<Uuid> = ids.iter().flat_map(|id| [*id; 4]).collect();
+    let line_numbers: Vec<i16> = (0..50).flat_map(|_| 1..=4).collect();
+    let accounts: Vec<&str> = (0..50).flat_map(|_| codes).collect();
+    let line_amounts: Vec<Decimal> = (0..50).flat_map(|_| amounts).collect();
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &tenant_id,
+        &ids,
+        &vec![day; 50],
+        &vec!["bulk"; 50],
+        &keys,
+        &line_entries,
+        &line_numbers,
+        &accounts,
+        &vec!["EUR"; 200],
+        &line_amounts,
+        &vec![None::<&str>; 200],
+    ];
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+    let inserted: i64 = tx.query_one(INSERT_ENTRIES, &params).await.unwrap().get(0);
+    assert_eq!(inserted, 50);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn trigger_looks_up_each_entry_of_a_large_insert() {
+    let app = TestApp::spawn().await;
+    // One connection posts every statement, so the trigger keeps the plans it makes.
+    let mut client = app.sql().await;
+    let admin = app.sql().await;
+    for statement in 0..20 {
+        post_fifty(&mut client, app.tenant_id, statement).await;
+        if statement == 4 {
+            // Autovacuum analyzes the tables as they grow, and the trigger plans again with
+            // the statistics of a small journal.
+            admin.batch_execute("ANALYZE journal_entries, journal_lines, accounts").await.unwrap();
+        }
+    }
+    let before = index_fetches(&client, "journal_entries").await;
+    post_fifty(&mut client, app.tenant_id, 20).await;
+    let fetched = index_fetches(&client, "journal_entries").await - before;
+
+    // Looking up each line's entry fetches a few rows per line; reading the whole journal
+    // would fetch its 1,000 entries.
+    assert!(fetched < 1000, "{fetched} journal entries fetched to post 50");
 }
