@@ -1,6 +1,6 @@
-//! Posts a scenario through the HTTP API: parties first, then each day's invoices, payments
-//! and credit notes with bounded concurrency, then the month's commission statements and the
-//! month-end payout run.
+//! Posts a scenario through the HTTP API: parties first, then each day's invoices in batches,
+//! its payments and credit notes with bounded concurrency, then the month's commission
+//! statements and the month-end payout run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::NaiveDate;
-use futures::channel::oneshot;
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use super::client::ApiClient;
 use super::requests::{self, CreditRequest};
 use super::scenario::{CreditScope, Invoice, PaymentAmount, PlatformRole, Scenario};
 use crate::money::{Currency, Rounding};
+
+/// Invoices sent in one `POST /v1/batches`.
+const INVOICES_PER_BATCH: usize = 250;
 
 /// Counts of the documents one run posted.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,8 @@ pub struct Posted {
     /// and taxes them as consumers.
     pub failed_vat_ids: u64,
     pub elapsed: Duration,
+    /// Wall time spent posting each kind of document.
+    pub phases: BTreeMap<&'static str, Duration>,
 }
 
 impl Posted {
@@ -107,14 +109,17 @@ pub async fn post_scenario(
         invoices: Mutex::new(HashMap::new()),
         posted: Mutex::new(Posted::default()),
     };
+    let started_parties = Instant::now();
     run.post_parties().await?;
+    let parties_took = started_parties.elapsed();
     for day in days(scenario) {
         run.post_day(day).await?;
     }
-    run.post_commission_statements().await?;
-    run.post_payout_run().await?;
+    run.timed("commission statements", run.post_commission_statements()).await?;
+    run.timed("payout runs", run.post_payout_run()).await?;
     let mut posted = run.posted.into_inner().map_err(|_| anyhow!("a posting task panicked"))?;
     posted.elapsed = started.elapsed();
+    posted.phases.insert("parties", parties_took);
     Ok(posted)
 }
 
@@ -133,6 +138,16 @@ impl Run<'_> {
             *posted.documents.entry(kind).or_default() += 1;
         }
         self.progress.inc(1);
+    }
+
+    /// Runs `phase` and adds its wall time to `kind`'s.
+    async fn timed<T>(&self, kind: &'static str, phase: impl std::future::Future<Output = T>) -> T {
+        let started = Instant::now();
+        let output = phase.await;
+        if let Ok(mut posted) = self.posted.lock() {
+            *posted.phases.entry(kind).or_default() += started.elapsed();
+        }
+        output
     }
 
     fn skip(&self, kind: &'static str) {
@@ -216,7 +231,7 @@ impl Run<'_> {
         self.progress.set_message(format!("{day}"));
         let invoices: Vec<&Invoice> =
             self.scenario.invoices.iter().filter(|i| i.issued_at.date_naive() == day).collect();
-        self.post_invoices_in_order(&invoices).await?;
+        self.timed("invoices", self.post_invoices_in_order(&invoices)).await?;
         let payments: Vec<(&Invoice, usize)> = self
             .scenario
             .invoices
@@ -224,7 +239,8 @@ impl Run<'_> {
             .flat_map(|i| (0..i.payments.len()).map(move |n| (i, n)))
             .filter(|(i, n)| i.payments[*n].at.date_naive() == day)
             .collect();
-        self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n)).await?;
+        let payments = self.for_each(payments, |(invoice, n)| self.post_payment(invoice, n));
+        self.timed("payments", payments).await?;
         // Credit notes are numbered in their issuer's series, in order of issue: one issuer's
         // credits go one at a time, different issuers' at once.
         let mut credits: Vec<&Invoice> = self
@@ -238,13 +254,13 @@ impl Run<'_> {
         for invoice in credits {
             by_issuer.entry(self.issuer_key(invoice)).or_default().push(invoice);
         }
-        self.for_each(by_issuer.into_values().collect(), |credits| async move {
+        let credits = self.for_each(by_issuer.into_values().collect(), |credits| async move {
             for invoice in credits {
                 self.post_credit(invoice).await?;
             }
             Ok(())
-        })
-        .await
+        });
+        self.timed("credit notes", credits).await
     }
 
     /// Returns the scenario key of the party that issues `invoice` and its credit notes: the
@@ -261,41 +277,51 @@ impl Run<'_> {
         }
     }
 
-    /// Posts `invoices` (in issue order) with bounded concurrency, each one after the previous
-    /// invoice of its partner and of its customer. Numbers follow issue instants within a
-    /// partner's series, and a customer's unapplied credit goes to its next invoice, so both
-    /// orders keep the books the same on every run.
+    /// Posts `invoices` (in issue order) through `POST /v1/batches`, one batch after the other.
+    /// A batch prices its invoices in order, so numbers follow issue instants within a
+    /// partner's series and a customer's unapplied credit goes to its next invoice, and the
+    /// books are the same on every run.
     async fn post_invoices_in_order(&self, invoices: &[&Invoice]) -> anyhow::Result<()> {
-        let permits = Semaphore::new(self.concurrency);
-        let mut senders = Vec::with_capacity(invoices.len());
-        let mut done = Vec::with_capacity(invoices.len());
-        for _ in invoices {
-            let (sender, receiver) = oneshot::channel::<()>();
-            senders.push(sender);
-            done.push(receiver.shared());
-        }
-        let mut last_of: HashMap<&str, usize> = HashMap::new();
-        let mut tasks = FuturesUnordered::new();
-        for (index, (invoice, sender)) in invoices.iter().zip(senders).enumerate() {
-            let after: Vec<_> = [invoice.partner.as_str(), invoice.customer.as_str()]
-                .into_iter()
-                .filter_map(|key| last_of.insert(key, index))
-                .map(|previous| done[previous].clone())
-                .collect();
-            let permits = &permits;
-            tasks.push(async move {
-                for previous in after {
-                    // A predecessor that failed reports its own error; this one waits no longer.
-                    let _ = previous.await;
+        for chunk in invoices.chunks(INVOICES_PER_BATCH) {
+            let mut documents = Vec::with_capacity(chunk.len());
+            let mut customers = Vec::with_capacity(chunk.len());
+            for invoice in chunk {
+                let customer_id = self.party(&invoice.customer)?;
+                let partner_id = self.party(&invoice.partner)?;
+                let body = requests::invoice(self.scenario, invoice, customer_id, partner_id);
+                documents.push(serde_json::json!({
+                    "type": "invoice",
+                    "idempotency_key": format!("demo-{}", invoice.key),
+                    "body": body,
+                }));
+                customers.push(customer_id);
+            }
+            let first = &chunk[0].key;
+            let batch = serde_json::json!({ "documents": documents });
+            let response =
+                self.client.post("/v1/batches", &format!("demo-batch-{first}"), &batch).await?;
+            let results = response["results"]
+                .as_array()
+                .ok_or_else(|| anyhow!("the batch from invoice {first} has no results"))?;
+            if results.len() != chunk.len() {
+                return Err(anyhow!(
+                    "the batch from invoice {first} has {} results",
+                    results.len()
+                ));
+            }
+            for ((invoice, customer_id), result) in chunk.iter().zip(customers).zip(results) {
+                if result["status"] != 201 {
+                    let (status, body) = (&result["status"], &result["body"]);
+                    return Err(anyhow!("invoice {} was rejected: {status} {body}", invoice.key));
                 }
-                let _permit = permits.acquire().await?;
-                self.post_invoice(invoice).await?;
-                let _ = sender.send(());
-                anyhow::Ok(())
-            });
-        }
-        while let Some(result) = tasks.next().await {
-            result?;
+                let stored = stored_invoice(&result["body"], customer_id)
+                    .with_context(|| format!("invoice {}", invoice.key))?;
+                self.invoices
+                    .lock()
+                    .map_err(|_| anyhow!("lock poisoned"))?
+                    .insert(invoice.key.clone(), stored);
+                self.count("invoices");
+            }
         }
         Ok(())
     }
@@ -310,22 +336,6 @@ impl Run<'_> {
             .buffer_unordered(self.concurrency)
             .try_collect()
             .await
-    }
-
-    async fn post_invoice(&self, invoice: &Invoice) -> anyhow::Result<()> {
-        let customer_id = self.party(&invoice.customer)?;
-        let partner_id = self.party(&invoice.partner)?;
-        let body = requests::invoice(self.scenario, invoice, customer_id, partner_id);
-        let response =
-            self.client.post("/v1/invoices", &format!("demo-{}", invoice.key), &body).await?;
-        let stored = stored_invoice(&response, customer_id)
-            .with_context(|| format!("invoice {}", invoice.key))?;
-        self.invoices
-            .lock()
-            .map_err(|_| anyhow!("lock poisoned"))?
-            .insert(invoice.key.clone(), stored);
-        self.count("invoices");
-        Ok(())
     }
 
     fn stored(&self, key: &str) -> anyhow::Result<Stored> {

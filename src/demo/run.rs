@@ -164,6 +164,12 @@ fn print_summary(posted: &Posted, reports_took: Duration) {
         posted.total() as f64 / seconds.max(0.001),
         kinds.join(", ")
     );
+    let phases: Vec<String> = posted
+        .phases
+        .iter()
+        .map(|(kind, took)| format!("{kind} {:.1} s", took.as_secs_f64()))
+        .collect();
+    println!("Time by kind: {}.", phases.join(", "));
     for (kind, n) in &posted.skipped {
         println!("Skipped {n} {kind} with nothing left to pay.");
     }
