@@ -2,11 +2,11 @@
 //!
 //! An [`InvoiceBatch`] reads the parties, contract accounts, customer credit, number series and
 //! partner revenue its invoices need with one query per table, and keeps them until the
-//! transaction ends. The rows it will change (number series, credit, partner revenue) are
-//! locked in key order when they are read, so two batches never wait for each other in a
-//! cycle, and their new values are kept in memory while invoices are priced. `flush` then
-//! writes every invoice with one multi-row statement per table. A single invoice is a batch
-//! of one, so both take the same path.
+//! transaction ends. It locks the rows it will change (number series, credit, partner revenue)
+//! in key order when it reads them, so two batches never wait for each other in a cycle. Their
+//! new values stay in memory while invoices are priced. `flush` then writes every invoice with
+//! one multi-row statement per table. A single invoice is a batch of one, so both take the
+//! same path.
 
 use std::collections::{HashMap, HashSet};
 
@@ -46,8 +46,8 @@ struct Series {
     last_issued_at: Option<DateTime<Utc>>,
     /// Whether the series has a row; a new series is inserted by `flush`.
     stored: bool,
-    /// Numbers taken by this batch.
-    taken: i64,
+    /// Numbers this batch took and has not written yet.
+    numbers_taken: i64,
 }
 
 /// A partner's locked revenue of a year, with what this batch added to it.
@@ -57,7 +57,7 @@ struct Revenue {
     added: Decimal,
 }
 
-/// What one accepted invoice changes in the batch's locked rows.
+/// Changes that one accepted invoice makes to the batch's locked rows.
 pub struct Effects {
     pub series: SeriesKey,
     pub issued_at: DateTime<Utc>,
@@ -256,9 +256,11 @@ impl InvoiceBatch {
                     last_number,
                     last_issued_at: Some(last_issued_at),
                     stored: true,
-                    taken: 0,
+                    numbers_taken: 0,
                 },
-                None => Series { last_number: 0, last_issued_at: None, stored: false, taken: 0 },
+                None => {
+                    Series { last_number: 0, last_issued_at: None, stored: false, numbers_taken: 0 }
+                }
             };
             self.series.insert(key, state);
         }
@@ -269,7 +271,8 @@ impl InvoiceBatch {
         Ok(())
     }
 
-    /// Whether the commission of a sale whose parties are known is tiered, and its issuer.
+    /// Returns whether the commission of a sale is tiered, and its issuer, once its parties
+    /// are read.
     fn sale_terms(&self, new: &NewInvoice) -> Option<(bool, &Party)> {
         let seller = self.party(new.seller_id)?;
         let platform = self.platform()?;
@@ -281,12 +284,12 @@ impl InvoiceBatch {
         Some((agreement.commission_tiers.len() > 1, issuer))
     }
 
-    /// A party read by `load`; `None` when the tenant has none with this id.
+    /// Returns a party read by `load`, or `None` when the tenant has none with this id.
     pub fn party(&self, id: Uuid) -> Option<&Party> {
         self.parties.get(&id).and_then(Option::as_ref)
     }
 
-    /// The party `id` in `role`, or `unknown_party` naming `field`.
+    /// Returns the party `id` in `role`, or `unknown_party` naming `field`.
     pub fn party_in_role(&self, id: Uuid, role: PartyRole, field: &str) -> Result<Party, Error> {
         parties::with_role(self.party(id), id, role, field)
     }
@@ -335,18 +338,18 @@ impl InvoiceBatch {
         Ok(codes)
     }
 
-    /// The customer's credit account with its unapplied balance, if it has one.
+    /// Returns the customer's credit account with its unapplied balance, if it has one.
     pub fn credit(&self, customer_id: Uuid, currency: Currency) -> Option<&Credit> {
         self.credits.get(&(customer_id, currency)).and_then(Option::as_ref)
     }
 
-    /// The partner's revenue of the year before the next invoice.
+    /// Returns the partner's revenue of the year before the next invoice.
     pub fn revenue(&self, key: &RevenueKey) -> Result<Decimal, Error> {
         self.revenue.get(key).map(|revenue| revenue.net).ok_or_else(|| not_locked("revenue"))
     }
 
-    /// The next number of a series for a document issued at `issued_at`, checked to come after
-    /// the series' last document. Nothing is taken until [`add`](Self::add).
+    /// Returns the next number of a series for a document issued at `issued_at`, checked to
+    /// come after the series' last document. Nothing is taken until [`add`](Self::add).
     pub fn next_number(&self, key: &SeriesKey, issued_at: DateTime<Utc>) -> Result<i64, Error> {
         numbering::check_not_future(issued_at)?;
         let series = self.series.get(key).ok_or_else(|| not_locked("number series"))?;
@@ -356,7 +359,7 @@ impl InvoiceBatch {
         Ok(series.last_number + 1)
     }
 
-    /// Whether an entry dated `date` falls in a closed period.
+    /// Returns whether an entry dated `date` falls in a closed period.
     pub fn period_closed(&self, date: NaiveDate) -> bool {
         let starts_on = PeriodId::containing(date).starts_on();
         self.closed_periods.as_ref().is_some_and(|closed| closed.contains(&starts_on))
@@ -367,7 +370,7 @@ impl InvoiceBatch {
     pub fn add(&mut self, invoice: PendingInvoice, effects: Effects) {
         if let Some(series) = self.series.get_mut(&effects.series) {
             series.last_number += 1;
-            series.taken += 1;
+            series.numbers_taken += 1;
             series.last_issued_at = Some(effects.issued_at);
         }
         if let Some((key, net)) = effects.revenue {
@@ -400,8 +403,8 @@ impl InvoiceBatch {
         written?;
         counters?;
         for series in self.series.values_mut() {
-            series.stored |= series.taken > 0;
-            series.taken = 0;
+            series.stored |= series.numbers_taken > 0;
+            series.numbers_taken = 0;
         }
         for revenue in self.revenue.values_mut() {
             revenue.added = Decimal::ZERO;
@@ -414,7 +417,7 @@ impl InvoiceBatch {
 
     async fn write_series(&self, tx: &Transaction<'_>) -> Result<(), Error> {
         let changed: Vec<(&SeriesKey, &Series)> =
-            self.series.iter().filter(|(_, series)| series.taken > 0).collect();
+            self.series.iter().filter(|(_, series)| series.numbers_taken > 0).collect();
         if changed.is_empty() {
             return Ok(());
         }
@@ -430,7 +433,9 @@ impl InvoiceBatch {
             [&self.tenant_id, &issuers, &names, &years, &numbers, &instants, &stored];
         let written = tx.execute(&statement, &params).await?;
         if written != changed.len() as u64 {
-            // Another kind of document opened one of the new series meanwhile.
+            // NOTE: a credit note or statement numbered in the same new series takes its number
+            // without the advisory lock; if it commits first, this write fails with a 500 for
+            // a single invoice, and a batch runs again one document at a time.
             let detail = format!("{written} of {} number series were written", changed.len());
             return Err(Error::internal(anyhow::anyhow!(detail)));
         }
@@ -515,8 +520,8 @@ const WRITE_SERIES: &str = "\
     ) \
     SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted";
 
-fn not_locked(what: &str) -> Error {
-    Error::internal(anyhow::anyhow!("the {what} of an invoice was not read before pricing"))
+fn not_locked(table: &str) -> Error {
+    Error::internal(anyhow::anyhow!("the {table} of an invoice was not read before pricing"))
 }
 
 /// Reads the contract accounts of `keys` that are open.
@@ -562,7 +567,8 @@ async fn lock_credits(
         return Ok(HashMap::new());
     }
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let wanted: Vec<String> = keys.iter().map(|(id, currency)| format!("{id}{currency}")).collect();
+    let key_texts: Vec<String> =
+        keys.iter().map(|(id, currency)| format!("{id}{currency}")).collect();
     let statement = client
         .prepare_cached(
             "SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
@@ -571,7 +577,7 @@ async fn lock_credits(
              ORDER BY party_id, currency FOR UPDATE",
         )
         .await?;
-    let rows = client.query(&statement, &[&tenant_id, &parties, &wanted]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties, &key_texts]).await?;
     let mut found = HashMap::new();
     for row in rows {
         let key = keys.iter().find(|key| {
@@ -596,7 +602,7 @@ async fn lock_series(
         return Ok(HashMap::new());
     }
     let issuers: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let wanted: Vec<String> =
+    let key_texts: Vec<String> =
         keys.iter().map(|(issuer, series, year)| format!("{issuer}/{series}/{year}")).collect();
     let statement = client
         .prepare_cached(
@@ -606,7 +612,7 @@ async fn lock_series(
              ORDER BY issuer_id, series, year FOR UPDATE",
         )
         .await?;
-    let rows = client.query(&statement, &[&tenant_id, &issuers, &wanted]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &issuers, &key_texts]).await?;
     Ok(rows
         .iter()
         .map(|row| ((row.get(0), row.get(1), row.get(2)), (row.get(3), row.get(4))))
@@ -640,12 +646,12 @@ async fn lock_revenue(
              ORDER BY partner_id, year, currency FOR UPDATE"
         ),
     )?;
-    let wanted: Vec<String> = keys
+    let key_texts: Vec<String> = keys
         .iter()
         .map(|(partner, year, currency)| format!("{partner}/{year}/{currency}"))
         .collect();
     let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &partners, &years, &currencies];
-    let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_id, &partners, &wanted];
+    let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_id, &partners, &key_texts];
     let (_, rows) =
         tokio::try_join!(client.execute(&create, &params), client.query(&lock, &lock_params))?;
     let mut found = HashMap::new();
@@ -662,7 +668,7 @@ async fn lock_revenue(
     Ok(found)
 }
 
-/// First days of the tenant's closed periods.
+/// Reads the first days of the tenant's closed periods.
 async fn closed_periods(
     client: &impl GenericClient,
     tenant_id: Uuid,

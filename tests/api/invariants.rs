@@ -352,7 +352,7 @@ async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, sta
 }
 
 #[tokio::test]
-async fn trigger_looks_up_each_entry_of_a_large_insert() {
+async fn bulk_insert_looks_up_entries_by_key() {
     let app = TestApp::spawn().await;
     // One connection posts every statement, so the trigger keeps the plans it makes.
     let mut client = app.sql().await;
