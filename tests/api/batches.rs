@@ -328,3 +328,30 @@ async fn repeated_key_in_one_batch_is_replayed() {
     assert_eq!(results[1]["body"], results[0]["body"]);
     assert_eq!(books.count("invoices").await, 1);
 }
+
+#[tokio::test]
+async fn batch_orders_series_at_stored_precision() {
+    // Both instants are stored as 10:00:00.000000, so they are equal once issued.
+    let instants = ["2026-07-01T10:00:00.000000500Z", "2026-07-01T10:00:00.000000100Z"];
+    let (alone, partner, customer) = shop().await;
+    for at in instants {
+        let response =
+            alone.post("/v1/invoices", &invoice_body(&customer, &partner, at, &["10.00"])).await;
+        assert_eq!(response.status, 201, "alone at {at}: {}", response.body);
+    }
+    let (together, partner, customer) = shop().await;
+    let documents: Vec<Value> = instants
+        .iter()
+        .enumerate()
+        .map(|(n, at)| {
+            document(&format!("p-{n}"), invoice_body(&customer, &partner, at, &["10.00"]))
+        })
+        .collect();
+
+    let response = post_batch(&together, documents).await;
+
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 201, "{}", results[0]["body"]);
+    assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
+    assert_eq!(results[1]["body"]["number"], "INV-2026-000002");
+}
