@@ -1,5 +1,7 @@
 //! `POST /v1/batches`: one result per document, each document under its own idempotency key.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
@@ -354,4 +356,55 @@ async fn batch_orders_series_at_stored_precision() {
     assert_eq!(results[0]["status"], 201, "{}", results[0]["body"]);
     assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
     assert_eq!(results[1]["body"]["number"], "INV-2026-000002");
+}
+
+#[tokio::test]
+async fn batch_locks_credit_after_revenue() {
+    let (books, partners, customers) = marketplace().await;
+    let tiered = &partners[1];
+    // The partner's revenue row of 2026 exists once it has sold in 2026.
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customers[1], tiered, "2026-10-02T09:00:00Z", &["10.00"]),
+        )
+        .await;
+    let tenant_id = books.app.tenant_id;
+    let partner_id = uuid::Uuid::parse_str(tiered).unwrap();
+    let customer_id = uuid::Uuid::parse_str(&customers[0]).unwrap();
+    let mut other = books.app.sql().await;
+    let other = other.transaction().await.unwrap();
+    // Another writer locks the partner's revenue and then the customer's credit, in the order
+    // a credit note that refunds to credit takes them.
+    other
+        .execute(
+            "UPDATE partner_year_revenue SET net_revenue = net_revenue \
+             WHERE tenant_id = $1 AND partner_id = $2",
+            &[&tenant_id, &partner_id],
+        )
+        .await
+        .unwrap();
+    let sale = invoice_body(&customers[0], tiered, "2026-10-03T09:00:00Z", &["20.00"]);
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let credit = other
+            .execute(
+                "UPDATE contract_accounts SET credit_balance = credit_balance \
+                 WHERE tenant_id = $1 AND party_id = $2 AND purpose = 'customer_credit'",
+                &[&tenant_id, &customer_id],
+            )
+            .await;
+        other.rollback().await.unwrap();
+        credit
+    };
+
+    let (response, credit) = tokio::join!(post_batch(&books, vec![document("d-1", sale)]), writer);
+
+    assert!(credit.is_ok(), "{credit:?}");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let result = &response.body["results"][0];
+    assert_eq!(result["status"], 201, "{}", result["body"]);
+    assert_eq!(result["body"]["paid_total"], "20.00");
+    assert_eq!(books.count("invoices").await, 3);
+    assert_eq!(balance_check_rows(&books).await, 0);
 }
