@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use subledger::config::ProviderOutage;
+use subledger::tax::provider::stub::RunningStub;
 
 use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
-use crate::helpers::Response;
+use crate::helpers::{Response, TestApp};
 
 /// Opens books with one Irish partner (agent, 10% commission) and one German consumer.
 async fn shop() -> (Books, String, String) {
@@ -356,6 +358,72 @@ async fn batch_orders_series_at_stored_precision() {
     assert_eq!(results[0]["status"], 201, "{}", results[0]["body"]);
     assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
     assert_eq!(results[1]["body"]["number"], "INV-2026-000002");
+}
+
+/// Opens books whose sales to a Seattle consumer are taxed by the provider stub at `stub`.
+async fn us_shop(stub: &RunningStub) -> (Books, String, String) {
+    let url = stub.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.tax_provider_url = Some(url);
+        config.tax_provider_timeout = Duration::from_millis(3000);
+        config.tax_provider_outage = ProviderOutage::Reject;
+    })
+    .await;
+    let german = json!({ "country": "DE", "time_zone": "Europe/Berlin" });
+    let seattle = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
+                          "time_zone": "America/Los_Angeles" });
+    let platform = json!({ "role": "platform", "name": "Platform", "business": true,
+                           "vat_id": "DE136695976", "domicile": german });
+    let partner = json!({
+        "role": "partner", "name": "Partner", "business": true, "domicile": german,
+        "agreement": {
+            "selling_role": "agent", "currencies": ["USD"],
+            "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
+            "commission_on_refund": "refunded", "payout_delay_days": 0,
+        },
+    });
+    let customer =
+        json!({ "role": "customer", "name": "Customer", "business": false, "domicile": seattle });
+    let books = Books { app, platform: String::new() };
+    let platform = books.create("/v1/parties", &platform).await["id"].as_str().unwrap().to_string();
+    let partner = books.create("/v1/parties", &partner).await["id"].as_str().unwrap().to_string();
+    let customer = books.create("/v1/parties", &customer).await["id"].as_str().unwrap().to_string();
+    (Books { platform, ..books }, partner, customer)
+}
+
+#[tokio::test]
+async fn period_closed_while_batch_is_priced() {
+    let stub = RunningStub::start().unwrap();
+    let (books, partner, customer) = us_shop(&stub).await;
+    let sale = |at: &str| {
+        let mut body = invoice_body(&customer, &partner, at, &["100.00"]);
+        body["currency"] = json!("USD");
+        body["lines"][0]["tax_code"] = json!("saas");
+        body
+    };
+    let documents = vec![
+        document("june", sale("2026-06-15T10:00:00Z")),
+        document("july", sale("2026-07-15T10:00:00Z")),
+    ];
+    stub.set_fault("slow", 800, Some(1)).await.unwrap();
+
+    // June closes while the batch waits for its first quotation.
+    let close = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        books.post("/v1/periods/2026-06/close", &json!({})).await
+    };
+    let (response, closed) = tokio::join!(post_batch(&books, documents), close);
+
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 422, "{}", results[0]["body"]);
+    assert_eq!(results[0]["body"]["code"], "period_closed");
+    assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
+    assert_eq!(books.count("invoices").await, 1);
+    let number = results[1]["body"]["number"].as_str().unwrap().to_string();
+    assert_eq!(stub.recorded_invoices().await.unwrap(), vec![number]);
+    assert_eq!(balance_check_rows(&books).await, 0);
 }
 
 #[tokio::test]
