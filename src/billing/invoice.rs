@@ -325,7 +325,9 @@ pub async fn issue(
     let invoice = issued(&new, &stored, &checked.lines, entry_id);
     let effects = Effects {
         series: series_key,
-        issued_at: new.issued_at,
+        // The series keeps the instant as stored, so the next invoice of the batch is checked
+        // against what a later request would read back.
+        issued_at: as_stored(new.issued_at),
         revenue,
         credit: (credit_applied > Decimal::ZERO)
             .then_some(((new.customer_id, checked.currency), credit_applied)),

@@ -103,8 +103,13 @@ impl InvoiceBatch {
         self.tenant_id
     }
 
-    /// Reads and locks what `invoices` need and the batch does not hold yet, in at most three
-    /// round trips. Invoices with faults are read for as far as they go; pricing rejects them.
+    /// Reads and locks what `invoices` need and the batch does not hold yet, in three round
+    /// trips, plus one per number series without a row and one to read those series again.
+    /// Invoices with faults are read for as far as they go; pricing rejects them.
+    ///
+    /// Customer credit is locked last. A credit note locks the partner's revenue before the
+    /// customer's credit, so an invoice that took them the other way round could deadlock
+    /// with it.
     pub async fn load(
         &mut self,
         tx: &Transaction<'_>,
@@ -172,11 +177,10 @@ impl InvoiceBatch {
                 None => closed_periods(tx, tenant_id).await.map(Some),
             }
         };
-        let (found, platform, contract, credits, revenue_accounts, closed) = tokio::try_join!(
+        let (found, platform, contract, revenue_accounts, closed) = tokio::try_join!(
             parties,
             platform,
             find_contract_accounts(tx, tenant_id, &account_keys),
-            lock_credits(tx, tenant_id, &credit_keys),
             revenue_accounts,
             closed,
         )?;
@@ -190,14 +194,17 @@ impl InvoiceBatch {
         for key in account_keys {
             self.contract_accounts.insert(key, contract.get(&key).cloned());
         }
-        for key in credit_keys {
-            self.credits.insert(key, credits.get(&key).cloned());
-        }
         self.platform_accounts.extend(revenue_accounts);
         if let Some(closed) = closed {
             self.closed_periods = Some(closed);
         }
-        self.lock_counters(tx, &sales).await
+        self.lock_counters(tx, &sales).await?;
+
+        let credits = lock_credits(tx, tenant_id, &credit_keys).await?;
+        for key in credit_keys {
+            self.credits.insert(key, credits.get(&key).cloned());
+        }
+        Ok(())
     }
 
     /// Locks the number series and partner revenue rows of `sales`, in key order.

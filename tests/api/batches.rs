@@ -1,9 +1,13 @@
 //! `POST /v1/batches`: one result per document, each document under its own idempotency key.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
+use subledger::config::ProviderOutage;
+use subledger::tax::provider::stub::RunningStub;
 
 use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
-use crate::helpers::Response;
+use crate::helpers::{Response, TestApp};
 
 /// Opens books with one Irish partner (agent, 10% commission) and one German consumer.
 async fn shop() -> (Books, String, String) {
@@ -327,4 +331,148 @@ async fn repeated_key_in_one_batch_is_replayed() {
     assert_eq!(results[1]["replayed"], true);
     assert_eq!(results[1]["body"], results[0]["body"]);
     assert_eq!(books.count("invoices").await, 1);
+}
+
+#[tokio::test]
+async fn batch_orders_series_at_stored_precision() {
+    // Both instants are stored as 10:00:00.000000, so they are equal once issued.
+    let instants = ["2026-07-01T10:00:00.000000500Z", "2026-07-01T10:00:00.000000100Z"];
+    let (alone, partner, customer) = shop().await;
+    for at in instants {
+        let response =
+            alone.post("/v1/invoices", &invoice_body(&customer, &partner, at, &["10.00"])).await;
+        assert_eq!(response.status, 201, "alone at {at}: {}", response.body);
+    }
+    let (together, partner, customer) = shop().await;
+    let documents: Vec<Value> = instants
+        .iter()
+        .enumerate()
+        .map(|(n, at)| {
+            document(&format!("p-{n}"), invoice_body(&customer, &partner, at, &["10.00"]))
+        })
+        .collect();
+
+    let response = post_batch(&together, documents).await;
+
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 201, "{}", results[0]["body"]);
+    assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
+    assert_eq!(results[1]["body"]["number"], "INV-2026-000002");
+}
+
+/// Opens books whose sales to a Seattle consumer are taxed by the provider stub at `stub`.
+async fn us_shop(stub: &RunningStub) -> (Books, String, String) {
+    let url = stub.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.tax_provider_url = Some(url);
+        config.tax_provider_timeout = Duration::from_millis(3000);
+        config.tax_provider_outage = ProviderOutage::Reject;
+    })
+    .await;
+    let german = json!({ "country": "DE", "time_zone": "Europe/Berlin" });
+    let seattle = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
+                          "time_zone": "America/Los_Angeles" });
+    let platform = json!({ "role": "platform", "name": "Platform", "business": true,
+                           "vat_id": "DE136695976", "domicile": german });
+    let partner = json!({
+        "role": "partner", "name": "Partner", "business": true, "domicile": german,
+        "agreement": {
+            "selling_role": "agent", "currencies": ["USD"],
+            "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
+            "commission_on_refund": "refunded", "payout_delay_days": 0,
+        },
+    });
+    let customer =
+        json!({ "role": "customer", "name": "Customer", "business": false, "domicile": seattle });
+    let books = Books { app, platform: String::new() };
+    let platform = books.create("/v1/parties", &platform).await["id"].as_str().unwrap().to_string();
+    let partner = books.create("/v1/parties", &partner).await["id"].as_str().unwrap().to_string();
+    let customer = books.create("/v1/parties", &customer).await["id"].as_str().unwrap().to_string();
+    (Books { platform, ..books }, partner, customer)
+}
+
+#[tokio::test]
+async fn period_closed_while_batch_is_priced() {
+    let stub = RunningStub::start().unwrap();
+    let (books, partner, customer) = us_shop(&stub).await;
+    let sale = |at: &str| {
+        let mut body = invoice_body(&customer, &partner, at, &["100.00"]);
+        body["currency"] = json!("USD");
+        body["lines"][0]["tax_code"] = json!("saas");
+        body
+    };
+    let documents = vec![
+        document("june", sale("2026-06-15T10:00:00Z")),
+        document("july", sale("2026-07-15T10:00:00Z")),
+    ];
+    stub.set_fault("slow", 800, Some(1)).await.unwrap();
+
+    // June closes while the batch waits for its first quotation.
+    let close = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        books.post("/v1/periods/2026-06/close", &json!({})).await
+    };
+    let (response, closed) = tokio::join!(post_batch(&books, documents), close);
+
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 422, "{}", results[0]["body"]);
+    assert_eq!(results[0]["body"]["code"], "period_closed");
+    assert_eq!(results[1]["status"], 201, "{}", results[1]["body"]);
+    assert_eq!(books.count("invoices").await, 1);
+    let number = results[1]["body"]["number"].as_str().unwrap().to_string();
+    assert_eq!(stub.recorded_invoices().await.unwrap(), vec![number]);
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+#[tokio::test]
+async fn batch_locks_credit_after_revenue() {
+    let (books, partners, customers) = marketplace().await;
+    let tiered = &partners[1];
+    // The partner's revenue row of 2026 exists once it has sold in 2026.
+    books
+        .create(
+            "/v1/invoices",
+            &invoice_body(&customers[1], tiered, "2026-10-02T09:00:00Z", &["10.00"]),
+        )
+        .await;
+    let tenant_id = books.app.tenant_id;
+    let partner_id = uuid::Uuid::parse_str(tiered).unwrap();
+    let customer_id = uuid::Uuid::parse_str(&customers[0]).unwrap();
+    let mut other = books.app.sql().await;
+    let other = other.transaction().await.unwrap();
+    // Another writer locks the partner's revenue and then the customer's credit, in the order
+    // a credit note that refunds to credit takes them.
+    other
+        .execute(
+            "UPDATE partner_year_revenue SET net_revenue = net_revenue \
+             WHERE tenant_id = $1 AND partner_id = $2",
+            &[&tenant_id, &partner_id],
+        )
+        .await
+        .unwrap();
+    let sale = invoice_body(&customers[0], tiered, "2026-10-03T09:00:00Z", &["20.00"]);
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let credit = other
+            .execute(
+                "UPDATE contract_accounts SET credit_balance = credit_balance \
+                 WHERE tenant_id = $1 AND party_id = $2 AND purpose = 'customer_credit'",
+                &[&tenant_id, &customer_id],
+            )
+            .await;
+        other.rollback().await.unwrap();
+        credit
+    };
+
+    let (response, credit) = tokio::join!(post_batch(&books, vec![document("d-1", sale)]), writer);
+
+    assert!(credit.is_ok(), "{credit:?}");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let result = &response.body["results"][0];
+    assert_eq!(result["status"], 201, "{}", result["body"]);
+    assert_eq!(result["body"]["paid_total"], "20.00");
+    assert_eq!(books.count("invoices").await, 3);
+    assert_eq!(balance_check_rows(&books).await, 0);
 }
