@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::{post, web, HttpResponse};
+use deadpool_postgres::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -128,9 +129,10 @@ pub async fn create(
 /// Posts a batch of invoices with few statements: every invoice is priced against what the
 /// batch read and locked once, and all are written together at the end (see
 /// [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing. Returns
-/// `None`, with nothing written, when the batch must run one invoice at a time instead: when
-/// the writes fail together, when an invoice fails for another reason than a rejection, or
-/// when a concurrent request stored one of the keys first.
+/// `None`, with nothing written, when the batch must run one document at a time instead: on
+/// any database error (a deadlock, say, or the joint write failing), when an invoice fails for
+/// another reason than a rejection, or when a concurrent request stored one of the keys first.
+/// Fails only when no connection or transaction can be had.
 async fn post_invoices_together(
     state: &AppState,
     caller: &Caller,
@@ -139,8 +141,38 @@ async fn post_invoices_together(
 ) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
+    // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
+    let outcomes = match price_and_write(state, caller, &tx, documents, writes).await {
+        Ok(Some(outcomes)) => outcomes,
+        Ok(None) => {
+            let _ = tx.rollback().await;
+            return Ok(None);
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+            let _ = tx.rollback().await;
+            return Ok(None);
+        }
+    };
+    if let Err(error) = tx.commit().await {
+        tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+        return Ok(None);
+    }
+    Ok(Some(outcomes))
+}
+
+/// Prices the batch's invoices and writes them with their idempotency records in `tx`, and
+/// returns the result of each document, or `None` when the batch must run one document at a
+/// time (see [`post_invoices_together`]).
+async fn price_and_write(
+    state: &AppState,
+    caller: &Caller,
+    tx: &Transaction<'_>,
+    documents: &[BatchDocument],
+    writes: &[BatchWrite],
+) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let keys: Vec<&str> = writes.iter().map(|write| write.key.0.as_str()).collect();
-    let stored = idempotency::lookup_many(&tx, caller.tenant_id, &keys).await?;
+    let stored = idempotency::lookup_many(tx, caller.tenant_id, &keys).await?;
     let mut parsed: Vec<Option<Result<NewInvoice, Error>>> = documents
         .iter()
         .zip(writes)
@@ -150,7 +182,7 @@ async fn post_invoices_together(
         .collect();
     let mut batch = InvoiceBatch::new(caller.tenant_id);
     let valid: Vec<&NewInvoice> = parsed.iter().flatten().flatten().collect();
-    batch.load(&tx, &valid).await?;
+    batch.load(tx, &valid).await?;
 
     let mut outcomes = Vec::with_capacity(documents.len());
     // Responses of this batch, by key, for a key that comes again later in the batch.
@@ -178,7 +210,7 @@ async fn post_invoices_together(
             continue;
         }
         let result = match parsed[index].take() {
-            Some(Ok(new)) => invoice::issue(&mut batch, &tx, &state.tax, new).await,
+            Some(Ok(new)) => invoice::issue(&mut batch, tx, &state.tax, new).await,
             Some(Err(error)) => Err(error),
             None => Err(Error::internal(anyhow::anyhow!("batch document {index} not parsed"))),
         };
@@ -190,30 +222,20 @@ async fn post_invoices_together(
             Err(error) if error.is_rejection() => {
                 (error.code.status(), idempotency::without_nul(idempotency::problem_body(&error)))
             }
-            Err(error) => {
-                tracing::warn!(error = %error, "invoice batch falls back to one invoice at a time");
-                tx.rollback().await?;
-                return Ok(None);
-            }
+            Err(error) => return Err(error),
         };
         written.insert(key, records.len());
         outcomes.push(idempotency::outcome(write, status, body.clone(), false));
         records.push((write, status, body));
     }
-    if let Err(error) = batch.flush(&tx).await {
-        tracing::warn!(error = %error, "invoice batch falls back to one invoice at a time");
-        tx.rollback().await?;
-        return Ok(None);
-    }
+    batch.flush(tx).await?;
     let records: Vec<(&BatchWrite, u16, &Value)> =
         records.iter().map(|(write, status, body)| (*write, *status, body)).collect();
-    let inserted = idempotency::insert_records(&tx, caller, &records).await?;
+    let inserted = idempotency::insert_records(tx, caller, &records).await?;
     if inserted != records.len() as u64 {
         // A concurrent request with one of these keys committed first.
-        tx.rollback().await?;
         return Ok(None);
     }
-    tx.commit().await?;
     Ok(Some(outcomes))
 }
 

@@ -222,13 +222,16 @@ pub(super) async fn lookup_many(
         .collect())
 }
 
-/// Stores the responses of many writes with one statement; returns how many were stored; a
-/// key already stored is skipped.
+/// Stores the responses of many writes with one statement and returns how many were stored.
+/// A key already stored is skipped. Keys are inserted in sorted order, so two batches that
+/// share keys wait for each other instead of deadlocking.
 pub(super) async fn insert_records(
     client: &impl GenericClient,
     caller: &Caller,
     records: &[(&BatchWrite, u16, &Value)],
 ) -> Result<u64, Error> {
+    let mut records = records.to_vec();
+    records.sort_unstable_by(|a, b| a.0.key.0.cmp(&b.0.key.0));
     let keys: Vec<&str> = records.iter().map(|(write, _, _)| write.key.0.as_str()).collect();
     let hashes: Vec<&[u8]> =
         records.iter().map(|(write, _, _)| write.request_sha256.as_slice()).collect();
