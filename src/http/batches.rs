@@ -128,11 +128,11 @@ pub async fn create(
 
 /// Posts a batch of invoices with few statements: every invoice is priced against what the
 /// batch read and locked once, and all are written together at the end (see
-/// [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing. Returns
-/// `None`, with nothing written, when the batch must run one document at a time instead: on
-/// any database error (a deadlock, say, or the joint write failing), when an invoice fails for
-/// another reason than a rejection, or when a concurrent request stored one of the keys first.
-/// Fails only when no connection or transaction can be had.
+/// [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing.
+/// Returns `None`, with nothing written, when the batch must run one document at a time
+/// instead. That happens on any database error (a deadlock, say, or a failed joint write),
+/// when an invoice fails for another reason than a rejection, and when a concurrent request
+/// stored one of the keys first. Fails only when no connection or transaction can be had.
 async fn post_invoices_together(
     state: &AppState,
     caller: &Caller,
