@@ -38,7 +38,8 @@ enum Command {
         /// Scenario directory (default: fixtures/demo/full).
         #[arg(long)]
         scenario: Option<std::path::PathBuf>,
-        /// Requests in flight at once.
+        /// Requests in flight at once for parties, payments and credit notes (invoices go in
+        /// ordered batches, one request at a time).
         #[arg(long, default_value_t = 12)]
         concurrency: usize,
         /// Keep serving the API and the database after the reports, until Ctrl-C.
