@@ -56,7 +56,7 @@ pub enum PlatformAccount {
 }
 
 impl PlatformAccount {
-    /// The code of the ledger account in `currency`.
+    /// Returns the code of the ledger account in `currency`.
     pub fn code(&self, currency: Currency) -> Result<String, Error> {
         Ok(self.new_account(currency)?.code.as_str().to_string())
     }

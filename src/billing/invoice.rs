@@ -279,10 +279,7 @@ pub async fn issue(
     let checked = check(&new)?;
     batch.load(tx, &[&new]).await?;
     let sale = sale_parties(batch, tx, &new, checked.currency).await?;
-    let issuer = match sale.agreement.selling_role {
-        SellingRole::Agent => &sale.seller,
-        SellingRole::Supplier => &sale.platform,
-    };
+    let issuer = sale.agreement.selling_role.issuer(&sale.seller, &sale.platform);
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
 
     let id = Uuid::now_v7();

@@ -3,12 +3,12 @@
 //! An [`InvoiceBatch`] reads the parties, contract accounts, customer credit, number series and
 //! partner revenue its invoices need with one query per table, and keeps them until the
 //! transaction ends. It locks the rows it will change (number series, credit, partner revenue)
-//! in key order when it reads them, so two batches never wait for each other in a cycle. Their
+//! in key order when it reads them, so two batches do not deadlock on those rows. Their
 //! new values stay in memory while invoices are priced. `flush` then writes every invoice with
 //! one multi-row statement per table. A single invoice is a batch of one, so both take the
 //! same path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::accounts::{self, PlatformAccount, Purpose};
 use super::invoice::{self, NewInvoice, PendingInvoice};
 use super::numbering;
-use super::parties::{self, Party, PartyRole, SellingRole};
+use super::parties::{self, Party, PartyRole};
 use crate::error::Error;
 use crate::ledger::PeriodId;
 use crate::money::Currency;
@@ -118,40 +118,44 @@ impl InvoiceBatch {
         let tenant_id = self.tenant_id;
         let sales: Vec<(&NewInvoice, Option<Currency>)> =
             invoices.iter().map(|new| (*new, Currency::parse(&new.currency).ok())).collect();
-        let mut ids = Vec::new();
-        let mut locked = Vec::new();
-        let mut account_keys = Vec::new();
-        let mut credit_keys = Vec::new();
-        let mut currencies = Vec::new();
+        // Sets drop the keys that several invoices share, and ordered sets give the key order
+        // that rows are locked in.
+        let mut ids = BTreeSet::new();
+        let mut locked = BTreeSet::new();
+        let mut account_keys = HashSet::new();
+        let mut credit_keys = BTreeSet::new();
+        let mut currencies = BTreeSet::new();
         for (new, currency) in &sales {
             for id in [new.customer_id, new.seller_id] {
-                if !self.parties.contains_key(&id) && !ids.contains(&id) {
-                    ids.push(id);
+                if !self.parties.contains_key(&id) {
+                    ids.insert(id);
                 }
             }
-            if !self.locked_partners.contains(&new.seller_id) && !locked.contains(&new.seller_id) {
-                locked.push(new.seller_id);
+            if !self.locked_partners.contains(&new.seller_id) {
+                locked.insert(new.seller_id);
             }
             let Some(currency) = *currency else { continue };
             for key in [
                 (new.customer_id, currency, Purpose::Receivable),
                 (new.seller_id, currency, Purpose::Payable),
             ] {
-                if !self.contract_accounts.contains_key(&key) && !account_keys.contains(&key) {
-                    account_keys.push(key);
+                if !self.contract_accounts.contains_key(&key) {
+                    account_keys.insert(key);
                 }
             }
             let credit = (new.customer_id, currency);
-            if !self.credits.contains_key(&credit) && !credit_keys.contains(&credit) {
-                credit_keys.push(credit);
+            if !self.credits.contains_key(&credit) {
+                credit_keys.insert(credit);
             }
-            let revenue = PlatformAccount::CommissionRevenue.code(currency)?;
-            if !self.platform_accounts.contains(&revenue) && !currencies.contains(&currency) {
-                currencies.push(currency);
+            if !self.platform_accounts.contains(&PlatformAccount::CommissionRevenue.code(currency)?)
+            {
+                currencies.insert(currency);
             }
         }
-        locked.sort_unstable();
-        credit_keys.sort_unstable();
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let locked: Vec<Uuid> = locked.into_iter().collect();
+        let account_keys: Vec<(Uuid, Currency, Purpose)> = account_keys.into_iter().collect();
+        let credit_keys: Vec<(Uuid, Currency)> = credit_keys.into_iter().collect();
 
         let parties = async {
             if ids.is_empty() && locked.is_empty() {
@@ -213,8 +217,8 @@ impl InvoiceBatch {
         tx: &Transaction<'_>,
         sales: &[(&NewInvoice, Option<Currency>)],
     ) -> Result<(), Error> {
-        let mut series_keys = Vec::new();
-        let mut revenue_keys = Vec::new();
+        let mut series_keys = BTreeSet::new();
+        let mut revenue_keys = BTreeSet::new();
         for (new, currency) in sales {
             let Some((tiered, issuer)) = self.sale_terms(new) else { continue };
             let series = new.series.clone().unwrap_or_else(|| invoice::DEFAULT_SERIES.to_string());
@@ -223,19 +227,20 @@ impl InvoiceBatch {
             }
             let zone = issuer.time_zone();
             let key = (issuer.id, series, numbering::issue_year(new.issued_at, zone));
-            if !self.series.contains_key(&key) && !series_keys.contains(&key) {
-                series_keys.push(key);
+            if !self.series.contains_key(&key) {
+                series_keys.insert(key);
             }
             if let (true, Some(currency)) = (tiered, currency) {
                 let year = new.issued_at.with_timezone(&zone).date_naive().year();
                 let key = (new.seller_id, year, *currency);
-                if !self.revenue.contains_key(&key) && !revenue_keys.contains(&key) {
-                    revenue_keys.push(key);
+                if !self.revenue.contains_key(&key) {
+                    revenue_keys.insert(key);
                 }
             }
         }
-        series_keys.sort_unstable();
-        revenue_keys.sort_unstable();
+        let series_keys: Vec<SeriesKey> = series_keys.into_iter().collect();
+        let revenue_keys: Vec<RevenueKey> = revenue_keys.into_iter().collect();
+
         let tenant_id = self.tenant_id;
         let (series, revenue) = tokio::try_join!(
             lock_series(tx, tenant_id, &series_keys),
@@ -256,6 +261,7 @@ impl InvoiceBatch {
             let missing: Vec<SeriesKey> = missing.into_iter().cloned().collect();
             lock_series(tx, tenant_id, &missing).await?
         };
+
         for key in series_keys {
             let found = series.get(&key).or_else(|| created.get(&key)).cloned();
             let state = match found {
@@ -284,10 +290,7 @@ impl InvoiceBatch {
         let seller = self.party(new.seller_id)?;
         let platform = self.platform()?;
         let agreement = &seller.agreement_for_sale(platform, new.issued_at)?.agreement;
-        let issuer = match agreement.selling_role {
-            SellingRole::Agent => seller,
-            SellingRole::Supplier => platform,
-        };
+        let issuer = agreement.selling_role.issuer(seller, platform);
         Some((agreement.commission_tiers.len() > 1, issuer))
     }
 
@@ -314,11 +317,15 @@ impl InvoiceBatch {
         purpose: Purpose,
     ) -> Result<String, Error> {
         let key = (party_id, currency, purpose);
-        if let Some(Some(code)) = self.contract_accounts.get(&key) {
-            return Ok(code.clone());
-        }
-        let code =
-            accounts::contract_account(tx, self.tenant_id, party_id, currency, purpose).await?;
+        let tenant_id = self.tenant_id;
+        let code = match self.contract_accounts.get(&key) {
+            Some(Some(code)) => return Ok(code.clone()),
+            // `load` found no such account, so it is opened without looking again.
+            Some(None) => {
+                accounts::open_contract_account(tx, tenant_id, party_id, currency, purpose).await?
+            }
+            None => accounts::contract_account(tx, tenant_id, party_id, currency, purpose).await?,
+        };
         self.contract_accounts.insert(key, Some(code.clone()));
         Ok(code)
     }
@@ -441,7 +448,7 @@ impl InvoiceBatch {
         let written = tx.execute(&statement, &params).await?;
         if written != changed.len() as u64 {
             // NOTE: a credit note or statement numbered in the same new series takes its number
-            // without the advisory lock; if it commits first, this write fails with a 500 for
+            // without the advisory lock. If it commits first, this write fails with a 500 for
             // a single invoice, and a batch runs again one document at a time.
             let detail = format!("{written} of {} number series were written", changed.len());
             return Err(Error::internal(anyhow::anyhow!(detail)));
@@ -550,15 +557,13 @@ async fn find_contract_accounts(
         )
         .await?;
     let rows = client.query(&statement, &[&tenant_id, &parties]).await?;
+    let wanted: HashMap<(Uuid, &str, &str), &(Uuid, Currency, Purpose)> =
+        keys.iter().map(|key| ((key.0, key.1.code(), key.2.as_str()), key)).collect();
     let mut found = HashMap::new();
     for row in rows {
-        let key = keys.iter().find(|key| {
-            key.0 == row.get::<_, Uuid>(0)
-                && key.1.code() == row.get::<_, &str>(1)
-                && key.2.as_str() == row.get::<_, &str>(2)
-        });
-        if let Some(key) = key {
-            found.insert(*key, row.get(3));
+        let columns = (row.get(0), row.get::<_, &str>(1).trim_end(), row.get::<_, &str>(2));
+        if let Some(key) = wanted.get(&columns) {
+            found.insert(**key, row.get(3));
         }
     }
     Ok(found)
@@ -587,13 +592,10 @@ async fn lock_credits(
     let rows = client.query(&statement, &[&tenant_id, &parties, &key_texts]).await?;
     let mut found = HashMap::new();
     for row in rows {
-        let key = keys.iter().find(|key| {
-            key.0 == row.get::<_, Uuid>(0) && key.1.code() == row.get::<_, &str>(1).trim_end()
-        });
-        if let Some(key) = key {
-            let credit = Credit { account: row.get(2), balance: row.get(3), used: Decimal::ZERO };
-            found.insert(*key, credit);
-        }
+        // The query returns only the rows of `keys`.
+        let key = (row.get(0), Currency::parse(row.get::<_, &str>(1).trim_end())?);
+        let credit = Credit { account: row.get(2), balance: row.get(3), used: Decimal::ZERO };
+        found.insert(key, credit);
     }
     Ok(found)
 }
@@ -663,14 +665,9 @@ async fn lock_revenue(
         tokio::try_join!(client.execute(&create, &params), client.query(&lock, &lock_params))?;
     let mut found = HashMap::new();
     for row in rows {
-        let key = keys.iter().find(|key| {
-            key.0 == row.get::<_, Uuid>(0)
-                && key.1 == row.get::<_, i32>(1)
-                && key.2.code() == row.get::<_, &str>(2)
-        });
-        if let Some(key) = key {
-            found.insert(*key, row.get(3));
-        }
+        // The query returns only the rows of `keys`.
+        let currency = Currency::parse(row.get::<_, &str>(2).trim_end())?;
+        found.insert((row.get(0), row.get(1), currency), row.get(3));
     }
     Ok(found)
 }

@@ -74,7 +74,7 @@ pub fn check_not_future(issued_at: DateTime<Utc>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The error of a document dated before the last one of its series.
+/// Returns the error of a document dated before the last one of its series.
 pub fn issued_before_last(series: &str, issued_at: DateTime<Utc>) -> Error {
     Error::new(
         ErrorCode::IssuedBeforeSeriesLast,

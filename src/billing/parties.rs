@@ -69,6 +69,15 @@ pub enum SellingRole {
 }
 
 impl SellingRole {
+    /// Returns the party that issues the invoices of a sale in this role: the partner when the
+    /// platform sells as its agent, the platform when it is the supplier.
+    pub fn issuer<'a>(self, seller: &'a Party, platform: &'a Party) -> &'a Party {
+        match self {
+            SellingRole::Agent => seller,
+            SellingRole::Supplier => platform,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SellingRole::Agent => "agent",
@@ -298,7 +307,7 @@ impl Party {
         at: DateTime<Utc>,
     ) -> Option<&AgreementVersion> {
         let role = self.agreement_versions.first()?.selling_role;
-        let issuer = if role == SellingRole::Agent { self } else { platform };
+        let issuer = role.issuer(self, platform);
         self.agreement_on(at.with_timezone(&issuer.time_zone()).date_naive())
     }
 }
@@ -566,7 +575,7 @@ pub async fn find_platform(
     row.map(|row| party_from_row(&row)).transpose()
 }
 
-/// The error of a document posted before the tenant's platform party exists.
+/// Returns the error of a document posted before the tenant's platform party exists.
 pub fn platform_not_configured() -> Error {
     Error::new(
         ErrorCode::PlatformNotConfigured,

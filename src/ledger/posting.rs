@@ -338,7 +338,7 @@ impl LedgerFacts {
     }
 }
 
-/// The error of an entry dated in a closed period.
+/// Returns the error of an entry dated in a closed period.
 pub fn period_closed(effective_date: NaiveDate) -> Error {
     let period = PeriodId::containing(effective_date);
     Error::new(
@@ -448,6 +448,7 @@ pub async fn insert_entries(
             memos.push(line.memo.as_deref());
         }
     }
+
     let params: [&(dyn ToSql + Sync); 11] = [
         &tenant_id,
         &ids,

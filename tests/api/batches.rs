@@ -148,7 +148,7 @@ async fn batch_envelope_is_checked() {
 }
 
 /// Opens books with a flat agent, a tiered agent (15% up to 1,000.00, then 30%), a platform
-/// seller, and two customers; the first has 50.00 of credit from an overpayment.
+/// seller and two customers. The first customer has 50.00 of credit from an overpayment.
 async fn marketplace() -> (Books, Vec<String>, Vec<String>) {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let flat = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
@@ -166,8 +166,8 @@ async fn marketplace() -> (Books, Vec<String>, Vec<String>) {
     (books, vec![flat, tiered, supplier], vec![first, second])
 }
 
-/// The month's invoices of `marketplace`: credit used over three invoices, a tier crossed in
-/// the middle, two issuers' series, and one invoice dated before its series' last one.
+/// Builds the month's invoices of `marketplace`: credit used over three invoices, a tier
+/// crossed in the middle, two issuers' series, and one invoice dated before its series' last.
 fn month(partners: &[String], customers: &[String]) -> Vec<Value> {
     let sale = |customer: usize, partner: usize, at: &str, prices: &[&str]| {
         invoice_body(&customers[customer], &partners[partner], at, prices)
@@ -278,10 +278,10 @@ async fn concurrent_batches_number_every_series_without_gaps() {
         }
     }
     numbers.sort();
-    for (partner, taken) in numbers.chunk_by(|a, b| a.0 == b.0).enumerate() {
+    for (partner, numbered) in numbers.chunk_by(|a, b| a.0 == b.0).enumerate() {
         let expected: Vec<String> = (1..=32).map(|n| format!("\"INV-2026-{n:06}\"")).collect();
-        let taken: Vec<String> = taken.iter().map(|(_, number)| number.clone()).collect();
-        assert_eq!(taken, expected, "partner {partner}");
+        let issued: Vec<String> = numbered.iter().map(|(_, number)| number.clone()).collect();
+        assert_eq!(issued, expected, "partner {partner}");
     }
     let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
     let metrics = metrics.text().await.unwrap();
