@@ -1,4 +1,4 @@
-//! What invoices issued in one transaction read and write together.
+//! Shared reads, locks and writes of the invoices issued in one transaction.
 //!
 //! An [`InvoiceBatch`] reads the parties, contract accounts, customer credit, number series and
 //! partner revenue its invoices need with one query per table, and keeps them until the
@@ -557,12 +557,12 @@ async fn find_contract_accounts(
         )
         .await?;
     let rows = client.query(&statement, &[&tenant_id, &parties]).await?;
-    let wanted: HashMap<(Uuid, &str, &str), &(Uuid, Currency, Purpose)> =
+    let requested: HashMap<(Uuid, &str, &str), &(Uuid, Currency, Purpose)> =
         keys.iter().map(|key| ((key.0, key.1.code(), key.2.as_str()), key)).collect();
     let mut found = HashMap::new();
     for row in rows {
         let columns = (row.get(0), row.get::<_, &str>(1).trim_end(), row.get::<_, &str>(2));
-        if let Some(key) = wanted.get(&columns) {
+        if let Some(key) = requested.get(&columns) {
             found.insert(**key, row.get(3));
         }
     }
