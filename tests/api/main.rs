@@ -19,6 +19,7 @@ mod errors;
 mod helpers;
 mod invariants;
 mod ledger;
+mod plans;
 mod service;
 mod tax;
 mod tax_outbox;

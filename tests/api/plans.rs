@@ -1,0 +1,95 @@
+//! Query plans on skewed data: one tenant holding most rows among many small tenants.
+
+use uuid::Uuid;
+
+use crate::billing_support::{agreement, invoice_body, party_body};
+use crate::helpers::TestApp;
+
+/// Customers, each with a receivable account and a number series, of the one large tenant.
+const LARGE_TENANT_ROWS: i64 = 3000;
+
+/// Gives 300 other tenants one customer, one receivable account and one number series each,
+/// and the app's tenant `LARGE_TENANT_ROWS` of each, then analyzes the tables.
+async fn skew_tenants(app: &TestApp) {
+    let (tenant, rows) = (app.tenant_id, LARGE_TENANT_ROWS);
+    let sql = format!(
+        "INSERT INTO tenants (id, name) \
+             SELECT gen_random_uuid(), 'Small ' || n FROM generate_series(1, 300) AS n; \
+         INSERT INTO parties (tenant_id, id, role, name, country, time_zone, business) \
+             SELECT id, gen_random_uuid(), 'customer', 'Seeded', 'DE', 'UTC', false \
+             FROM tenants WHERE id <> '{tenant}'; \
+         INSERT INTO parties (tenant_id, id, role, name, country, time_zone, business) \
+             SELECT '{tenant}', gen_random_uuid(), 'customer', 'Seeded', 'DE', 'UTC', false \
+             FROM generate_series(1, {rows}); \
+         INSERT INTO contract_accounts (tenant_id, party_id, currency, purpose, account_code) \
+             SELECT tenant_id, id, 'EUR', 'receivable', 'seeded:' || id FROM parties \
+             WHERE name = 'Seeded'; \
+         INSERT INTO number_series \
+             (tenant_id, issuer_id, series, year, last_number, last_issued_at) \
+             SELECT tenant_id, id, 'INV', 2026, 1, '2026-01-01T00:00:00Z' FROM parties \
+             WHERE name = 'Seeded'; \
+         ANALYZE tenants, parties, contract_accounts, number_series;"
+    );
+    app.sql().await.batch_execute(&sql).await.expect("skewed tenants");
+}
+
+/// Index tuples fetched from `table` so far, by every backend that has reported.
+async fn index_fetches(client: &deadpool_postgres::Object, table: &str) -> i64 {
+    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
+    client.execute("SELECT 1", &[]).await.unwrap();
+    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+    let row = client
+        .query_one("SELECT idx_tup_fetch FROM pg_stat_user_tables WHERE relname = $1", &[&table])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+/// Posting an invoice for a tenant that holds most rows of the party tables reads the rows of
+/// its keys, not the tenant's whole share of the index, once Postgres has switched the
+/// prepared statements to their generic plans (after five calls).
+#[tokio::test]
+async fn large_tenant_reads_rows_by_key() {
+    // One connection runs every statement of the service and of this test, so its statistics
+    // can be flushed before they are read.
+    let app = TestApp::spawn_with(|config| config.pool_size = 1).await;
+    skew_tenants(&app).await;
+    let write = |path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let key = Uuid::now_v7().to_string();
+            let response = app.post(path, &app.write_key, &key, &body).await;
+            assert_eq!(response.status, 201, "{path}: {}", response.body);
+            response.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let platform = party_body("platform", "Platform", "IE", true, Some("IE6388047V"));
+    write("/v1/parties", platform).await;
+    let mut partner = party_body("partner", "Partner", "IE", true, None);
+    partner["agreement"] = agreement("agent", "0.15", "kept");
+    let partner = write("/v1/parties", partner).await;
+    let customer = write("/v1/parties", party_body("customer", "C", "DE", false, None)).await;
+
+    let invoice = |day: u32| {
+        let issued_at = format!("2026-03-{day:02}T10:00:00Z");
+        invoice_body(&customer, &partner, &issued_at, &["10.00", "20.00"])
+    };
+    for day in 1..=8 {
+        write("/v1/invoices", invoice(day)).await;
+    }
+    let client = app.sql().await;
+    let series_before = index_fetches(&client, "number_series").await;
+    let accounts_before = index_fetches(&client, "contract_accounts").await;
+    drop(client);
+    for day in 9..=13 {
+        write("/v1/invoices", invoice(day)).await;
+    }
+    let client = app.sql().await;
+    let series = index_fetches(&client, "number_series").await - series_before;
+    let accounts = index_fetches(&client, "contract_accounts").await - accounts_before;
+
+    // Each invoice locks and writes one series and reads three contract accounts; scanning the
+    // tenant's part of an index would fetch its 3,000 rows on every call.
+    assert!(series < 100, "{series} number series fetched for 5 invoices");
+    assert!(accounts < 100, "{accounts} contract accounts fetched for 5 invoices");
+}
