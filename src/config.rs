@@ -31,6 +31,9 @@ pub struct Config {
     pub tax_provider_timeout: Duration,
     /// Policy when the tax provider is down.
     pub tax_provider_outage: ProviderOutage,
+    /// How long a valid API key is trusted without reading it again; zero reads it on every
+    /// request.
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             tax_provider_connect_timeout: Duration::from_millis(500),
             tax_provider_timeout: Duration::from_secs(2),
             tax_provider_outage: ProviderOutage::Reject,
+            key_cache_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -51,8 +55,8 @@ impl Default for Config {
 impl Config {
     /// Reads `DATABASE_URL`, `SUBLEDGER_BIND`, `SUBLEDGER_POOL_SIZE`, `SUBLEDGER_WORKERS`,
     /// `SUBLEDGER_TAX_PROVIDER_URL`, `SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS`,
-    /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS` and `SUBLEDGER_TAX_PROVIDER_OUTAGE`
-    /// (`reject` or `fallback`).
+    /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS`, `SUBLEDGER_TAX_PROVIDER_OUTAGE` (`reject` or
+    /// `fallback`) and `SUBLEDGER_KEY_CACHE_SECONDS`.
     pub fn from_env() -> anyhow::Result<Config> {
         let defaults = Config::default();
         let database_url = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty());
@@ -84,6 +88,10 @@ impl Config {
                 defaults.tax_provider_timeout.as_millis() as u64,
             )?),
             tax_provider_outage: outage,
+            key_cache_ttl: Duration::from_secs(env_number(
+                "SUBLEDGER_KEY_CACHE_SECONDS",
+                defaults.key_cache_ttl.as_secs(),
+            )?),
         })
     }
 }

@@ -1,9 +1,17 @@
 //! API key authentication: `Authorization: Bearer <key>`.
+//!
+//! A valid key is remembered for a few seconds (`SUBLEDGER_KEY_CACHE_SECONDS`), so most
+//! requests skip reading it. Keys are never changed in place; a key deleted from `api_keys`
+//! is refused once its entry has expired. Invalid keys are read every time and never kept.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::AppState;
@@ -28,13 +36,56 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Error> {
         )
         .field("Authorization"));
     };
+    let presented = presented.trim();
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    if let Some(caller) = state.keys.get(&digest) {
+        return Ok(caller);
+    }
     let client = state.pool.get().await?;
-    match tenancy::authenticate(&client, presented.trim()).await? {
-        Some(caller) => Ok(caller),
+    match tenancy::authenticate(&client, presented).await? {
+        Some(caller) => {
+            state.keys.insert(digest, caller);
+            Ok(caller)
+        }
         None => {
             Err(Error::new(ErrorCode::Unauthorized, "the API key is not valid")
                 .field("Authorization"))
         }
+    }
+}
+
+/// Most keys remembered at once; a full cache drops its expired entries, or all of them.
+const MAX_CACHED_KEYS: usize = 10_000;
+
+/// Valid keys seen in the last `ttl`, by the SHA-256 of the whole key as presented.
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> KeyCache {
+        KeyCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Caller> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (caller, checked_at) = entries.get(digest)?;
+        (checked_at.elapsed() < self.ttl).then_some(*caller)
+    }
+
+    fn insert(&self, digest: [u8; 32], caller: Caller) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.retain(|_, (_, checked_at)| checked_at.elapsed() < self.ttl);
+            if entries.len() >= MAX_CACHED_KEYS {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (caller, Instant::now()));
     }
 }
 

@@ -36,12 +36,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     pub tax: Arc<crate::tax::Engine>,
+    pub keys: Arc<auth::KeyCache>,
 }
 
 impl AppState {
     pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
         let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
-        AppState { pool, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::new()), tax }
+        let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
+        let metrics = Arc::new(metrics::Metrics::new());
+        AppState { pool, config: Arc::new(config), metrics, tax, keys }
     }
 }
 
