@@ -103,13 +103,15 @@ impl InvoiceBatch {
         self.tenant_id
     }
 
-    /// Reads and locks what `invoices` need and the batch does not hold yet, in three round
+    /// Reads and locks what `invoices` need and the batch does not hold yet, in two round
     /// trips, plus one per number series without a row and one to read those series again.
     /// Invoices with faults are read for as far as they go; pricing rejects them.
     ///
-    /// Customer credit is locked last. A credit note locks the partner's revenue before the
-    /// customer's credit, so an invoice that took them the other way round could deadlock
-    /// with it.
+    /// Customer credit is locked after number series and partner revenue. A credit note locks
+    /// the partner's revenue before the customer's credit, so an invoice that took them the
+    /// other way round could deadlock with it. The advisory lock of a series without a row
+    /// comes after the credit: another invoice holding that lock has already locked its
+    /// credit and waits for nothing this one holds.
     pub async fn load(
         &mut self,
         tx: &Transaction<'_>,
@@ -202,9 +204,18 @@ impl InvoiceBatch {
         if let Some(closed) = closed {
             self.closed_periods = Some(closed);
         }
-        self.lock_counters(tx, &sales).await?;
-
-        let credits = lock_credits(tx, tenant_id, &credit_keys).await?;
+        // The locking statements are prepared before any is sent, so Postgres receives them in
+        // the order they are polled: series and revenue, then credit, in one round trip.
+        tokio::try_join!(
+            tx.prepare_cached(LOCK_SERIES),
+            tx.prepare_cached(CREATE_REVENUE),
+            tx.prepare_cached(LOCK_REVENUE),
+            tx.prepare_cached(LOCK_CREDITS),
+        )?;
+        let (_, credits) = tokio::try_join!(
+            self.lock_counters(tx, &sales),
+            lock_credits(tx, tenant_id, &credit_keys),
+        )?;
         for key in credit_keys {
             self.credits.insert(key, credits.get(&key).cloned());
         }
@@ -534,6 +545,34 @@ const WRITE_SERIES: &str = "\
     ) \
     SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted";
 
+/// Locks and reads the number series of a list of keys (`issuer/series/year`), in key order.
+const LOCK_SERIES: &str = "\
+    SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
+    WHERE tenant_id = $1 AND issuer_id = ANY($2) \
+      AND issuer_id::text || '/' || series || '/' || year = ANY($3) \
+    ORDER BY issuer_id, series, year FOR UPDATE";
+
+/// Creates the missing partner revenue rows of a list of keys.
+const CREATE_REVENUE: &str = "\
+    INSERT INTO partner_year_revenue (tenant_id, partner_id, year, currency, net_revenue) \
+    SELECT $1, k.partner_id, k.year, k.currency, 0 \
+    FROM unnest($2::uuid[], $3::int[], $4::text[]) AS k (partner_id, year, currency) \
+    ON CONFLICT DO NOTHING";
+
+/// Locks and reads the partner revenue rows of a list of keys (`partner/year/currency`).
+const LOCK_REVENUE: &str = "\
+    SELECT partner_id, year, currency, net_revenue FROM partner_year_revenue \
+    WHERE tenant_id = $1 AND partner_id = ANY($2) \
+      AND partner_id::text || '/' || year || '/' || currency = ANY($3) \
+    ORDER BY partner_id, year, currency FOR UPDATE";
+
+/// Locks and reads the customer credit accounts of a list of keys (party id and currency).
+const LOCK_CREDITS: &str = "\
+    SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
+    WHERE tenant_id = $1 AND party_id = ANY($2) AND purpose = 'customer_credit' \
+      AND party_id::text || currency = ANY($3) \
+    ORDER BY party_id, currency FOR UPDATE";
+
 fn not_locked(table: &str) -> Error {
     Error::internal(anyhow::anyhow!("the {table} of an invoice was not read before pricing"))
 }
@@ -581,14 +620,7 @@ async fn lock_credits(
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
     let key_texts: Vec<String> =
         keys.iter().map(|(id, currency)| format!("{id}{currency}")).collect();
-    let statement = client
-        .prepare_cached(
-            "SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
-             WHERE tenant_id = $1 AND party_id = ANY($2) AND purpose = 'customer_credit' \
-               AND party_id::text || currency = ANY($3) \
-             ORDER BY party_id, currency FOR UPDATE",
-        )
-        .await?;
+    let statement = client.prepare_cached(LOCK_CREDITS).await?;
     let rows = client.query(&statement, &[&tenant_id, &parties, &key_texts]).await?;
     let mut found = HashMap::new();
     for row in rows {
@@ -613,14 +645,7 @@ async fn lock_series(
     let issuers: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
     let key_texts: Vec<String> =
         keys.iter().map(|(issuer, series, year)| format!("{issuer}/{series}/{year}")).collect();
-    let statement = client
-        .prepare_cached(
-            "SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
-             WHERE tenant_id = $1 AND issuer_id = ANY($2) \
-               AND issuer_id::text || '/' || series || '/' || year = ANY($3) \
-             ORDER BY issuer_id, series, year FOR UPDATE",
-        )
-        .await?;
+    let statement = client.prepare_cached(LOCK_SERIES).await?;
     let rows = client.query(&statement, &[&tenant_id, &issuers, &key_texts]).await?;
     Ok(rows
         .iter()
@@ -642,18 +667,8 @@ async fn lock_revenue(
     let years: Vec<i32> = keys.iter().map(|key| key.1).collect();
     let currencies: Vec<&str> = keys.iter().map(|key| key.2.code()).collect();
     let (create, lock) = tokio::try_join!(
-        client.prepare_cached(
-            "INSERT INTO partner_year_revenue (tenant_id, partner_id, year, currency, net_revenue) \
-             SELECT $1, k.partner_id, k.year, k.currency, 0 \
-             FROM unnest($2::uuid[], $3::int[], $4::text[]) AS k (partner_id, year, currency) \
-             ON CONFLICT DO NOTHING"
-        ),
-        client.prepare_cached(
-            "SELECT partner_id, year, currency, net_revenue FROM partner_year_revenue \
-             WHERE tenant_id = $1 AND partner_id = ANY($2) \
-               AND partner_id::text || '/' || year || '/' || currency = ANY($3) \
-             ORDER BY partner_id, year, currency FOR UPDATE"
-        ),
+        client.prepare_cached(CREATE_REVENUE),
+        client.prepare_cached(LOCK_REVENUE)
     )?;
     let key_texts: Vec<String> = keys
         .iter()
