@@ -21,15 +21,16 @@ pub struct FloorRun {
 }
 
 /// Creates schema `floor`, storing invoice responses of `response_bytes` as the service does.
-/// With `reuse`, an existing schema is kept with its rows.
+/// With `reuse`, an existing schema that has every table is kept with its rows.
 pub async fn create_schema(
     client: &tokio_postgres::Client,
     response_bytes: usize,
     reuse: bool,
 ) -> anyhow::Result<()> {
     if reuse {
-        let exists =
-            client.query_one("SELECT to_regclass('floor.journal_lines') IS NOT NULL", &[]).await?;
+        let exists = client
+            .query_one("SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL", &[])
+            .await?;
         if exists.get(0) {
             return Ok(());
         }

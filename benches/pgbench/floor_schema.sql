@@ -16,6 +16,8 @@ CREATE TABLE floor.number_series (LIKE public.number_series INCLUDING ALL);
 CREATE TABLE floor.invoices (LIKE public.invoices INCLUDING ALL);
 CREATE TABLE floor.invoice_lines (LIKE public.invoice_lines INCLUDING ALL);
 CREATE TABLE floor.invoice_taxes (LIKE public.invoice_taxes INCLUDING ALL);
+CREATE TABLE floor.tax_determinations (LIKE public.tax_determinations INCLUDING ALL);
+CREATE TABLE floor.tax_determination_lines (LIKE public.tax_determination_lines INCLUDING ALL);
 
 -- A fixed party id for party number n: partners are 1 to 500, customers 10,001 to 20,000.
 CREATE FUNCTION floor.party_id(n integer) RETURNS uuid
@@ -58,6 +60,13 @@ LANGUAGE sql IMMUTABLE AS $$
              "commission": [{"jurisdiction": "IE", "rate": "0.23", "rule": "domestic",
              "liable": "platform", "base": "15.00", "amount": "3.45", "lines": [1, 2, 3],
              "legal_mention": null}]}'::jsonb
+$$;
+
+-- The source named by each stored tax line, as long as the service's.
+CREATE FUNCTION floor.rate_source() RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'European Commission, Taxes in Europe Database (TEDB), standard VAT rates, '
+        || 'cross-checked against the eu-vat-rates-data package built from it (read 2026-12-04)'
 $$;
 
 -- The stored response of an invoice: the tax determination padded to the length of the

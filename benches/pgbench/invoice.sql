@@ -1,5 +1,5 @@
--- The raw PostgreSQL floor of posting one invoice: one transaction that writes exactly the rows
--- the service writes for an invoice of 3 to 6 lines with sale tax and a taxed commission, into
+-- The raw PostgreSQL floor of posting one invoice: one transaction that writes the rows the
+-- service writes for an invoice of 3 to 6 lines with sale tax and a taxed commission, into
 -- copies of the service's tables in schema `floor` (same columns, checks and indexes, no
 -- triggers and no foreign keys). It reads nothing and validates nothing.
 --
@@ -66,6 +66,31 @@ WITH invoice AS (
         unit_price, discount, net, commission)
     SELECT invoice.tenant_id, invoice.id, n, 'sku-' || n, 'digital_good', 1, 20.00, 0, 20.00, 3.00
     FROM invoice, generate_series(1, (:line_count)::int) AS n
+), determinations AS (
+    -- The service stores one determination per tax code of the sale and one for the
+    -- commission, each with its whole JSON (about 1 kB) and one tax line.
+    INSERT INTO floor.tax_determinations (tenant_id, id, document_kind, document_id, rule_id,
+        supplier, supplier_rule, buyer_treated_as, buyer_tax_id, source, tax_estimated, currency,
+        prices_include_tax, tax_point, tax_date, net_total, tax_total, gross_total,
+        legal_mentions, provider_response, determination)
+    SELECT invoice.tenant_id, gen_random_uuid(), d.kind, invoice.id, d.rule, d.supplier, NULL,
+        d.buyer, NULL, 'local', false, 'EUR', false, now(), current_date, d.net, d.tax,
+        d.net + d.tax, '{}', NULL, floor.tax_determination()
+    FROM invoice, (VALUES
+        ('invoice_digital_good', 'eu.b2c.electronic_services.destination', 'seller', 'consumer',
+         50.00, 9.50),
+        ('invoice_saas', 'eu.b2c.electronic_services.destination', 'seller', 'consumer',
+         50.00, 9.50),
+        ('invoice_commission', 'eu.domestic', 'seller', 'business', 15.00, 3.45)
+    ) AS d (kind, rule, supplier, buyer, net, tax)
+    RETURNING tenant_id, id, rule_id, net_total, tax_total
+), determination_lines AS (
+    INSERT INTO floor.tax_determination_lines (tenant_id, determination_id, position,
+        jurisdiction_code, jurisdiction_name, jurisdiction_level, tax_name, rule_id, rate,
+        taxable, amount, liable, legal_mention, rate_source, rounding_scope)
+    SELECT d.tenant_id, d.id, 0, 'DE', 'Germany', 'country', 'VAT', d.rule_id, 19, d.net_total,
+        d.tax_total, 'seller', NULL, floor.rate_source(), 'document'
+    FROM determinations d
 )
 INSERT INTO floor.invoice_taxes (tenant_id, invoice_id, seq, kind, jurisdiction, rate, rule,
     liable, base, amount, account_code, lines, legal_mention)
