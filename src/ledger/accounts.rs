@@ -100,11 +100,18 @@ pub async fn get_account(
     tenant_id: Uuid,
     code: &AccountCode,
 ) -> Result<Account, Error> {
+    find_account(client, tenant_id, code).await?.ok_or_else(|| Error::not_found("account", code))
+}
+
+/// Reads an account; `None` when the tenant has no account with this code.
+pub async fn find_account(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    code: &AccountCode,
+) -> Result<Option<Account>, Error> {
     let statement = client.prepare_cached(SELECT_ACCOUNT).await?;
-    match client.query_opt(&statement, &[&tenant_id, &code.as_str()]).await? {
-        Some(row) => account_from_row(&row),
-        None => Err(Error::not_found("account", code)),
-    }
+    let row = client.query_opt(&statement, &[&tenant_id, &code.as_str()]).await?;
+    row.map(|row| account_from_row(&row)).transpose()
 }
 
 fn account_from_row(row: &Row) -> Result<Account, Error> {

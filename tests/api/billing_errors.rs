@@ -424,3 +424,30 @@ async fn invoice_rejects_future_issue_instant() {
     let accepted = sale.books.post("/v1/invoices", &body).await;
     assert_eq!(accepted.status, 201, "{}", accepted.body);
 }
+
+/// An account opened by hand under the code of a platform tax account, with another kind, is
+/// not used as the platform's: the invoice that needs it is refused and nothing is written.
+#[tokio::test]
+async fn invoice_refuses_platform_account_of_another_kind() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let taken = json!({
+        "code": "tax_payable:FR.EUR", "name": "Not tax", "kind": "asset", "currency": "EUR",
+    });
+    assert_eq!(books.post("/v1/accounts", &taken).await.status, 201);
+    let tables = ["journal_entries", "invoices", "tax_determinations"];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(books.count(table).await);
+    }
+    // The French partner's commission carries French VAT, owed by the platform.
+    let body = invoice_body(&customer, &partner, "2026-10-06T10:00:00Z", &["10.00"]);
+    let response = books.post("/v1/invoices", &body).await;
+    assert_eq!(response.status, 409, "{}", response.body);
+    assert_eq!(response.body["code"], "account_conflict", "{}", response.body);
+    assert_eq!(response.body["value"], "tax_payable:FR.EUR", "{}", response.body);
+    for (table, count) in tables.iter().zip(before) {
+        assert_eq!(books.count(table).await, count, "{table} changed");
+    }
+}
