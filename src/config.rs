@@ -31,7 +31,7 @@ pub struct Config {
     pub tax_provider_timeout: Duration,
     /// Policy when the tax provider is down.
     pub tax_provider_outage: ProviderOutage,
-    /// How long a valid API key is trusted without reading it again; zero reads it on every
+    /// How long a valid API key is trusted without reading it again. Zero reads it on every
     /// request.
     pub key_cache_ttl: Duration,
 }

@@ -1,8 +1,9 @@
 //! API key authentication: `Authorization: Bearer <key>`.
 //!
-//! A valid key is remembered for a few seconds (`SUBLEDGER_KEY_CACHE_SECONDS`), so most
-//! requests skip reading it. Keys are never changed in place; a key deleted from `api_keys`
-//! is refused once its entry has expired. Invalid keys are read every time and never kept.
+//! A valid key is cached for a few seconds (`SUBLEDGER_KEY_CACHE_SECONDS`), so most requests
+//! skip reading it. Keys are never changed in place. A key deleted from `api_keys` is
+//! rejected once its cache entry has expired. Invalid keys are read every time and never
+//! cached.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,7 +55,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Error> {
     }
 }
 
-/// Most keys remembered at once; a full cache drops its expired entries, or all of them.
+/// Maximum number of cached keys. A full cache drops its expired entries, or all of them.
 const MAX_CACHED_KEYS: usize = 10_000;
 
 /// Valid keys seen in the last `ttl`, by the SHA-256 of the whole key as presented.

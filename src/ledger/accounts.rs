@@ -103,7 +103,7 @@ pub async fn get_account(
     find_account(client, tenant_id, code).await?.ok_or_else(|| Error::not_found("account", code))
 }
 
-/// Reads an account; `None` when the tenant has no account with this code.
+/// Reads an account, or returns `None` when the tenant has no account with this code.
 pub async fn find_account(
     client: &impl GenericClient,
     tenant_id: Uuid,

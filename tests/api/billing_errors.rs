@@ -426,16 +426,16 @@ async fn invoice_rejects_future_issue_instant() {
 }
 
 /// An account opened by hand under the code of a platform tax account, with another kind, is
-/// not used as the platform's: the invoice that needs it is refused and nothing is written.
+/// not used as the platform's. The invoice that needs it is rejected and nothing is written.
 #[tokio::test]
-async fn invoice_refuses_platform_account_of_another_kind() {
+async fn invoice_rejects_conflicting_platform_account() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let customer = books.customer("BR").await;
-    let taken = json!({
+    let conflicting = json!({
         "code": "tax_payable:FR.EUR", "name": "Not tax", "kind": "asset", "currency": "EUR",
     });
-    assert_eq!(books.post("/v1/accounts", &taken).await.status, 201);
+    assert_eq!(books.post("/v1/accounts", &conflicting).await.status, 201);
     let tables = ["journal_entries", "invoices", "tax_determinations"];
     let mut before = Vec::new();
     for table in tables {

@@ -45,7 +45,7 @@ async fn index_fetches(client: &deadpool_postgres::Object, table: &str) -> i64 {
     row.get(0)
 }
 
-/// Posting an invoice for a tenant that holds most rows of the party tables reads the rows of
+/// Posting an invoice for a tenant that owns most rows of the party tables reads the rows of
 /// its keys, not the tenant's whole share of the index, once Postgres has switched the
 /// prepared statements to their generic plans (after five calls).
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn large_tenant_reads_rows_by_key() {
     let series = index_fetches(&client, "number_series").await - series_before;
     let accounts = index_fetches(&client, "contract_accounts").await - accounts_before;
 
-    // Each invoice locks and writes one series and reads three contract accounts; scanning the
+    // Each invoice locks and writes one series and reads three contract accounts. A scan of the
     // tenant's part of an index would fetch its 3,000 rows on every call.
     assert!(series < 100, "{series} number series fetched for 5 invoices");
     assert!(accounts < 100, "{accounts} contract accounts fetched for 5 invoices");

@@ -82,11 +82,11 @@ async fn header_errors_name_the_header() {
     assert_eq!(response.body["value"], "text/plain");
 }
 
-/// A valid key is remembered for the cache's time to live: once deleted from the database it
-/// still works until its entry expires, and is refused after. With no time to live, every
-/// request reads the key.
+/// A valid key is cached for the cache's time to live. Once deleted from the database, it still
+/// works until its entry expires and is rejected after. With no time to live, every request
+/// reads the key.
 #[tokio::test]
-async fn deleted_key_is_refused_once_its_cache_entry_expires() {
+async fn deleted_key_expires_from_cache() {
     use std::time::Duration;
     let ttl = Duration::from_secs(3);
     let path = "/v1/accounts/bank.EUR";
@@ -96,11 +96,11 @@ async fn deleted_key_is_refused_once_its_cache_entry_expires() {
         let delete = "DELETE FROM api_keys WHERE tenant_id = $1 AND kind = 'read'";
         app.sql().await.execute(delete, &[&app.tenant_id]).await.unwrap();
         if !ttl.is_zero() {
-            assert_eq!(app.get(path, &app.read_key).await.status, 200, "the key is remembered");
+            assert_eq!(app.get(path, &app.read_key).await.status, 200, "the key is cached");
             tokio::time::sleep(ttl + Duration::from_millis(100)).await;
         }
-        let refused = app.get(path, &app.read_key).await;
-        assert_eq!(refused.status, 401, "ttl {ttl:?}: {}", refused.body);
+        let rejected = app.get(path, &app.read_key).await;
+        assert_eq!(rejected.status, 401, "ttl {ttl:?}: {}", rejected.body);
         assert_eq!(app.get(path, &app.write_key).await.status, 200);
     }
 }
