@@ -104,14 +104,15 @@ impl InvoiceBatch {
     }
 
     /// Reads and locks what `invoices` need and the batch does not hold yet, in two round
-    /// trips, plus one per number series without a row and one to read those series again.
-    /// Invoices with faults are read for as far as they go; pricing rejects them.
+    /// trips. Invoices with faults are read for as far as they go; pricing rejects them.
     ///
-    /// Customer credit is locked after number series and partner revenue. A credit note locks
-    /// the partner's revenue before the customer's credit, so an invoice that took them the
-    /// other way round could deadlock with it. The advisory lock of a series without a row
-    /// comes after the credit: another invoice holding that lock has already locked its
-    /// credit and waits for nothing this one holds.
+    /// Locks are taken in one order: the advisory lock of each number series, then the
+    /// series rows, the partner revenue rows and the customer credit rows. A series without a
+    /// row has nothing else to lock, so its first invoices queue on the advisory lock. The
+    /// advisory locks come before every row lock because an invoice that waited for one
+    /// while holding rows could deadlock with an invoice that locked the series row inserted
+    /// meanwhile and then waited for those rows. A credit note locks the partner's revenue
+    /// before the customer's credit, as invoices do.
     pub async fn load(
         &mut self,
         tx: &Transaction<'_>,
@@ -205,17 +206,24 @@ impl InvoiceBatch {
             self.closed_periods = Some(closed);
         }
         // The locking statements are prepared before any is sent, so Postgres receives them in
-        // the order they are polled: series and revenue, then credit, in one round trip.
+        // the order they are polled: series locks and rows, revenue, then credit, in one round
+        // trip.
         tokio::try_join!(
+            tx.prepare_cached(LOCK_SERIES_NAMES),
             tx.prepare_cached(LOCK_SERIES),
             tx.prepare_cached(CREATE_REVENUE),
             tx.prepare_cached(LOCK_REVENUE),
             tx.prepare_cached(LOCK_CREDITS),
         )?;
-        let (_, credits) = tokio::try_join!(
+        // Both futures finish before an error is returned, so the error returned is the one
+        // Postgres raised first. Statements after a failed one only report that the
+        // transaction is aborted.
+        let (counters, credits) = tokio::join!(
             self.lock_counters(tx, &sales),
             lock_credits(tx, tenant_id, &credit_keys),
-        )?;
+        );
+        counters?;
+        let credits = credits?;
         for key in credit_keys {
             self.credits.insert(key, credits.get(&key).cloned());
         }
@@ -253,28 +261,17 @@ impl InvoiceBatch {
         let revenue_keys: Vec<RevenueKey> = revenue_keys.into_iter().collect();
 
         let tenant_id = self.tenant_id;
-        let (series, revenue) = tokio::try_join!(
+        let (names, series, revenue) = tokio::join!(
+            lock_series_names(tx, tenant_id, &series_keys),
             lock_series(tx, tenant_id, &series_keys),
             lock_revenue(tx, tenant_id, &revenue_keys),
-        )?;
-        let missing: Vec<&SeriesKey> =
-            series_keys.iter().filter(|key| !series.contains_key(*key)).collect();
-        // A series without a row yet: its first invoices wait for each other on an advisory
-        // lock instead, and read the row again in case one was committed meanwhile.
-        let created = if missing.is_empty() {
-            HashMap::new()
-        } else {
-            for key in &missing {
-                let name = format!("number_series:{tenant_id}:{}:{}:{}", key.0, key.1, key.2);
-                tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&name])
-                    .await?;
-            }
-            let missing: Vec<SeriesKey> = missing.into_iter().cloned().collect();
-            lock_series(tx, tenant_id, &missing).await?
-        };
+        );
+        names?;
+        let series = series?;
+        let revenue = revenue?;
 
         for key in series_keys {
-            let found = series.get(&key).or_else(|| created.get(&key)).cloned();
+            let found = series.get(&key).cloned();
             let state = match found {
                 Some((last_number, last_issued_at)) => Series {
                     last_number,
@@ -545,6 +542,12 @@ const WRITE_SERIES: &str = "\
     ) \
     SELECT 1 FROM updated UNION ALL SELECT 1 FROM inserted";
 
+/// Takes the advisory locks of a list of number series names, in the order of their lock keys.
+/// PostgreSQL (9.6 and later) evaluates the volatile lock function after the sort.
+const LOCK_SERIES_NAMES: &str = "\
+    SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) \
+    FROM unnest($1::text[]) AS name ORDER BY hashtextextended(name, 0)";
+
 /// Locks and reads the number series of a list of keys (`issuer/series/year`), in key order.
 const LOCK_SERIES: &str = "\
     SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
@@ -632,6 +635,26 @@ async fn lock_credits(
     Ok(found)
 }
 
+/// Takes the advisory lock of each number series of `keys`, held until the transaction ends.
+/// Every invoice takes it before its row locks, so the first invoices of a series without a
+/// row wait for each other here and the later ones read the row the first one inserted.
+async fn lock_series_names(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    keys: &[SeriesKey],
+) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = keys
+        .iter()
+        .map(|(issuer, series, year)| format!("number_series:{tenant_id}:{issuer}:{series}:{year}"))
+        .collect();
+    let statement = client.prepare_cached(LOCK_SERIES_NAMES).await?;
+    client.query(&statement, &[&names]).await?;
+    Ok(())
+}
+
 /// Locks the number series rows of `keys`, given in key order, and reads their last number
 /// and issue instant. Series without a row are left out.
 async fn lock_series(
@@ -676,8 +699,10 @@ async fn lock_revenue(
         .collect();
     let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &partners, &years, &currencies];
     let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_id, &partners, &key_texts];
-    let (_, rows) =
-        tokio::try_join!(client.execute(&create, &params), client.query(&lock, &lock_params))?;
+    let (created, rows) =
+        tokio::join!(client.execute(&create, &params), client.query(&lock, &lock_params));
+    created?;
+    let rows = rows?;
     let mut found = HashMap::new();
     for row in rows {
         // The query returns only the rows of `keys`.

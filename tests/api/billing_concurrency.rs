@@ -110,3 +110,37 @@ async fn payout_job_and_api_run_pay_once() {
     assert_eq!(books.count("payouts").await, 1);
     assert_eq!(books.balance(&account("partner_payable", &partner)).await, dec("0.00"));
 }
+
+/// Invoices racing into number series that have no row yet, for one partner and one customer
+/// with unapplied credit, all post: none fails on a deadlock. The first invoices of a series
+/// wait for each other on an advisory lock while later ones lock the series row that the
+/// first one inserted. Both kinds also lock the customer's credit, and with tiered
+/// commission the partner's revenue of the year.
+#[tokio::test]
+async fn invoices_into_new_series_all_post() {
+    let mut tiered = agreement("agent", "0.10", "refunded");
+    tiered["commission_tiers"] =
+        json!([{ "up_to": "1000.00", "rate": "0.15" }, { "up_to": null, "rate": "0.30" }]);
+    for agreement in [agreement("agent", "0.10", "refunded"), tiered] {
+        let books = Books::open("FR", Some("FR40303265045")).await;
+        let partner = books.partner("DE", Some("DE136695976"), agreement).await;
+        let customer = books.customer("BR").await;
+        books.create("/v1/payments", &payment_body(&customer, "500.00", "2026-11-01")).await;
+
+        let mut failures = Vec::new();
+        for round in 0..6 {
+            let requests = (0..16).map(|_| {
+                let mut body = invoice_body(&customer, &partner, "2026-11-02T10:00:00Z", &["1.00"]);
+                body["series"] = json!(format!("NEW{round}"));
+                let books = &books;
+                async move { books.post("/v1/invoices", &body).await }
+            });
+            let responses = join_all(requests).await;
+            failures.extend(responses.into_iter().filter(|response| response.status != 201));
+        }
+        let bodies: Vec<String> =
+            failures.iter().map(|response| response.body.to_string()).collect();
+        assert!(bodies.is_empty(), "{} of 96 invoices failed: {bodies:?}", bodies.len());
+        assert_eq!(books.count("invoices").await, 96);
+    }
+}
