@@ -139,8 +139,11 @@ pub async fn post_entry_as(
     }
 }
 
-const SELECT_ACCOUNTS: &str =
-    "SELECT code, currency FROM accounts WHERE tenant_id = $1 AND code = ANY($2)";
+/// Reads the accounts of a list of codes, each by its primary key, so the plan stays an index
+/// lookup per code whatever the tenant's share of the table.
+const SELECT_ACCOUNTS: &str = "SELECT a.code, a.currency FROM unnest($2::text[]) AS c (code) \
+    CROSS JOIN LATERAL (SELECT code, currency FROM accounts \
+        WHERE tenant_id = $1 AND code = c.code LIMIT 1) a";
 
 const SELECT_REVERSED: &str = "SELECT \
     EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = $1 AND id = $2), \
