@@ -476,12 +476,14 @@ impl InvoiceBatch {
         let added: Vec<Decimal> = changed.iter().map(|(_, revenue)| revenue.added).collect();
         let statement = tx
             .prepare_cached(
-                "UPDATE partner_year_revenue r SET net_revenue = r.net_revenue + u.added \
+                // Every row exists and is locked, so each insert conflicts and adds to it.
+                "INSERT INTO partner_year_revenue AS r \
+                     (tenant_id, partner_id, year, currency, net_revenue) \
+                 SELECT $1, u.partner_id, u.year, u.currency, u.added \
                  FROM unnest($2::uuid[], $3::int[], $4::text[], $5::numeric[]) \
                      AS u (partner_id, year, currency, added) \
-                 WHERE r.tenant_id = $1 AND r.partner_id = ANY($2) \
-                   AND r.partner_id = u.partner_id AND r.year = u.year \
-                   AND r.currency = u.currency",
+                 ON CONFLICT (tenant_id, partner_id, year, currency) DO UPDATE \
+                     SET net_revenue = r.net_revenue + excluded.net_revenue",
             )
             .await?;
         let params: [&(dyn ToSql + Sync); 5] =
@@ -500,37 +502,44 @@ impl InvoiceBatch {
         if used.is_empty() {
             return Ok(());
         }
-        let customers: Vec<Uuid> = used.iter().map(|(key, _)| key.0).collect();
-        let currencies: Vec<&str> = used.iter().map(|(key, _)| key.1.code()).collect();
-        let amounts: Vec<Decimal> = used.iter().map(|(_, used)| *used).collect();
+        // One statement per account, all sent together: each names the whole primary key, so
+        // it is an index lookup under any plan, and few customers of a batch have credit.
         let statement = tx
             .prepare_cached(
-                "UPDATE contract_accounts c SET credit_balance = c.credit_balance - u.used \
-                 FROM unnest($2::uuid[], $3::text[], $4::numeric[]) AS u (party_id, currency, used) \
-                 WHERE c.tenant_id = $1 AND c.party_id = ANY($2) AND c.party_id = u.party_id \
-                   AND c.currency = u.currency AND c.purpose = 'customer_credit'",
+                "UPDATE contract_accounts SET credit_balance = credit_balance - $4 \
+                 WHERE tenant_id = $1 AND party_id = $2 AND currency = $3 \
+                   AND purpose = 'customer_credit'",
             )
             .await?;
-        let params: [&(dyn ToSql + Sync); 4] = [&self.tenant_id, &customers, &currencies, &amounts];
-        tx.execute(&statement, &params).await?;
+        let updates = used.iter().map(|((customer, currency), amount)| {
+            let statement = &statement;
+            async move {
+                let code = currency.code();
+                let params: [&(dyn ToSql + Sync); 4] = [&self.tenant_id, customer, &code, amount];
+                tx.execute(statement, &params).await
+            }
+        });
+        futures::future::try_join_all(updates).await?;
         Ok(())
     }
 }
 
 /// Updates the series that have a row and inserts the new ones; returns a row per series
-/// written. A new series that another transaction inserted meanwhile is not written.
+/// written. A new series that another transaction inserted meanwhile is not written. The
+/// updates are written as inserts that conflict on the primary key, so each row is found by
+/// a unique index probe whatever plan Postgres would choose for a join.
 const WRITE_SERIES: &str = "\
     WITH series AS ( \
         SELECT * FROM unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[], \
             $6::timestamptz[], $7::boolean[]) \
             AS s (issuer_id, series, year, last_number, last_issued_at, stored) \
     ), updated AS ( \
-        UPDATE number_series n SET last_number = s.last_number, \
-            last_issued_at = s.last_issued_at \
-        FROM series s \
-        WHERE s.stored AND n.tenant_id = $1 AND n.issuer_id = ANY($2) \
-          AND n.issuer_id = s.issuer_id \
-          AND n.series = s.series AND n.year = s.year \
+        INSERT INTO number_series \
+            (tenant_id, issuer_id, series, year, last_number, last_issued_at) \
+        SELECT $1, s.issuer_id, s.series, s.year, s.last_number, s.last_issued_at \
+        FROM series s WHERE s.stored \
+        ON CONFLICT (tenant_id, issuer_id, series, year) DO UPDATE \
+            SET last_number = excluded.last_number, last_issued_at = excluded.last_issued_at \
         RETURNING 1 \
     ), inserted AS ( \
         INSERT INTO number_series \
@@ -548,12 +557,17 @@ const LOCK_SERIES_NAMES: &str = "\
     SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) \
     FROM unnest($1::text[]) AS name ORDER BY hashtextextended(name, 0)";
 
-/// Locks and reads the number series of a list of keys (`issuer/series/year`), in key order.
+/// Locks and reads the number series of a list of keys, one primary key lookup per key in the
+/// order given. Keys without a row are left out.
 const LOCK_SERIES: &str = "\
-    SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
-    WHERE tenant_id = $1 AND issuer_id = ANY($2) \
-      AND issuer_id::text || '/' || series || '/' || year = ANY($3) \
-    ORDER BY issuer_id, series, year FOR UPDATE";
+    SELECT n.issuer_id, n.series, n.year, n.last_number, n.last_issued_at \
+    FROM unnest($2::uuid[], $3::text[], $4::int[]) AS k (issuer_id, series, year) \
+    CROSS JOIN LATERAL ( \
+        SELECT issuer_id, series, year, last_number, last_issued_at FROM number_series \
+        WHERE tenant_id = $1 AND issuer_id = k.issuer_id AND series = k.series \
+          AND year = k.year \
+        FOR UPDATE \
+    ) n";
 
 /// Creates the missing partner revenue rows of a list of keys.
 const CREATE_REVENUE: &str = "\
@@ -562,20 +576,29 @@ const CREATE_REVENUE: &str = "\
     FROM unnest($2::uuid[], $3::int[], $4::text[]) AS k (partner_id, year, currency) \
     ON CONFLICT DO NOTHING";
 
-/// Locks and reads the partner revenue rows of a list of keys (`partner/year/currency`).
+/// Locks and reads the partner revenue rows of a list of keys, one primary key lookup per key
+/// in the order given.
 const LOCK_REVENUE: &str = "\
-    SELECT partner_id, year, currency, net_revenue FROM partner_year_revenue \
-    WHERE tenant_id = $1 AND partner_id = ANY($2) \
-      AND partner_id::text || '/' || year || '/' || currency = ANY($3) \
-    ORDER BY partner_id, year, currency FOR UPDATE";
+    SELECT r.partner_id, r.year, r.currency, r.net_revenue \
+    FROM unnest($2::uuid[], $3::int[], $4::bpchar[]) AS k (partner_id, year, currency) \
+    CROSS JOIN LATERAL ( \
+        SELECT partner_id, year, currency, net_revenue FROM partner_year_revenue \
+        WHERE tenant_id = $1 AND partner_id = k.partner_id AND year = k.year \
+          AND currency = k.currency \
+        FOR UPDATE \
+    ) r";
 
-/// Locks and reads the customer credit accounts of a list of keys (party id and currency).
+/// Locks and reads the customer credit accounts of a list of keys (party id and currency),
+/// one primary key lookup per key in the order given.
 const LOCK_CREDITS: &str = "\
-    SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
-    WHERE tenant_id = $1 AND party_id = ANY($2) AND purpose = 'customer_credit' \
-      AND party_id::text || currency = ANY($3) \
-    ORDER BY party_id, currency FOR UPDATE";
-
+    SELECT c.party_id, c.currency, c.account_code, c.credit_balance \
+    FROM unnest($2::uuid[], $3::bpchar[]) AS k (party_id, currency) \
+    CROSS JOIN LATERAL ( \
+        SELECT party_id, currency, account_code, credit_balance FROM contract_accounts \
+        WHERE tenant_id = $1 AND party_id = k.party_id AND currency = k.currency \
+          AND purpose = 'customer_credit' \
+        FOR UPDATE \
+    ) c";
 fn not_locked(table: &str) -> Error {
     Error::internal(anyhow::anyhow!("the {table} of an invoice was not read before pricing"))
 }
@@ -621,10 +644,9 @@ async fn lock_credits(
         return Ok(HashMap::new());
     }
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let key_texts: Vec<String> =
-        keys.iter().map(|(id, currency)| format!("{id}{currency}")).collect();
+    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
     let statement = client.prepare_cached(LOCK_CREDITS).await?;
-    let rows = client.query(&statement, &[&tenant_id, &parties, &key_texts]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies]).await?;
     let mut found = HashMap::new();
     for row in rows {
         // The query returns only the rows of `keys`.
@@ -666,10 +688,10 @@ async fn lock_series(
         return Ok(HashMap::new());
     }
     let issuers: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let key_texts: Vec<String> =
-        keys.iter().map(|(issuer, series, year)| format!("{issuer}/{series}/{year}")).collect();
+    let names: Vec<&str> = keys.iter().map(|key| key.1.as_str()).collect();
+    let years: Vec<i32> = keys.iter().map(|key| key.2).collect();
     let statement = client.prepare_cached(LOCK_SERIES).await?;
-    let rows = client.query(&statement, &[&tenant_id, &issuers, &key_texts]).await?;
+    let rows = client.query(&statement, &[&tenant_id, &issuers, &names, &years]).await?;
     Ok(rows
         .iter()
         .map(|row| ((row.get(0), row.get(1), row.get(2)), (row.get(3), row.get(4))))
@@ -693,14 +715,9 @@ async fn lock_revenue(
         client.prepare_cached(CREATE_REVENUE),
         client.prepare_cached(LOCK_REVENUE)
     )?;
-    let key_texts: Vec<String> = keys
-        .iter()
-        .map(|(partner, year, currency)| format!("{partner}/{year}/{currency}"))
-        .collect();
     let params: [&(dyn ToSql + Sync); 4] = [&tenant_id, &partners, &years, &currencies];
-    let lock_params: [&(dyn ToSql + Sync); 3] = [&tenant_id, &partners, &key_texts];
     let (created, rows) =
-        tokio::join!(client.execute(&create, &params), client.query(&lock, &lock_params));
+        tokio::join!(client.execute(&create, &params), client.query(&lock, &params));
     created?;
     let rows = rows?;
     let mut found = HashMap::new();
