@@ -133,3 +133,13 @@ async fn read(response: reqwest::Response) -> Response {
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Response { status, headers, body }
 }
+
+/// Reads a counter of `pg_stat_user_tables` (`seq_scan`, `idx_tup_fetch`, ...) for `table`,
+/// after flushing the pending statistics of this connection.
+pub async fn table_statistic(client: &deadpool_postgres::Object, table: &str, column: &str) -> i64 {
+    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
+    client.execute("SELECT 1", &[]).await.unwrap();
+    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+    let sql = format!("SELECT {column} FROM pg_stat_user_tables WHERE relname = $1");
+    client.query_one(&sql, &[&table]).await.unwrap().get(0)
+}

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{table_statistic, TestApp};
 
 fn sqlstate(err: &tokio_postgres::Error) -> String {
     err.code().map(|code| code.code().to_string()).unwrap_or_else(|| format!("{err}"))
@@ -253,25 +253,12 @@ async fn slot(tx: &deadpool_postgres::Transaction<'_>) -> i16 {
     row.get(0)
 }
 
-/// Sequential scans of `table` counted by the statistics views, after this connection's
-/// pending counts are flushed.
-async fn seq_scans(client: &deadpool_postgres::Object, table: &str) -> i64 {
-    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
-    client.execute("SELECT 1", &[]).await.unwrap();
-    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
-    let row = client
-        .query_one("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1", &[&table])
-        .await
-        .unwrap();
-    row.get(0)
-}
-
 #[tokio::test]
 async fn trigger_plans_use_indexes_when_empty() {
     let app = TestApp::spawn().await;
     let mut client = app.sql().await;
-    let entries_before = seq_scans(&client, "journal_entries").await;
-    let accounts_before = seq_scans(&client, "accounts").await;
+    let entries_before = table_statistic(&client, "journal_entries", "seq_scan").await;
+    let accounts_before = table_statistic(&client, "accounts", "seq_scan").await;
 
     // The trigger plans are made while the journal is empty and nothing is analyzed, which
     // is where a plan that scans whole tables per posted entry would be chosen. The entry and
@@ -300,25 +287,14 @@ async fn trigger_plans_use_indexes_when_empty() {
         tx.commit().await.unwrap();
     }
 
-    let entries_scans = seq_scans(&client, "journal_entries").await - entries_before;
-    let accounts_scans = seq_scans(&client, "accounts").await - accounts_before;
+    let entries_scans =
+        table_statistic(&client, "journal_entries", "seq_scan").await - entries_before;
+    let accounts_scans = table_statistic(&client, "accounts", "seq_scan").await - accounts_before;
     assert!(entries_scans < 5, "{entries_scans} scans of journal_entries for 40 entries");
     assert!(accounts_scans < 5, "{accounts_scans} scans of accounts for 40 entries");
 }
 
 const INSERT_ENTRIES: &str = include_str!("../../src/ledger/sql/insert_entries.sql");
-
-/// Rows of `table` fetched through its indexes so far.
-async fn index_fetches(client: &deadpool_postgres::Object, table: &str) -> i64 {
-    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
-    client.execute("SELECT 1", &[]).await.unwrap();
-    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
-    let row = client
-        .query_one("SELECT idx_tup_fetch FROM pg_stat_user_tables WHERE relname = $1", &[&table])
-        .await
-        .unwrap();
-    row.get(0)
-}
 
 /// Posts fifty entries of four lines with one statement, as a batch of invoices posts them.
 async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, statement: usize) {
@@ -365,9 +341,9 @@ async fn bulk_insert_looks_up_entries_by_key() {
             admin.batch_execute("ANALYZE journal_entries, journal_lines, accounts").await.unwrap();
         }
     }
-    let before = index_fetches(&client, "journal_entries").await;
+    let before = table_statistic(&client, "journal_entries", "idx_tup_fetch").await;
     post_fifty(&mut client, app.tenant_id, 20).await;
-    let fetched = index_fetches(&client, "journal_entries").await - before;
+    let fetched = table_statistic(&client, "journal_entries", "idx_tup_fetch").await - before;
 
     // Looking up each line's entry fetches a few rows per line; reading the whole journal
     // would fetch its 1,000 entries.

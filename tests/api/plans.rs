@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::billing_support::{agreement, invoice_body, party_body};
-use crate::helpers::TestApp;
+use crate::helpers::{table_statistic, TestApp};
 
 /// Customers, each with a receivable account and a number series, of the one large tenant.
 const LARGE_TENANT_ROWS: i64 = 3000;
@@ -31,18 +31,6 @@ async fn skew_tenants(app: &TestApp) {
          ANALYZE tenants, parties, contract_accounts, number_series;"
     );
     app.sql().await.batch_execute(&sql).await.expect("skewed tenants");
-}
-
-/// Index tuples fetched from `table` so far, by every backend that has reported.
-async fn index_fetches(client: &deadpool_postgres::Object, table: &str) -> i64 {
-    client.execute("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
-    client.execute("SELECT 1", &[]).await.unwrap();
-    client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
-    let row = client
-        .query_one("SELECT idx_tup_fetch FROM pg_stat_user_tables WHERE relname = $1", &[&table])
-        .await
-        .unwrap();
-    row.get(0)
 }
 
 /// Posting an invoice for a tenant that owns most rows of the party tables reads the rows of
@@ -78,15 +66,16 @@ async fn large_tenant_reads_rows_by_key() {
         write("/v1/invoices", invoice(day)).await;
     }
     let client = app.sql().await;
-    let series_before = index_fetches(&client, "number_series").await;
-    let accounts_before = index_fetches(&client, "contract_accounts").await;
+    let series_before = table_statistic(&client, "number_series", "idx_tup_fetch").await;
+    let accounts_before = table_statistic(&client, "contract_accounts", "idx_tup_fetch").await;
     drop(client);
     for day in 9..=13 {
         write("/v1/invoices", invoice(day)).await;
     }
     let client = app.sql().await;
-    let series = index_fetches(&client, "number_series").await - series_before;
-    let accounts = index_fetches(&client, "contract_accounts").await - accounts_before;
+    let series = table_statistic(&client, "number_series", "idx_tup_fetch").await - series_before;
+    let accounts =
+        table_statistic(&client, "contract_accounts", "idx_tup_fetch").await - accounts_before;
 
     // Each invoice locks and writes one series and reads three contract accounts. A scan of the
     // tenant's part of an index would fetch its 3,000 rows on every call.
