@@ -103,6 +103,19 @@ pub async fn authenticate(
     Ok(Some(Caller { tenant_id, kind }))
 }
 
+/// Returns the SHA-256 of a key's tenant, key id and secret, or `None` when the key is not of
+/// the form `sl_<kind>_<tenant>_<key id>_<secret>`. Every accepted spelling of one key (the
+/// kind tag, the tenant id with or without hyphens) gets the same digest.
+pub fn key_digest(presented: &str) -> Option<[u8; 32]> {
+    let (tenant_id, key_id, secret) = split_key(presented)?;
+    let mut hasher = Sha256::new();
+    hasher.update(tenant_id.as_bytes());
+    hasher.update(key_id.as_bytes());
+    hasher.update(b"_");
+    hasher.update(secret.as_bytes());
+    Some(hasher.finalize().into())
+}
+
 fn split_key(presented: &str) -> Option<(Uuid, &str, &str)> {
     let mut parts = presented.splitn(5, '_');
     let (prefix, _tag) = (parts.next()?, parts.next()?);

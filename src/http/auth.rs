@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
-use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::AppState;
@@ -38,14 +37,16 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Error> {
         .field("Authorization"));
     };
     let presented = presented.trim();
-    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-    if let Some(caller) = state.keys.get(&digest) {
+    let digest = tenancy::key_digest(presented);
+    if let Some(caller) = digest.as_ref().and_then(|digest| state.keys.get(digest)) {
         return Ok(caller);
     }
     let client = state.pool.get().await?;
     match tenancy::authenticate(&client, presented).await? {
         Some(caller) => {
-            state.keys.insert(digest, caller);
+            if let Some(digest) = digest {
+                state.keys.insert(digest, caller);
+            }
             Ok(caller)
         }
         None => {
@@ -58,7 +59,8 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, Error> {
 /// Maximum number of cached keys. A full cache drops its expired entries, or all of them.
 const MAX_CACHED_KEYS: usize = 10_000;
 
-/// Valid keys seen in the last `ttl`, by the SHA-256 of the whole key as presented.
+/// Valid keys seen in the last `ttl`, by [`tenancy::key_digest`], so that every spelling of a
+/// key shares one entry.
 pub struct KeyCache {
     ttl: Duration,
     entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,

@@ -104,3 +104,21 @@ async fn deleted_key_expires_from_cache() {
         assert_eq!(app.get(path, &app.write_key).await.status, 200);
     }
 }
+
+/// Every accepted spelling of a key (another kind tag, the tenant id with hyphens) shares the
+/// cache entry of the key as issued, so spellings cannot fill the cache with one key.
+#[tokio::test]
+async fn key_spellings_share_cache_entry() {
+    use std::time::Duration;
+    let app = TestApp::spawn_with(|config| config.key_cache_ttl = Duration::from_secs(60)).await;
+    let path = "/v1/accounts/bank.EUR";
+    let parts: Vec<&str> = app.read_key.splitn(5, '_').collect();
+    assert_eq!(parts.len(), 5, "issued key: {}", app.read_key);
+    let tenant = uuid::Uuid::parse_str(parts[2]).unwrap().hyphenated().to_string();
+    let respelled = format!("sl_w_{tenant}_{}_{}", parts[3], parts[4]);
+    assert_eq!(app.get(path, &app.read_key).await.status, 200);
+    let delete = "DELETE FROM api_keys WHERE tenant_id = $1 AND kind = 'read'";
+    app.sql().await.execute(delete, &[&app.tenant_id]).await.unwrap();
+    let response = app.get(path, &respelled).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+}
