@@ -33,9 +33,9 @@ async fn skew_tenants(app: &TestApp) {
     app.sql().await.batch_execute(&sql).await.expect("skewed tenants");
 }
 
-/// Posting an invoice for a tenant that owns most rows of the party tables reads the rows of
-/// its keys, not the tenant's whole share of the index, once Postgres has switched the
-/// prepared statements to their generic plans (after five calls).
+/// Posting an invoice for a tenant that owns most rows of the party tables reads only the rows
+/// of its keys, not the tenant's whole share of the index. The check runs after Postgres has
+/// switched the prepared statements to their generic plans, which it does after five calls.
 #[tokio::test]
 async fn large_tenant_reads_rows_by_key() {
     // One connection runs every statement of the service and of this test, so its statistics
