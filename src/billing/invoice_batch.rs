@@ -599,6 +599,22 @@ const LOCK_CREDITS: &str = "\
           AND purpose = 'customer_credit' \
         FOR UPDATE \
     ) c";
+
+/// Reads the contract account code of each key (party id, currency and purpose) with one
+/// primary key lookup per key. It returns one row per key, in the order given, with a null
+/// code where there is no account. LIMIT keeps the subquery from being turned into a join.
+const FIND_CONTRACT_ACCOUNTS: &str = "\
+    SELECT c.account_code \
+    FROM unnest($2::uuid[], $3::bpchar[], $4::text[]) WITH ORDINALITY \
+        AS k (party_id, currency, purpose, position) \
+    LEFT JOIN LATERAL ( \
+        SELECT account_code FROM contract_accounts \
+        WHERE tenant_id = $1 AND party_id = k.party_id AND currency = k.currency \
+          AND purpose = k.purpose \
+        LIMIT 1 \
+    ) c ON true \
+    ORDER BY k.position";
+
 fn not_locked(table: &str) -> Error {
     Error::internal(anyhow::anyhow!("the {table} of an invoice was not read before pricing"))
 }
@@ -612,26 +628,23 @@ async fn find_contract_accounts(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    // Every account of the parties is read and the keys are picked here: a list of party
-    // ids keeps Postgres on the primary key index at any table size.
+    let statement = client.prepare_cached(FIND_CONTRACT_ACCOUNTS).await?;
     let parties: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
-    let statement = client
-        .prepare_cached(
-            "SELECT party_id, currency, purpose, account_code FROM contract_accounts \
-             WHERE tenant_id = $1 AND party_id = ANY($2)",
-        )
-        .await?;
-    let rows = client.query(&statement, &[&tenant_id, &parties]).await?;
-    let requested: HashMap<(Uuid, &str, &str), &(Uuid, Currency, Purpose)> =
-        keys.iter().map(|key| ((key.0, key.1.code(), key.2.as_str()), key)).collect();
-    let mut found = HashMap::new();
-    for row in rows {
-        let columns = (row.get(0), row.get::<_, &str>(1).trim_end(), row.get::<_, &str>(2));
-        if let Some(key) = requested.get(&columns) {
-            found.insert(**key, row.get(3));
-        }
+    let currencies: Vec<&str> = keys.iter().map(|key| key.1.code()).collect();
+    let purposes: Vec<&str> = keys.iter().map(|key| key.2.as_str()).collect();
+    let rows = client.query(&statement, &[&tenant_id, &parties, &currencies, &purposes]).await?;
+    if rows.len() != keys.len() {
+        return Err(Error::internal(anyhow::anyhow!(
+            "{} contract account rows read for {} keys",
+            rows.len(),
+            keys.len()
+        )));
     }
-    Ok(found)
+    let found = keys
+        .iter()
+        .zip(rows)
+        .filter_map(|(key, row)| Some((*key, row.get::<_, Option<String>>(0)?)));
+    Ok(found.collect())
 }
 
 /// Locks the customer credit accounts of `keys`, given in key order, and reads their balance.

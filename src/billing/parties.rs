@@ -510,14 +510,25 @@ pub async fn find_many(
     ids: &[Uuid],
     locked: &[Uuid],
 ) -> Result<HashMap<Uuid, Party>, Error> {
-    let read_sql = format!("{SELECT_PARTY} AND p.id = ANY($2)");
+    // Each id is looked up on its own, so the plan is one primary key lookup per id whatever
+    // the number of parties the tenant has. LIMIT keeps Postgres from turning the subquery
+    // into a join, which it may plan as a scan of all the tenant's parties.
+    let read_sql = format!(
+        "SELECT p.* FROM unnest($2::uuid[]) AS k (id) \
+         CROSS JOIN LATERAL ({SELECT_PARTY} AND p.id = k.id LIMIT 1) p"
+    );
     let (lock, read) = tokio::try_join!(
         client.prepare_cached(
-            "SELECT 1 FROM parties WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id \
-             FOR KEY SHARE"
+            "SELECT 1 FROM unnest($2::uuid[]) AS k (id) \
+             CROSS JOIN LATERAL ( \
+                 SELECT 1 FROM parties WHERE tenant_id = $1 AND id = k.id FOR KEY SHARE \
+             ) p"
         ),
         client.prepare_cached(&read_sql),
     )?;
+    let mut locked = locked.to_vec();
+    locked.sort_unstable();
+    locked.dedup();
     let lock = async {
         if locked.is_empty() {
             return Ok(Vec::new());

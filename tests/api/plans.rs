@@ -68,6 +68,7 @@ async fn large_tenant_reads_rows_by_key() {
     let client = app.sql().await;
     let series_before = table_statistic(&client, "number_series", "idx_tup_fetch").await;
     let accounts_before = table_statistic(&client, "contract_accounts", "idx_tup_fetch").await;
+    let parties_before = table_statistic(&client, "parties", "idx_tup_fetch").await;
     drop(client);
     for day in 9..=13 {
         write("/v1/invoices", invoice(day)).await;
@@ -76,9 +77,36 @@ async fn large_tenant_reads_rows_by_key() {
     let series = table_statistic(&client, "number_series", "idx_tup_fetch").await - series_before;
     let accounts =
         table_statistic(&client, "contract_accounts", "idx_tup_fetch").await - accounts_before;
+    let parties = table_statistic(&client, "parties", "idx_tup_fetch").await - parties_before;
 
     // Each invoice locks and writes one series and reads three contract accounts. A scan of the
     // tenant's part of an index would fetch its 3,000 rows on every call.
     assert!(series < 100, "{series} number series fetched for 5 invoices");
     assert!(accounts < 100, "{accounts} contract accounts fetched for 5 invoices");
+    assert!(parties < 100, "{parties} parties fetched for 5 invoices");
+}
+
+/// An auditor reading the parties of one small tenant reads that tenant's rows through the
+/// index, not the whole table with the large tenant's rows in it. The read runs on its generic
+/// plan, the one a prepared statement gets once Postgres finds its custom plans no cheaper.
+#[tokio::test]
+async fn small_tenant_audit_read_uses_the_index() {
+    let app = TestApp::spawn_with(|config| config.pool_size = 1).await;
+    skew_tenants(&app).await;
+    let client = app.sql().await;
+    client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let small: Uuid = client
+        .query_one("SELECT id FROM tenants WHERE name = 'Small 1'", &[])
+        .await
+        .expect("small tenant")
+        .get(0);
+    let scans_before = table_statistic(&client, "parties", "seq_scan").await;
+    let rows = client
+        .query("SELECT party_id FROM audit.parties WHERE tenant_id = $1", &[&small])
+        .await
+        .expect("audit read");
+    let scans = table_statistic(&client, "parties", "seq_scan").await - scans_before;
+    client.batch_execute("RESET plan_cache_mode").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(scans, 0, "audit.parties scanned the whole table for one small tenant");
 }
