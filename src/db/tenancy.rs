@@ -78,12 +78,13 @@ pub async fn issue_key(
     Ok(IssuedKey { kind, secret: text })
 }
 
-/// Checks a presented key; `None` when it is malformed, unknown or its secret does not match.
+/// Checks a presented key. `None` when it is malformed or unknown, when its secret does not
+/// match, or when its tag names the other kind.
 pub async fn authenticate(
     client: &impl GenericClient,
     presented: &str,
 ) -> Result<Option<Caller>, tokio_postgres::Error> {
-    let Some((tenant_id, key_id, secret)) = split_key(presented) else {
+    let Some((tagged, tenant_id, key_id, secret)) = split_key(presented) else {
         return Ok(None);
     };
     let statement = client
@@ -100,15 +101,20 @@ pub async fn authenticate(
         return Ok(None);
     }
     let kind = if row.get::<_, &str>(0) == "write" { KeyKind::Write } else { KeyKind::Read };
+    // The tag is part of the key as issued: a key with another kind's tag is not this key.
+    if kind != tagged {
+        return Ok(None);
+    }
     Ok(Some(Caller { tenant_id, kind }))
 }
 
-/// Returns the SHA-256 of a key's tenant, key id and secret, or `None` when the key is not of
-/// the form `sl_<kind>_<tenant>_<key id>_<secret>`. Every accepted spelling of one key (the
-/// kind tag, the tenant id with or without hyphens) gets the same digest.
+/// Returns the SHA-256 of a key's kind tag, tenant, key id and secret, or `None` when the key
+/// is not of the form `sl_<kind>_<tenant>_<key id>_<secret>`. Every accepted spelling of one
+/// key (the tenant id with or without hyphens) gets the same digest.
 pub fn key_digest(presented: &str) -> Option<[u8; 32]> {
-    let (tenant_id, key_id, secret) = split_key(presented)?;
+    let (kind, tenant_id, key_id, secret) = split_key(presented)?;
     let mut hasher = Sha256::new();
+    hasher.update(kind.tag().as_bytes());
     hasher.update(tenant_id.as_bytes());
     hasher.update(key_id.as_bytes());
     hasher.update(b"_");
@@ -116,12 +122,13 @@ pub fn key_digest(presented: &str) -> Option<[u8; 32]> {
     Some(hasher.finalize().into())
 }
 
-fn split_key(presented: &str) -> Option<(Uuid, &str, &str)> {
+fn split_key(presented: &str) -> Option<(KeyKind, Uuid, &str, &str)> {
     let mut parts = presented.splitn(5, '_');
-    let (prefix, _tag) = (parts.next()?, parts.next()?);
+    let (prefix, tag) = (parts.next()?, parts.next()?);
+    let kind = [KeyKind::Write, KeyKind::Read].into_iter().find(|kind| kind.tag() == tag)?;
     let tenant = Uuid::parse_str(parts.next()?).ok()?;
     let (key_id, secret) = (parts.next()?, parts.next()?);
-    (prefix == "sl").then_some((tenant, key_id, secret))
+    (prefix == "sl").then_some((kind, tenant, key_id, secret))
 }
 
 fn random_text(len: usize) -> String {
@@ -144,11 +151,14 @@ mod tests {
     fn split_key_reads_parts() {
         let tenant = Uuid::now_v7();
         let key = format!("sl_w_{}_abc_secret_with_underscore", tenant.simple());
-        let (parsed, key_id, secret) = split_key(&key).unwrap();
+        let (kind, parsed, key_id, secret) = split_key(&key).unwrap();
+        assert_eq!(kind, KeyKind::Write);
         assert_eq!(parsed, tenant);
         assert_eq!(key_id, "abc");
         assert_eq!(secret, "secret_with_underscore");
         assert!(split_key("sl_w_nottenant_a_b").is_none());
+        let other_tag = format!("sl_x_{}_abc_secret", tenant.simple());
+        assert!(split_key(&other_tag).is_none());
         assert!(split_key("").is_none());
     }
 }

@@ -105,8 +105,8 @@ async fn deleted_key_expires_from_cache() {
     }
 }
 
-/// Every accepted spelling of a key (another kind tag, the tenant id with hyphens) shares the
-/// cache entry of the key as issued, so spellings cannot fill the cache with one key.
+/// Every accepted spelling of a key (the tenant id with or without hyphens) shares the cache
+/// entry of the key as issued, so spellings cannot fill the cache with one key.
 #[tokio::test]
 async fn key_spellings_share_cache_entry() {
     use std::time::Duration;
@@ -115,10 +115,24 @@ async fn key_spellings_share_cache_entry() {
     let parts: Vec<&str> = app.read_key.splitn(5, '_').collect();
     assert_eq!(parts.len(), 5, "issued key: {}", app.read_key);
     let tenant = uuid::Uuid::parse_str(parts[2]).unwrap().hyphenated().to_string();
-    let respelled = format!("sl_w_{tenant}_{}_{}", parts[3], parts[4]);
+    let respelled = format!("sl_r_{tenant}_{}_{}", parts[3], parts[4]);
     assert_eq!(app.get(path, &app.read_key).await.status, 200);
     let delete = "DELETE FROM api_keys WHERE tenant_id = $1 AND kind = 'read'";
     app.sql().await.execute(delete, &[&app.tenant_id]).await.unwrap();
     let response = app.get(path, &respelled).await;
     assert_eq!(response.status, 200, "{}", response.body);
+}
+
+/// A key presented with the other kind's tag is rejected. The tag is part of the key as issued.
+#[tokio::test]
+async fn retagged_key_is_rejected() {
+    let app = TestApp::spawn().await;
+    let path = "/v1/accounts/bank.EUR";
+    for (key, tag, other) in [(&app.read_key, "_r_", "_w_"), (&app.write_key, "_w_", "_r_")] {
+        assert!(key.starts_with(&format!("sl{tag}")), "issued key: {key}");
+        let retagged = key.replacen(tag, other, 1);
+        assert_eq!(app.get(path, key).await.status, 200);
+        let response = app.get(path, &retagged).await;
+        assert_eq!(response.status, 401, "{retagged}: {}", response.body);
+    }
 }
