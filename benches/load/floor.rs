@@ -20,13 +20,22 @@ pub struct FloorRun {
     pub failed: u64,
 }
 
-/// Creates schema `floor`, storing invoice responses of `response_bytes` as the service does.
-/// With `reuse`, an existing schema that has every table is kept with its rows.
-pub async fn create_schema(
-    client: &tokio_postgres::Client,
-    response_bytes: usize,
-    reuse: bool,
-) -> anyhow::Result<()> {
+/// The JSON documents the service stored for one sample invoice. The floor sends the same
+/// text with every invoice, as pgbench variables, so Postgres parses it into `jsonb` on every
+/// write as it does the service's.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    /// The response body, stored as the idempotency record.
+    pub response: String,
+    /// The invoice's own copy of its tax determination.
+    pub invoice_determination: String,
+    /// Three stored tax determinations (the sample's, repeated when it had fewer).
+    pub determinations: [String; 3],
+}
+
+/// Creates schema `floor`. With `reuse`, an existing schema that has every table is kept with
+/// its rows.
+pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyhow::Result<()> {
     if reuse {
         let exists = client
             .query_one("SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL", &[])
@@ -35,28 +44,28 @@ pub async fn create_schema(
             return Ok(());
         }
     }
-    let padding = response_bytes.saturating_sub(600);
-    let sql = SCHEMA.replace("{response_padding}", &padding.to_string());
-    client.batch_execute(&sql).await.context("creating schema floor")?;
+    client.batch_execute(SCHEMA).await.context("creating schema floor")?;
     Ok(())
 }
 
 /// Runs pgbench for the warm-up, then for the measured duration, and returns the second run.
 pub fn run(
     database_url: &str,
+    documents: &Documents,
     mode: Mode,
     clients: usize,
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<FloorRun> {
     if !warmup.is_zero() {
-        pgbench(database_url, mode, clients, warmup)?;
+        pgbench(database_url, documents, mode, clients, warmup)?;
     }
-    pgbench(database_url, mode, clients, duration)
+    pgbench(database_url, documents, mode, clients, duration)
 }
 
 fn pgbench(
     database_url: &str,
+    documents: &Documents,
     mode: Mode,
     clients: usize,
     duration: Duration,
@@ -77,7 +86,12 @@ fn pgbench(
         .arg("-f")
         .arg(&script)
         .args(["-D", &format!("tenant={}", floor_tenant())])
-        .args(["-D", &format!("hot={}", u8::from(mode == Mode::Hot))]);
+        .args(["-D", &format!("hot={}", u8::from(mode == Mode::Hot))])
+        .args(["-D", &format!("response={}", documents.response)])
+        .args(["-D", &format!("invoice_determination={}", documents.invoice_determination)]);
+    for (n, determination) in documents.determinations.iter().enumerate() {
+        command.args(["-D", &format!("determination{}={determination}", n + 1)]);
+    }
     if let Some(user) = config.get_user() {
         command.args(["-U", user]);
     }

@@ -130,6 +130,7 @@ struct Bench {
     rows: Vec<Row>,
     peak_rss_mib: Option<f64>,
     runs: usize,
+    floor_documents: Option<floor::Documents>,
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -152,6 +153,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         rows: Vec::new(),
         peak_rss_mib: None,
         runs: 0,
+        floor_documents: None,
     };
     bench.prepare().await?;
     if options.prepare_only {
@@ -311,10 +313,10 @@ impl Bench {
             target = target.max(self.options.growth.iter().copied().max().unwrap_or(0));
         }
         self.grow_to(target).await?;
-        let response_bytes = self.sample_response_bytes().await?;
         if !self.options.no_floor && !self.options.only_growth {
+            self.floor_documents = Some(self.sample_documents().await?);
             let client = self.pool.get().await?;
-            floor::create_schema(&client, response_bytes, self.options.reuse).await?;
+            floor::create_schema(&client, self.options.reuse).await?;
         }
         let seed = Duration::from_secs(self.options.seed);
         for (mode, _) in self.shops.clone() {
@@ -322,8 +324,9 @@ impl Bench {
             self.traffic(mode, 8, 1, Duration::ZERO, seed).await?;
             if !self.options.no_floor && !self.options.only_growth {
                 let url = self.database_url.clone();
+                let documents = self.floor_documents()?;
                 tokio::task::spawn_blocking(move || {
-                    floor::run(&url, mode, 8, Duration::ZERO, seed)
+                    floor::run(&url, &documents, mode, 8, Duration::ZERO, seed)
                 })
                 .await??;
             }
@@ -338,12 +341,13 @@ impl Bench {
         self.service.restart().await
     }
 
-    /// Posts one invoice and returns the length of the response body, which the floor stores
-    /// as its idempotency record.
-    async fn sample_response_bytes(&mut self) -> anyhow::Result<usize> {
+    /// Posts one invoice and reads back the JSON documents the service stored for it, which
+    /// the floor then writes with every invoice.
+    async fn sample_documents(&mut self) -> anyhow::Result<floor::Documents> {
         let shops = self.shops[0].1.clone();
         let shop = &shops[0];
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
+        // A fixed seed gives every run the same sample, so the floor's documents keep their size.
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
         let body = traffic::invoice(&mut rng, shop, "SAMPLE");
         let response = reqwest::Client::new()
             .post(format!("{}/v1/invoices", self.service.base_url))
@@ -355,7 +359,44 @@ impl Bench {
         let status = response.status();
         let text = response.text().await?;
         anyhow::ensure!(status.as_u16() == 201, "sample invoice failed: {status} {text}");
-        Ok(text.len())
+        let invoice: serde_json::Value = serde_json::from_str(&text)?;
+        let id: uuid::Uuid = invoice["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .with_context(|| format!("sample invoice response has no id: {text}"))?;
+        // Read back as values and written compact, as the service sends them.
+        let client = self.pool.get().await?;
+        let invoice_determination: serde_json::Value = client
+            .query_one(
+                "SELECT tax_determination FROM invoices WHERE tenant_id = $1 AND id = $2",
+                &[&shop.tenant_id, &id],
+            )
+            .await
+            .with_context(|| format!("reading back sample invoice {id}"))?
+            .get(0);
+        let stored: Vec<serde_json::Value> = client
+            .query(
+                "SELECT determination FROM tax_determinations \
+                 WHERE tenant_id = $1 AND document_id = $2 ORDER BY document_kind",
+                &[&shop.tenant_id, &id],
+            )
+            .await
+            .with_context(|| format!("reading back the determinations of sample invoice {id}"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let Ok(determinations) = <[serde_json::Value; 3]>::try_from(stored) else {
+            anyhow::bail!(
+                "sample invoice {id} does not have the three determinations the floor writes"
+            );
+        };
+        let determinations = determinations.map(|value| value.to_string());
+        let invoice_determination = invoice_determination.to_string();
+        Ok(floor::Documents { response: text, invoice_determination, determinations })
+    }
+
+    fn floor_documents(&self) -> anyhow::Result<floor::Documents> {
+        self.floor_documents.clone().context("the floor's documents were not sampled")
     }
 
     /// Runs clients for one measured window and returns what they did with the journal lines
@@ -489,9 +530,11 @@ impl Bench {
         duration: Duration,
     ) -> anyhow::Result<()> {
         let url = self.database_url.clone();
-        let result =
-            tokio::task::spawn_blocking(move || floor::run(&url, mode, clients, warmup, duration))
-                .await??;
+        let documents = self.floor_documents()?;
+        let result = tokio::task::spawn_blocking(move || {
+            floor::run(&url, &documents, mode, clients, warmup, duration)
+        })
+        .await??;
         let rate = result.transactions_per_second;
         self.record(Row {
             kind: "floor",

@@ -51,28 +51,9 @@ LANGUAGE sql IMMUTABLE AS $$
     ) AS line (line_no, account_code, amount, memo)
 $$;
 
--- Stored with each invoice, about the size of the service's tax determination.
-CREATE FUNCTION floor.tax_determination() RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT '{"sale": [{"jurisdiction": "DE", "rate": "0.19", "rule": "eu_b2c_customer_country",
-             "liable": "partner", "base": "100.00", "amount": "19.00", "lines": [1, 2, 3],
-             "legal_mention": null}],
-             "commission": [{"jurisdiction": "IE", "rate": "0.23", "rule": "domestic",
-             "liable": "platform", "base": "15.00", "amount": "3.45", "lines": [1, 2, 3],
-             "legal_mention": null}]}'::jsonb
-$$;
-
 -- The source named by each stored tax line, as long as the service's.
 CREATE FUNCTION floor.rate_source() RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'European Commission, Taxes in Europe Database (TEDB), standard VAT rates, '
         || 'cross-checked against the eu-vat-rates-data package built from it (read 2026-12-04)'
-$$;
-
--- The stored response of an invoice: the tax determination padded to the length of the
--- service's response body. The load driver replaces {response_padding} before it runs this.
-CREATE FUNCTION floor.invoice_response() RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object('invoice', floor.tax_determination(),
-                              'padding', repeat('x', {response_padding}))
 $$;

@@ -5,7 +5,10 @@
 --
 -- A colon never precedes a name inside a literal here: pgbench would take it for a variable.
 -- Variables (pgbench -D): tenant (uuid), hot (1: every invoice posts to the one platform
--- commission account and the one tax account; 0: to the platform accounts of its partner).
+-- commission account and the one tax account; 0: to the platform accounts of its partner),
+-- and the JSON text of the documents the service stored for a sample invoice: response,
+-- invoice_determination, determination1 to determination3. They are sent as parameters, so
+-- Postgres parses each into jsonb on every invoice, as it does the service's.
 -- Balance rows are striped over 16 slots by client, as the service stripes them by connection.
 \set customer random(1, 10000)
 \set partner random(1, 500)
@@ -15,7 +18,7 @@
 BEGIN;
 INSERT INTO floor.idempotency_keys (tenant_id, key, request_sha256, status_code, response)
 VALUES ((:tenant)::uuid, gen_random_uuid()::text, sha256(random()::text::bytea), 201,
-        floor.invoice_response());
+        (:response)::jsonb);
 WITH entry AS (
     INSERT INTO floor.journal_entries
         (tenant_id, id, effective_date, description, idempotency_key, reverses)
@@ -59,7 +62,7 @@ WITH invoice AS (
         floor.party_id((:partner)::int), 'L' || (:client_id)::text, floor.party_id(10000 + (:customer)::int),
         floor.party_id((:partner)::int), 'EUR', 'agent', false, now(), current_date, current_date,
         (:net)::numeric / 100, 19.00, 119.00, 15.00, 3.45, 100.00, 0, 119.00,
-        floor.tax_determination(), NULL, gen_random_uuid())
+        (:invoice_determination)::jsonb, NULL, gen_random_uuid())
     RETURNING tenant_id, id
 ), invoice_lines AS (
     INSERT INTO floor.invoice_lines (tenant_id, invoice_id, line_no, product, tax_code, quantity,
@@ -68,21 +71,22 @@ WITH invoice AS (
     FROM invoice, generate_series(1, (:line_count)::int) AS n
 ), determinations AS (
     -- The service stores one determination per tax code of the sale and one for the
-    -- commission, each with its whole JSON (about 1 kB) and one tax line.
+    -- commission, each with its whole JSON and one tax line.
     INSERT INTO floor.tax_determinations (tenant_id, id, document_kind, document_id, rule_id,
         supplier, supplier_rule, buyer_treated_as, buyer_tax_id, source, tax_estimated, currency,
         prices_include_tax, tax_point, tax_date, net_total, tax_total, gross_total,
         legal_mentions, provider_response, determination)
     SELECT invoice.tenant_id, gen_random_uuid(), d.kind, invoice.id, d.rule, d.supplier, NULL,
         d.buyer, NULL, 'local', false, 'EUR', false, now(), current_date, d.net, d.tax,
-        d.net + d.tax, '{}', NULL, floor.tax_determination()
+        d.net + d.tax, '{}', NULL, d.determination
     FROM invoice, (VALUES
         ('invoice_digital_good', 'eu.b2c.electronic_services.destination', 'seller', 'consumer',
-         50.00, 9.50),
+         50.00, 9.50, (:determination1)::jsonb),
         ('invoice_saas', 'eu.b2c.electronic_services.destination', 'seller', 'consumer',
-         50.00, 9.50),
-        ('invoice_commission', 'eu.domestic', 'seller', 'business', 15.00, 3.45)
-    ) AS d (kind, rule, supplier, buyer, net, tax)
+         50.00, 9.50, (:determination2)::jsonb),
+        ('invoice_commission', 'eu.domestic', 'seller', 'business', 15.00, 3.45,
+         (:determination3)::jsonb)
+    ) AS d (kind, rule, supplier, buyer, net, tax, determination)
     RETURNING tenant_id, id, rule_id, net_total, tax_total
 ), determination_lines AS (
     INSERT INTO floor.tax_determination_lines (tenant_id, determination_id, position,
