@@ -29,7 +29,7 @@ pub struct Documents {
     pub response: String,
     /// The invoice's own copy of its tax determination.
     pub invoice_determination: String,
-    /// Three stored tax determinations (the sample's, repeated when it had fewer).
+    /// The three tax determinations stored for the sample invoice.
     pub determinations: [String; 3],
 }
 

@@ -385,10 +385,9 @@ impl Bench {
             .iter()
             .map(|row| row.get(0))
             .collect();
+        let count = stored.len();
         let Ok(determinations) = <[serde_json::Value; 3]>::try_from(stored) else {
-            anyhow::bail!(
-                "sample invoice {id} does not have the three determinations the floor writes"
-            );
+            anyhow::bail!("sample invoice {id} has {count} stored tax determinations, expected 3");
         };
         let determinations = determinations.map(|value| value.to_string());
         let invoice_determination = invoice_determination.to_string();

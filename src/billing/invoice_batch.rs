@@ -635,7 +635,7 @@ async fn find_contract_accounts(
     let rows = client.query(&statement, &[&tenant_id, &parties, &currencies, &purposes]).await?;
     if rows.len() != keys.len() {
         return Err(Error::internal(anyhow::anyhow!(
-            "{} contract account rows read for {} keys",
+            "read {} contract account rows for {} keys, expected one per key",
             rows.len(),
             keys.len()
         )));

@@ -101,7 +101,7 @@ pub async fn authenticate(
         return Ok(None);
     }
     let kind = if row.get::<_, &str>(0) == "write" { KeyKind::Write } else { KeyKind::Read };
-    // The tag is part of the key as issued: a key with another kind's tag is not this key.
+    // The tag is part of the key as issued, so a key with another kind's tag is not this key.
     if kind != tagged {
         return Ok(None);
     }
