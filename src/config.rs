@@ -19,7 +19,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Address the HTTP server binds to.
     pub bind: SocketAddr,
-    /// Maximum number of pooled database connections.
+    /// Database connections of the HTTP workers, split evenly between them (rounded up).
+    /// Two more load the tax rates at start and sync the tax provider in the background.
     pub pool_size: usize,
     /// Number of HTTP worker threads.
     pub workers: usize,

@@ -193,11 +193,11 @@ async fn run_payouts(
 async fn serve(config: Config) -> anyhow::Result<()> {
     let database = db::Database::open(config.database_url.as_deref()).await?;
     db::migrate(&database.url).await?;
-    let pool = db::pool(&database.url, config.pool_size)?;
     let listener = TcpListener::bind(config.bind)?;
     tracing::info!(address = %listener.local_addr()?, "serving the HTTP API");
-    let state = http::AppState::new(pool, config);
-    http::serve(listener, state).await?.await?;
+    let state = http::AppState::new(&database.url, config)?;
+    http::serve(listener, state.clone()).await?.await?;
+    state.close_pools();
     tracing::info!("server stopped");
     Ok(())
 }

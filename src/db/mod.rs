@@ -5,7 +5,7 @@ pub mod embedded;
 pub mod tenancy;
 pub mod testing;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 mod embedded_migrations {
@@ -14,14 +14,41 @@ mod embedded_migrations {
 
 /// Builds a connection pool for `url` with at most `size` connections.
 pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
-    let config: tokio_postgres::Config =
-        url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
-    );
-    Ok(Pool::builder(manager).max_size(size).build()?)
+    Ok(Connector::new(url)?.pool(size))
+}
+
+/// The settings of one database, from which pools are opened.
+///
+/// The HTTP server opens one pool per worker thread. A connection's I/O runs on the thread
+/// that opened it, so a pool shared by every worker hands each request a connection that
+/// another thread reads and writes, and every round trip then wakes two threads instead of
+/// one.
+#[derive(Clone)]
+pub struct Connector {
+    config: tokio_postgres::Config,
+}
+
+impl Connector {
+    pub fn new(url: &str) -> anyhow::Result<Connector> {
+        let config = url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
+        Ok(Connector { config })
+    }
+
+    /// Opens a pool of at most `size` connections, each connected when first needed. The
+    /// connection used last is handed out first, so that a quiet service keeps reusing the
+    /// same few.
+    pub fn pool(&self, size: usize) -> Pool {
+        let manager = Manager::from_config(
+            self.config.clone(),
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        Pool::builder(manager)
+            .max_size(size)
+            .queue_mode(QueueMode::Lifo)
+            .build()
+            .expect("a pool without timeouts needs no runtime to build")
+    }
 }
 
 /// Applies every embedded migration that the database at `url` has not applied yet, then

@@ -51,7 +51,7 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
     let pool = db::pool(&url, pool_size)?;
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     let address = format!("http://{}", listener.local_addr()?);
-    let server = http::serve(listener, http::AppState::new(pool.clone(), config)).await?;
+    let server = http::serve(listener, http::AppState::new(&url, config)?).await?;
     let handle = server.handle();
     let serving = tokio::spawn(server);
     let (tenant_id, write_key, read_key) =

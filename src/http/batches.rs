@@ -95,7 +95,7 @@ pub async fn create(
             outbox::collect(post_invoices_together(&state, &caller, documents, &writes)).await;
         if let Some(results) = together? {
             state.metrics.count_batch("together");
-            state.tax.deliver(&queued).await;
+            state.tax.deliver(&state.pool, &queued).await;
             return Ok(HttpResponse::Ok().json(BatchResult { results }));
         }
     }
@@ -122,7 +122,7 @@ pub async fn create(
     });
     let (results, queued) = outbox::collect(batch).await;
     let results = results?;
-    state.tax.deliver(&queued).await;
+    state.tax.deliver(&state.pool, &queued).await;
     Ok(HttpResponse::Ok().json(BatchResult { results }))
 }
 

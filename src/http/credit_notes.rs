@@ -37,7 +37,7 @@ pub async fn create(
     });
     // The provider records the document only after its transaction has committed.
     let (response, queued) = outbox::collect(write).await;
-    state.tax.deliver(&queued).await;
+    state.tax.deliver(&state.pool, &queued).await;
     response
 }
 

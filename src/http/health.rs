@@ -31,7 +31,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut text = state.metrics.render(&state.pool);
+    let mut text = state.metrics.render(&state.pool_statuses());
     match pending_messages(&state).await {
         Ok(pending) => text.push_str(&format!(
             "# HELP subledger_tax_provider_outbox_pending Invoice messages not yet recorded by \

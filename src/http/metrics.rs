@@ -48,14 +48,19 @@ impl Metrics {
         self.batches.with_label_values(&[path]).inc();
     }
 
-    /// Renders the text exposition format, with the pool's size appended.
-    pub fn render(&self, pool: &deadpool_postgres::Pool) -> String {
+    /// Renders the text exposition format, with the connections of every pool appended.
+    pub fn render(&self, pools: &[deadpool_postgres::Status]) -> String {
         let mut buffer = Vec::new();
         let encoder = prometheus::TextEncoder::new();
         if let Err(err) = encoder.encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(error = %err, "cannot encode metrics");
         }
-        let status = pool.status();
+        let (mut open, mut idle, mut waiting) = (0, 0, 0);
+        for status in pools {
+            open += status.size;
+            idle += status.available;
+            waiting += status.waiting;
+        }
         let mut text = String::from_utf8_lossy(&buffer).into_owned();
         text.push_str(&format!(
             "# HELP subledger_db_pool_connections Database connections by state\n\
@@ -63,7 +68,7 @@ impl Metrics {
              subledger_db_pool_connections{{state=\"open\"}} {}\n\
              subledger_db_pool_connections{{state=\"idle\"}} {}\n\
              subledger_db_pool_waiting {}\n",
-            status.size, status.available, status.waiting
+            open, idle, waiting
         ));
         text
     }

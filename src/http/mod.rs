@@ -20,31 +20,83 @@ pub mod reports;
 pub mod tax;
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 use utoipa::OpenApi;
 use utoipa_actix_web::{service_config::ServiceConfig, AppExt};
 
 use crate::config::Config;
+use crate::db::Connector;
 use auth::BearerScheme;
 
 /// Shared state of every worker.
 #[derive(Clone)]
 pub struct AppState {
+    /// Connections for requests. In an HTTP worker this is the worker's own pool (see
+    /// [`serve`]); elsewhere it is the pool that loads the tax rates and syncs the tax
+    /// provider in the background.
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     pub tax: Arc<crate::tax::Engine>,
     pub keys: Arc<auth::KeyCache>,
+    connector: Connector,
+    pools: Arc<Mutex<Pools>>,
 }
 
+/// Every pool opened for one service, so that the metrics count all connections and a
+/// shutdown closes them all.
+#[derive(Default)]
+struct Pools {
+    all: Vec<deadpool_postgres::Pool>,
+    closed: bool,
+}
+
+/// Connections outside the HTTP workers: the tax rates at start and the tax provider's
+/// background sync.
+const BACKGROUND_CONNECTIONS: usize = 2;
+
 impl AppState {
-    pub fn new(pool: deadpool_postgres::Pool, config: Config) -> AppState {
+    /// Builds the state of a service on the database at `url`.
+    pub fn new(url: &str, config: Config) -> anyhow::Result<AppState> {
+        let connector = Connector::new(url)?;
+        let pool = connector.pool(BACKGROUND_CONNECTIONS);
         let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         let metrics = Arc::new(metrics::Metrics::new());
-        AppState { pool, config: Arc::new(config), metrics, tax, keys }
+        let pools = Arc::new(Mutex::new(Pools { all: vec![pool.clone()], closed: false }));
+        Ok(AppState { pool, config: Arc::new(config), metrics, tax, keys, connector, pools })
+    }
+
+    /// Returns the state of one HTTP worker, with a pool of `size` connections of its own.
+    fn for_worker(&self, size: usize) -> AppState {
+        let pool = self.connector.pool(size);
+        let mut pools = self.pools();
+        if pools.closed {
+            pool.close();
+        }
+        pools.all.push(pool.clone());
+        AppState { pool, ..self.clone() }
+    }
+
+    /// Returns the status of every pool of the service: the background one and one per worker.
+    pub fn pool_statuses(&self) -> Vec<deadpool_postgres::Status> {
+        self.pools().all.iter().map(deadpool_postgres::Pool::status).collect()
+    }
+
+    /// Closes every pool, those of workers that start later included. Their idle connections
+    /// end, and requests that need the database get 503 from then on.
+    pub fn close_pools(&self) {
+        let mut pools = self.pools();
+        pools.closed = true;
+        for pool in &pools.all {
+            pool.close();
+        }
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, Pools> {
+        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -142,7 +194,8 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
     api
 }
 
-/// Starts the HTTP server on `listener`.
+/// Starts the HTTP server on `listener`. Each worker has a pool of its own: the configured
+/// pool size split evenly between the workers, rounded up.
 ///
 /// The tax rate book is loaded before the first request: loading it lazily inside a request
 /// would take a second pooled connection while the request holds one, which deadlocks when
@@ -154,12 +207,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Ser
     state.tax.spawn_sync();
     let document = Arc::new(openapi());
     let workers = state.config.workers.max(1);
+    // Each worker opens its own connections, so that their I/O runs on the worker's thread.
+    let worker_pool_size = state.config.pool_size.div_ceil(workers).max(1);
     let server = HttpServer::new(move || {
+        let state = state.for_worker(worker_pool_size);
         let document = document.clone();
         let unmatched_document = document.clone();
         App::new()
             .wrap(actix_web::middleware::from_fn(metrics::observe))
-            .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(state))
             .app_data(body::json_config())
             .app_data(body::path_config())
             .app_data(body::query_config())

@@ -110,11 +110,12 @@ impl Engine {
         Ok((determination, request.filter(|_| recorded)))
     }
 
-    /// Sends the outbox messages `queued` after their transaction committed. Failures are
-    /// logged and leave the message pending; after a send succeeds while earlier ones failed,
-    /// a `sync` of every tenant runs in the background.
-    pub async fn deliver(self: &Arc<Self>, queued: &[Queued]) {
-        let (Some(pool), Some(provider)) = (&self.pool, &self.provider) else {
+    /// Sends the outbox messages `queued` after their transaction committed, over a
+    /// connection of `pool` (the request's). Failures are logged and leave the message
+    /// pending; after a send succeeds while earlier ones failed, a `sync` of every tenant runs
+    /// in the background.
+    pub async fn deliver(self: &Arc<Self>, pool: &deadpool_postgres::Pool, queued: &[Queued]) {
+        let Some(provider) = &self.provider else {
             return;
         };
         let outcomes = match outbox::deliver(pool, provider.as_ref(), queued).await {

@@ -197,7 +197,7 @@ async fn every_error_code_has_a_snapshot() {
     ids.extend(too_early_ids);
 
     let unavailable = TestApp::spawn().await;
-    unavailable.pool.close();
+    unavailable.state.close_pools();
     cases.add(
         ErrorCode::Unavailable,
         unavailable.get("/v1/accounts/bank.EUR", &unavailable.read_key).await,

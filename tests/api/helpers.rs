@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 pub struct TestApp {
     pub address: String,
+    /// The test's own connections, apart from the service's.
     pub pool: deadpool_postgres::Pool,
+    /// The service's state, whose pools a test may close.
+    pub state: http::AppState,
     pub client: reqwest::Client,
     pub tenant_id: Uuid,
     pub write_key: String,
@@ -43,13 +46,14 @@ impl TestApp {
         let pool = db::pool(&db.url, config.pool_size).expect("pool");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let state = http::AppState::new(pool.clone(), config);
-        let server = http::serve(listener, state).await.expect("server");
+        let state = http::AppState::new(&db.url, config).expect("state");
+        let server = http::serve(listener, state.clone()).await.expect("server");
         tokio::spawn(server);
         let (tenant_id, write_key, read_key) = create_tenant(&pool, "Test tenant").await;
         TestApp {
             address,
             pool,
+            state,
             client: reqwest::Client::new(),
             tenant_id,
             write_key,
