@@ -637,6 +637,7 @@ fn detail(reversal: &Reversal, taxes: &[TaxState]) -> serde_json::Value {
         .filter_map(|(seq, base, amount)| {
             let tax = taxes.iter().find(|tax| tax.seq == *seq)?;
             Some(serde_json::json!({
+                "seq": seq,
                 "kind": tax.kind,
                 "jurisdiction": tax.jurisdiction,
                 "rate": tax.rate.normalize().to_string(),

@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::table::Table;
 
-/// A report: a titled query over the auditor views of one tenant, as of one day.
+/// A report: a titled query of `sql/` over the auditor views of one tenant, as of one day.
 struct Report {
     title: &'static str,
-    sql: fn(&Scope) -> String,
+    sql: &'static str,
 }
 
 /// Whose books and which day the reports read.
@@ -20,9 +20,18 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// Formats the month of `as_of` as `YYYY-MM`, the period of the statement views.
-    fn period(&self) -> String {
-        self.as_of.format("%Y-%m").to_string()
+    /// Puts the scope into `sql` where psql would put the variables `tenant` and `as_of`,
+    /// written `:'tenant'` and `:'as_of'`. Both values are typed (a UUID and a date), so
+    /// their text cannot leave the quotes.
+    fn bind(&self, sql: &str) -> anyhow::Result<String> {
+        let bound = sql
+            .replace(":'tenant'", &format!("'{}'", self.tenant_id))
+            .replace(":'as_of'", &format!("'{}'", self.as_of));
+        if let Some(at) = bound.find(":'") {
+            let name: String = bound[at..].chars().take(24).collect();
+            bail!("a report reads a variable other than tenant and as_of: {name}");
+        }
+        Ok(bound)
     }
 }
 
@@ -30,91 +39,31 @@ impl Scope {
 const REPORTS: &[Report] = &[
     Report {
         title: "Trial balance by account group and currency",
-        sql: |scope| {
-            format!(
-                "SELECT currency, regexp_replace(account_code, '[:.].*$', '') AS account_group, \
-                 count(*) AS accounts, sum(debit) AS debit, sum(credit) AS credit \
-                 FROM audit.trial_balance WHERE tenant_id = '{}' \
-                 GROUP BY 1, 2 HAVING sum(debit) <> 0 OR sum(credit) <> 0 ORDER BY 1, 2",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/trial_balance_by_group.sql"),
     },
     Report {
         title: "Trial balance totals per currency (debit equals credit)",
-        sql: |scope| {
-            format!(
-                "SELECT currency, total_debit, total_credit, total_debit - total_credit AS difference \
-                 FROM audit.trial_balance_totals WHERE tenant_id = '{}' \
-                 AND (total_debit <> 0 OR total_credit <> 0) ORDER BY currency",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/trial_balance_totals.sql"),
     },
     Report {
         title: "Tax liability by who owes it",
-        sql: |scope| {
-            format!(
-                "SELECT liable AS owed_by, kind, currency, sum(invoices) AS invoices, \
-                 sum(base) AS base, sum(tax) AS tax FROM audit.tax_liability \
-                 WHERE tenant_id = '{}' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/tax_liability_by_owner.sql"),
     },
     Report {
         title: "Tax liability by jurisdiction",
-        sql: |scope| {
-            format!(
-                "SELECT jurisdiction, currency, kind, liable AS owed_by, invoices, base, tax \
-                 FROM audit.tax_liability WHERE tenant_id = '{}' AND tax <> 0 \
-                 ORDER BY jurisdiction, currency, kind, liable",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/tax_liability_by_jurisdiction.sql"),
     },
     Report {
         title: "Top partner statements of the month (by number of sales)",
-        sql: |scope| {
-            format!(
-                "SELECT p.name AS partner, p.country, s.currency, s.sales_count AS sales, \
-                 s.sales_total, s.refunds_total AS refunds, s.commission, \
-                 s.commission_tax, s.payouts, s.balance \
-                 FROM audit.partner_statement s JOIN audit.parties p \
-                 ON p.tenant_id = s.tenant_id AND p.party_id = s.partner_id \
-                 WHERE s.tenant_id = '{}' AND s.period = '{}' \
-                 ORDER BY s.sales_count DESC, p.name, s.currency LIMIT 10",
-                scope.tenant_id,
-                scope.period()
-            )
-        },
+        sql: include_str!("../../sql/top_partner_statements.sql"),
     },
     Report {
         title: "Month-end payouts per currency",
-        sql: |scope| {
-            format!(
-                "SELECT currency, count(*) FILTER (WHERE payouts > 0) AS partners_paid, \
-                 sum(payouts) AS paid_out, count(*) FILTER (WHERE balance > 0) AS partners_waiting, \
-                 count(*) FILTER (WHERE balance < 0) AS partners_owing, sum(balance) AS balance_left \
-                 FROM audit.partner_statement WHERE tenant_id = '{}' AND period = '{}' \
-                 GROUP BY currency ORDER BY currency",
-                scope.tenant_id,
-                scope.period()
-            )
-        },
+        sql: include_str!("../../sql/payouts_by_currency.sql"),
     },
     Report {
         title: "Customer aging per currency",
-        sql: |scope| {
-            format!(
-                "SELECT currency, count(*) AS customers, sum(not_due) AS not_due, \
-                 sum(days_0_30) AS days_0_30, sum(days_31_60) AS days_31_60, \
-                 sum(days_61_90) AS days_61_90, sum(days_over_90) AS days_over_90, \
-                 sum(total) AS total FROM audit.aging_at('{}', '{}') \
-                 GROUP BY currency ORDER BY currency",
-                scope.tenant_id, scope.as_of
-            )
-        },
+        sql: include_str!("../../sql/aging_by_currency.sql"),
     },
 ];
 
@@ -122,28 +71,15 @@ const REPORTS: &[Report] = &[
 const INTEGRITY_CHECKS: &[Report] = &[
     Report {
         title: "audit.balance_check",
-        sql: |scope| {
-            format!("SELECT * FROM audit.balance_check WHERE tenant_id = '{}'", scope.tenant_id)
-        },
+        sql: include_str!("../../sql/checks/balance_check.sql"),
     },
     Report {
         title: "audit.unbalanced_entries",
-        sql: |scope| {
-            format!(
-                "SELECT * FROM audit.unbalanced_entries WHERE tenant_id = '{}'",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/checks/unbalanced_entries.sql"),
     },
     Report {
         title: "audit.trial_balance_totals where debit differs from credit",
-        sql: |scope| {
-            format!(
-                "SELECT * FROM audit.trial_balance_totals WHERE tenant_id = '{}' \
-                 AND total_debit <> total_credit",
-                scope.tenant_id
-            )
-        },
+        sql: include_str!("../../sql/checks/trial_balance_unequal.sql"),
     },
 ];
 
@@ -187,11 +123,11 @@ pub async fn collect(url: &str, scope: &Scope) -> anyhow::Result<Reports> {
         .context("cannot act as subledger_auditor")?;
     let mut tables = Vec::new();
     for report in REPORTS {
-        tables.push(query(&client, report.title, &(report.sql)(scope)).await?);
+        tables.push(query(&client, report.title, &scope.bind(report.sql)?).await?);
     }
     let mut integrity = Vec::new();
     for check in INTEGRITY_CHECKS {
-        integrity.push(query(&client, check.title, &(check.sql)(scope)).await?);
+        integrity.push(query(&client, check.title, &scope.bind(check.sql)?).await?);
     }
     drop(client);
     task.await.context("report connection task failed")?.context("report connection failed")?;
@@ -232,5 +168,41 @@ fn db_message(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => db.message().to_string(),
         None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            tenant_id: Uuid::parse_str("01a2452f-e524-7557-9100-7c8194b269c6").unwrap(),
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        }
+    }
+
+    #[test]
+    fn bind_quotes_tenant_and_date() {
+        let sql = "SELECT * FROM audit.aging_at(:'tenant', :'as_of') -- as of :as_of";
+        assert_eq!(
+            scope().bind(sql).unwrap(),
+            "SELECT * FROM audit.aging_at('01a2452f-e524-7557-9100-7c8194b269c6', \
+             '2026-11-30') -- as of :as_of"
+        );
+    }
+
+    #[test]
+    fn bind_rejects_other_variables() {
+        let err = scope().bind("SELECT :'period'").unwrap_err();
+        assert!(err.to_string().contains(":'period'"), "{err}");
+    }
+
+    #[test]
+    fn every_report_reads_only_known_variables() {
+        for report in REPORTS.iter().chain(INTEGRITY_CHECKS) {
+            let bound = scope().bind(report.sql).unwrap();
+            assert!(bound.contains("'01a2452f-e524-7557-9100-7c8194b269c6'"), "{}", report.title);
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod agreements;
 mod audit;
+mod auditor_sql;
 mod batches;
 mod billing;
 mod billing_concurrency;
