@@ -19,8 +19,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Address the HTTP server binds to.
     pub bind: SocketAddr,
-    /// Database connections of the HTTP workers, split evenly between them (rounded up).
-    /// Two more load the tax rates at start and sync the tax provider in the background.
+    /// Database connections of the HTTP workers, shared out between them (at least one
+    /// each). Two more load the tax rates at start and sync the tax provider in the
+    /// background.
     pub pool_size: usize,
     /// Number of HTTP worker threads.
     pub workers: usize,

@@ -48,7 +48,8 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
     let url = recreate_database(&database.url).await?;
     db::migrate(&url).await.context("cannot migrate the demo database")?;
     let pool_size = config.pool_size;
-    let pool = db::pool(&url, pool_size)?;
+    // One connection creates the tenant; the service opens its own.
+    let pool = db::pool(&url, 1)?;
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     let address = format!("http://{}", listener.local_addr()?);
     let server = http::serve(listener, http::AppState::new(&url, config)?).await?;
@@ -62,11 +63,10 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoOut
         drive::document_count(&scenario),
         options.scenario.display()
     );
-    // One pooled connection stays free as a margin. A full pool once hung the service because
-    // a request needed a second connection to load the tax rates, which now load at start.
-    let concurrency = options.concurrency.clamp(1, pool_size.saturating_sub(1).max(1));
+    // More requests in flight than the service has connections would only wait for one.
+    let concurrency = options.concurrency.clamp(1, pool_size.max(1));
     if concurrency < options.concurrency {
-        println!("Using {concurrency} requests in flight: one fewer than the service's pool.");
+        println!("Using {concurrency} requests in flight: as many as the service's connections.");
     }
     let client = ApiClient::new(&address, &write_key)?;
     let progress = progress_bar(drive::document_count(&scenario));

@@ -34,8 +34,8 @@ use auth::BearerScheme;
 #[derive(Clone)]
 pub struct AppState {
     /// Connections for requests. In an HTTP worker this is the worker's own pool (see
-    /// [`serve`]); elsewhere it is the pool that loads the tax rates and syncs the tax
-    /// provider in the background.
+    /// [`serve`]). Elsewhere it is the background pool, which loads the tax rates and syncs
+    /// the tax provider.
     pub pool: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
@@ -51,6 +51,16 @@ pub struct AppState {
 struct Pools {
     all: Vec<deadpool_postgres::Pool>,
     closed: bool,
+}
+
+/// Connections of the HTTP worker numbered `index` (from 0) when `workers` share `pool_size`
+/// connections: an even share, one more for each of the first workers while the remainder
+/// lasts, and at least one. A worker that actix starts again after one failed takes an even
+/// share, so the workers never hold more than `pool_size` connections, or one each.
+fn worker_pool_size(pool_size: usize, workers: usize, index: usize) -> usize {
+    let workers = workers.max(1);
+    let remainder_share = usize::from(index < pool_size % workers);
+    (pool_size / workers + remainder_share).max(1)
 }
 
 /// Connections outside the HTTP workers: the tax rates at start and the tax provider's
@@ -69,10 +79,14 @@ impl AppState {
         Ok(AppState { pool, config: Arc::new(config), metrics, tax, keys, connector, pools })
     }
 
-    /// Returns the state of one HTTP worker, with a pool of `size` connections of its own.
-    fn for_worker(&self, size: usize) -> AppState {
-        let pool = self.connector.pool(size);
+    /// Returns the state of one HTTP worker, with a pool of its own: its share of the
+    /// configured pool size (see [`worker_pool_size`]).
+    fn for_worker(&self) -> AppState {
         let mut pools = self.pools();
+        // The background pool is the first one.
+        let index = pools.all.len() - 1;
+        let size = worker_pool_size(self.config.pool_size, self.config.workers, index);
+        let pool = self.connector.pool(size);
         if pools.closed {
             pool.close();
         }
@@ -194,23 +208,20 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
     api
 }
 
-/// Starts the HTTP server on `listener`. Each worker has a pool of its own: the configured
-/// pool size split evenly between the workers, rounded up.
+/// Starts the HTTP server on `listener`. Each worker has a pool of its own (see
+/// [`worker_pool_size`]).
 ///
-/// The tax rate book is loaded before the first request: loading it lazily inside a request
-/// would take a second pooled connection while the request holds one, which deadlocks when
-/// every connection is held by such a request. Pending tax provider messages are sent in the
-/// background.
+/// The tax rate book is loaded before the first request, so that no request waits for it.
+/// Pending tax provider messages are sent in the background.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     state.tax.rates().await.map_err(|err| anyhow::anyhow!("cannot load the tax rates: {err}"))?;
     // Messages left pending by an earlier process go to the tax provider in the background.
     state.tax.spawn_sync();
     let document = Arc::new(openapi());
     let workers = state.config.workers.max(1);
-    // Each worker opens its own connections, so that their I/O runs on the worker's thread.
-    let worker_pool_size = state.config.pool_size.div_ceil(workers).max(1);
     let server = HttpServer::new(move || {
-        let state = state.for_worker(worker_pool_size);
+        // Each worker opens its own connections, so that their I/O runs on its thread.
+        let state = state.for_worker();
         let document = document.clone();
         let unmatched_document = document.clone();
         App::new()
@@ -239,4 +250,21 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Ser
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_pool_size;
+
+    #[test]
+    fn workers_share_the_pool_size() {
+        let sizes = |pool_size, workers| -> Vec<usize> {
+            (0..workers).map(|index| worker_pool_size(pool_size, workers, index)).collect()
+        };
+        assert_eq!(sizes(16, 2), [8, 8]);
+        assert_eq!(sizes(16, 3), [6, 5, 5]);
+        assert_eq!(sizes(2, 4), [1, 1, 1, 1]);
+        assert_eq!(worker_pool_size(16, 3, 3), 5, "a restarted worker takes an even share");
+        assert_eq!(worker_pool_size(0, 0, 0), 1);
+    }
 }
