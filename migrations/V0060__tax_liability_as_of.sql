@@ -2,6 +2,9 @@
 -- credit notes issued on or before it. A credit note names each tax it reverses in its
 -- `detail` by the tax's `seq`; notes stored before `seq` was written there name it by kind,
 -- jurisdiction and rate, which the function matches to the invoice's first such tax.
+-- NOTE: an invoice can hold two taxes of the same kind, jurisdiction and rate under
+-- different rules (one reverse charged, one exempt); an older note's credit of either then
+-- counts against the first.
 
 CREATE FUNCTION audit.tax_liability_at(tenant uuid, as_of date)
 RETURNS TABLE (

@@ -20,19 +20,93 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// Puts the scope into `sql` where psql would put the variables `tenant` and `as_of`,
-    /// written `:'tenant'` and `:'as_of'`. Both values are typed (a UUID and a date), so
-    /// their text cannot leave the quotes.
+    /// Puts the scope into one statement of `sql/` as psql does with `-v tenant=...` and
+    /// `-v as_of=...`: `:'tenant'` and `:'as_of'` become quoted literals, except inside
+    /// comments, string literals and quoted names. Both values are typed (a UUID and a
+    /// date), so their text cannot leave the quotes. The demo sends the result to the server
+    /// as it is, so any other variable, a psql meta-command or a second statement is an
+    /// error.
     fn bind(&self, sql: &str) -> anyhow::Result<String> {
-        let bound = sql
-            .replace(":'tenant'", &format!("'{}'", self.tenant_id))
-            .replace(":'as_of'", &format!("'{}'", self.as_of));
-        if let Some(at) = bound.find(":'") {
-            let name: String = bound[at..].chars().take(24).collect();
-            bail!("a report reads a variable other than tenant and as_of: {name}");
+        let mut bound = String::with_capacity(sql.len() + 64);
+        let mut rest = sql;
+        let mut ended = false;
+        while let Some(next) = rest.chars().next() {
+            let len = match next {
+                '-' if rest.starts_with("--") => rest.find('\n').unwrap_or(rest.len()),
+                '/' if rest.starts_with("/*") => rest.find("*/").map_or(rest.len(), |at| at + 2),
+                _ if ended && !next.is_whitespace() => {
+                    bail!("a report contains a second statement; each file must contain one")
+                }
+                '\'' | '"' => quoted_len(rest, next),
+                ':' if rest.starts_with("::") => 2,
+                ':' => match variable(rest) {
+                    Some((name, len)) => {
+                        let value = match name {
+                            ":'tenant'" => self.tenant_id.to_string(),
+                            ":'as_of'" => self.as_of.to_string(),
+                            _ => {
+                                bail!("a report reads {name}; only :'tenant' and :'as_of' are set")
+                            }
+                        };
+                        bound.push('\'');
+                        bound.push_str(&value);
+                        bound.push('\'');
+                        rest = &rest[len..];
+                        continue;
+                    }
+                    None => 1,
+                },
+                '\\' => bail!("a report contains a psql meta-command: {}", first_line(rest)),
+                ';' => {
+                    ended = true;
+                    1
+                }
+                _ => next.len_utf8(),
+            };
+            bound.push_str(&rest[..len]);
+            rest = &rest[len..];
         }
         Ok(bound)
     }
+}
+
+/// Returns the length of the literal or quoted name that starts `text` with `quote`, where a
+/// doubled quote stands for one. Returns the whole length when the quote is not closed.
+fn quoted_len(text: &str, quote: char) -> usize {
+    let mut at = 1;
+    while let Some(offset) = text[at..].find(quote) {
+        at += offset + 1;
+        if !text[at..].starts_with(quote) {
+            return at;
+        }
+        at += 1;
+    }
+    text.len()
+}
+
+/// Returns the psql variable that starts `text` (`:name`, `:'name'` or `:"name"`) with its
+/// length, or `None` when the colon starts no variable.
+fn variable(text: &str) -> Option<(&str, usize)> {
+    let quote = text[1..].chars().next().filter(|c| *c == '\'' || *c == '"');
+    let start = 1 + quote.map_or(0, char::len_utf8);
+    let name_len = text[start..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len() - start);
+    if name_len == 0 || text[start..].starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut len = start + name_len;
+    if let Some(quote) = quote {
+        if !text[len..].starts_with(quote) {
+            return None;
+        }
+        len += 1;
+    }
+    Some((&text[..len], len))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
 }
 
 /// Reports shown after the month is posted, in order.
@@ -175,34 +249,46 @@ fn db_message(err: &tokio_postgres::Error) -> String {
 mod tests {
     use super::*;
 
+    const TENANT: &str = "01a2452f-e524-7557-9100-7c8194b269c6";
+
     fn scope() -> Scope {
         Scope {
-            tenant_id: Uuid::parse_str("01a2452f-e524-7557-9100-7c8194b269c6").unwrap(),
+            tenant_id: Uuid::parse_str(TENANT).unwrap(),
             as_of: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
         }
     }
 
     #[test]
-    fn bind_quotes_tenant_and_date() {
-        let sql = "SELECT * FROM audit.aging_at(:'tenant', :'as_of') -- as of :as_of";
+    fn bind_skips_comments_and_literals() {
+        let sql = "-- as of :'as_of'\nSELECT ':''x', \"a:'b'\", :'as_of'::date, f(:'tenant');";
         assert_eq!(
             scope().bind(sql).unwrap(),
-            "SELECT * FROM audit.aging_at('01a2452f-e524-7557-9100-7c8194b269c6', \
-             '2026-11-30') -- as of :as_of"
+            format!(
+                "-- as of :'as_of'\nSELECT ':''x', \"a:'b'\", '2026-11-30'::date, f('{TENANT}');"
+            )
         );
     }
 
     #[test]
-    fn bind_rejects_other_variables() {
-        let err = scope().bind("SELECT :'period'").unwrap_err();
-        assert!(err.to_string().contains(":'period'"), "{err}");
+    fn bind_rejects_unbound_forms() {
+        let error = |sql: &str| scope().bind(sql).unwrap_err().to_string();
+        assert!(error("SELECT :'period'").contains(":'period'"));
+        assert!(error("SELECT :period").contains(":period"));
+        assert!(error("SELECT :\"tenant\"").contains(":\"tenant\""));
+        assert!(error("SELECT 1;\nSELECT 2;").contains("second statement"));
+        assert!(error("\\x on\nSELECT 1;").contains("\\x on"));
+        assert_eq!(scope().bind("SELECT 1; -- done\n").unwrap(), "SELECT 1; -- done\n");
     }
 
     #[test]
-    fn every_report_reads_only_known_variables() {
+    fn every_report_reads_its_scope() {
         for report in REPORTS.iter().chain(INTEGRITY_CHECKS) {
             let bound = scope().bind(report.sql).unwrap();
-            assert!(bound.contains("'01a2452f-e524-7557-9100-7c8194b269c6'"), "{}", report.title);
+            assert!(bound.contains(&format!("'{TENANT}'")), "{}", report.title);
+        }
+        for report in REPORTS {
+            let bound = scope().bind(report.sql).unwrap();
+            assert!(bound.contains("'2026-11-30'"), "{}", report.title);
         }
     }
 }
