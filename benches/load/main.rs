@@ -630,24 +630,33 @@ impl Bench {
         })
     }
 
+    /// Reads balances one at a time with the bare query, over a connection of its own on the
+    /// thread that awaits it, as [`traffic::balance_reads`] does over HTTP.
     async fn sql_balance_reads(&self, shop: &Shop, reads: usize) -> anyhow::Result<Vec<u64>> {
         use rand::Rng;
-        let client = self.pool.get().await?;
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
-        let mut latencies = Vec::with_capacity(reads);
-        for _ in 0..reads {
-            let account = subledger::ledger::AccountCode::parse(
-                &shop.accounts[rng.gen_range(0..shop.accounts.len())],
-            )
-            .map_err(|err| anyhow::anyhow!("{err}"))?;
-            let sent = Instant::now();
-            subledger::ledger::balance(&client, shop.tenant_id, &account, None)
-                .await
+        let url = self.database_url.clone();
+        let (tenant_id, accounts) = (shop.tenant_id, shop.accounts.clone());
+        traffic::on_own_thread(async move {
+            // The pool opens its connection here, on this thread's runtime.
+            let pool = subledger::db::pool(&url, 1)?;
+            let client = pool.get().await?;
+            let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
+            let mut latencies = Vec::with_capacity(reads);
+            for _ in 0..reads {
+                let account = subledger::ledger::AccountCode::parse(
+                    &accounts[rng.gen_range(0..accounts.len())],
+                )
                 .map_err(|err| anyhow::anyhow!("{err}"))?;
-            latencies.push(sent.elapsed().as_micros() as u64);
-        }
-        latencies.sort_unstable();
-        Ok(latencies)
+                let sent = Instant::now();
+                subledger::ledger::balance(&client, tenant_id, &account, None)
+                    .await
+                    .map_err(|err| anyhow::anyhow!("{err}"))?;
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+            latencies.sort_unstable();
+            Ok(latencies)
+        })
+        .await
     }
 
     /// Grows the hot tenant's journal to each size, then measures hot posting and balance reads

@@ -228,24 +228,41 @@ pub fn invoice(rng: &mut StdRng, shop: &Shop, series: &str) -> Value {
 /// Reads balances of random accounts one at a time over HTTP and returns each latency in
 /// microseconds, sorted.
 pub async fn balance_reads(base_url: &str, shop: &Shop, reads: usize) -> anyhow::Result<Vec<u64>> {
-    let http = reqwest::Client::new();
-    let mut rng = StdRng::from_entropy();
-    let mut latencies = Vec::with_capacity(reads);
-    for _ in 0..reads {
-        let account = &shop.accounts[rng.gen_range(0..shop.accounts.len())];
-        let sent = Instant::now();
-        let response = http
-            .get(format!("{base_url}/v1/accounts/{account}/balance"))
-            .bearer_auth(&shop.read_key)
-            .send()
-            .await?;
-        let status = response.status();
-        let _ = response.bytes().await?;
-        latencies.push(sent.elapsed().as_micros() as u64);
-        anyhow::ensure!(status.is_success(), "balance read of {account} returned {status}");
-    }
-    latencies.sort_unstable();
-    Ok(latencies)
+    let url = base_url.to_string();
+    let (key, accounts) = (shop.read_key.clone(), shop.accounts.clone());
+    on_own_thread(async move {
+        let http = reqwest::Client::new();
+        let mut rng = StdRng::from_entropy();
+        let mut latencies = Vec::with_capacity(reads);
+        for _ in 0..reads {
+            let account = &accounts[rng.gen_range(0..accounts.len())];
+            let sent = Instant::now();
+            let response = http
+                .get(format!("{url}/v1/accounts/{account}/balance"))
+                .bearer_auth(&key)
+                .send()
+                .await?;
+            let status = response.status();
+            let _ = response.bytes().await?;
+            latencies.push(sent.elapsed().as_micros() as u64);
+            anyhow::ensure!(status.is_success(), "balance read of {account} returned {status}");
+        }
+        latencies.sort_unstable();
+        Ok(latencies)
+    })
+    .await
+}
+
+/// Runs `work` on a thread of its own under a single-threaded runtime, so that a client's
+/// connection task runs on the thread that awaits it. One read at a time then measures the
+/// server's latency, not hand-offs between the load driver's threads.
+pub async fn on_own_thread<T: Send + 'static>(
+    work: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(work)
+    })
+    .await?
 }
 
 /// Returns the `fraction` percentile of sorted latencies, in milliseconds.
