@@ -25,7 +25,8 @@ impl Scope {
     /// comments, string literals and quoted names. Both values are typed (a UUID and a
     /// date), so their text cannot leave the quotes. The demo sends the result to the server
     /// as it is, so any other variable, a psql meta-command or a second statement is an
-    /// error.
+    /// error. Dollar quotes, `E''` strings and nested comments are not recognised; the files
+    /// of `sql/` use none of them.
     fn bind(&self, sql: &str) -> anyhow::Result<String> {
         let mut bound = String::with_capacity(sql.len() + 64);
         let mut rest = sql;

@@ -15,9 +15,10 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Reports whether the database accepts queries, so requests can be served.
+/// Reports whether the database accepts queries, so requests can be served. The check uses
+/// the background pool, so it responds while this worker's connections are all busy.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ready = match state.pool.get().await {
+    let ready = match state.background.get().await {
         Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
         Err(_) => false,
     };
@@ -45,6 +46,6 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn pending_messages(state: &AppState) -> Result<i64, crate::error::Error> {
-    let client = state.pool.get().await?;
+    let client = state.background.get().await?;
     crate::tax::outbox::pending_count(&client).await
 }

@@ -37,6 +37,9 @@ pub struct AppState {
     /// [`serve`]). Elsewhere it is the background pool, which loads the tax rates and syncs
     /// the tax provider.
     pub pool: deadpool_postgres::Pool,
+    /// The background pool, also in a worker: the probes of `/readyz` and `/metrics` read
+    /// through it, so that they respond while the worker's own connections are all busy.
+    pub background: deadpool_postgres::Pool,
     pub config: Arc<Config>,
     pub metrics: Arc<metrics::Metrics>,
     pub tax: Arc<crate::tax::Engine>,
@@ -63,8 +66,8 @@ fn worker_pool_size(pool_size: usize, workers: usize, index: usize) -> usize {
     (pool_size / workers + remainder_share).max(1)
 }
 
-/// Connections outside the HTTP workers: the tax rates at start and the tax provider's
-/// background sync.
+/// Connections outside the HTTP workers: the tax rates at start, the tax provider's background
+/// sync and the health probes.
 const BACKGROUND_CONNECTIONS: usize = 2;
 
 impl AppState {
@@ -76,7 +79,16 @@ impl AppState {
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         let metrics = Arc::new(metrics::Metrics::new());
         let pools = Arc::new(Mutex::new(Pools { all: vec![pool.clone()], closed: false }));
-        Ok(AppState { pool, config: Arc::new(config), metrics, tax, keys, connector, pools })
+        Ok(AppState {
+            pool: pool.clone(),
+            background: pool,
+            config: Arc::new(config),
+            metrics,
+            tax,
+            keys,
+            connector,
+            pools,
+        })
     }
 
     /// Returns the state of one HTTP worker, with a pool of its own: its share of the

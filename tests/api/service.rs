@@ -11,6 +11,63 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(ready.status().as_u16(), 200);
 }
 
+/// `/readyz` and `/metrics` respond while a request holds the worker's only connection.
+#[tokio::test]
+async fn probes_respond_while_pool_busy() {
+    let app = TestApp::spawn_with(|config| {
+        config.pool_size = 1;
+        config.workers = 1;
+    })
+    .await;
+    let (mut locker, connection) =
+        tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let lock = locker.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE").await.unwrap();
+
+    let body = crate::entries::entry_body("2026-07-01", "10.00");
+    let blocked = {
+        let request = app
+            .client
+            .post(format!("{}/v1/entries", app.address))
+            .bearer_auth(&app.write_key)
+            .header("Idempotency-Key", "probe-1")
+            .json(&body);
+        tokio::spawn(async move { request.send().await.map(|response| response.status()) })
+    };
+    let client = app.sql().await;
+    let mut waiting = 0;
+    for _ in 0..100 {
+        waiting = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting, 1, "the entry is not waiting on the lock");
+
+    for probe in ["readyz", "metrics"] {
+        let response = app
+            .client
+            .get(format!("{}/{probe}", app.address))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("/{probe} timed out: {err}"));
+        assert_eq!(response.status().as_u16(), 200, "/{probe}");
+    }
+    lock.rollback().await.unwrap();
+    assert_eq!(blocked.await.unwrap().unwrap().as_u16(), 201);
+}
+
 #[tokio::test]
 async fn missing_key_is_unauthorized() {
     let app = TestApp::spawn().await;
