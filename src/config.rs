@@ -20,8 +20,8 @@ pub struct Config {
     /// Address the HTTP server binds to.
     pub bind: SocketAddr,
     /// Database connections of the HTTP workers, shared out between them (at least one
-    /// each). Two more load the tax rates at start and sync the tax provider in the
-    /// background.
+    /// each). Two more load the tax rates at start, sync the tax provider in the background
+    /// and serve the health probes.
     pub pool_size: usize,
     /// Number of HTTP worker threads.
     pub workers: usize,

@@ -94,6 +94,8 @@ impl AppState {
     /// Returns the state of one HTTP worker, with a pool of its own: its share of the
     /// configured pool size (see [`worker_pool_size`]).
     fn for_worker(&self) -> AppState {
+        // NOTE: the pool of a worker that failed stays in the list, so the metrics keep
+        // counting its last status.
         let mut pools = self.pools();
         // The background pool is the first one.
         let index = pools.all.len() - 1;
