@@ -50,7 +50,6 @@ pub struct AppState {
 
 /// Every pool opened for one service, so that the metrics count all connections and a
 /// shutdown closes them all.
-#[derive(Default)]
 struct Pools {
     all: Vec<deadpool_postgres::Pool>,
     closed: bool,

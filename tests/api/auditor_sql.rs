@@ -28,6 +28,13 @@ async fn liability_at(books: &Books, as_of: &str) -> Vec<(String, String, String
     rows.iter().map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))).collect()
 }
 
+/// Runs `select` over the rows of the test's tenant and returns its one amount.
+async fn tenant_amount(books: &Books, select: &str) -> Decimal {
+    let sql = format!("{select} WHERE tenant_id = $1");
+    let client = books.app.sql().await;
+    client.query_one(&sql, &[&books.app.tenant_id]).await.unwrap().get(0)
+}
+
 fn total(rows: &[(String, String, String, i32, Decimal)]) -> Decimal {
     rows.iter().map(|row| row.4).sum()
 }
@@ -48,23 +55,9 @@ async fn tax_liability_as_of_a_date() {
     });
     books.create("/v1/credit-notes", &credit).await;
 
-    let client = books.app.sql().await;
-    let charged: Decimal = client
-        .query_one(
-            "SELECT sum(amount) FROM invoice_taxes WHERE tenant_id = $1",
-            &[&books.app.tenant_id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let credited: Decimal = client
-        .query_one(
-            "SELECT tax + commission_tax FROM credit_notes WHERE tenant_id = $1",
-            &[&books.app.tenant_id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let charged = tenant_amount(&books, "SELECT sum(amount) FROM invoice_taxes").await;
+    let credited =
+        tenant_amount(&books, "SELECT sum(tax + commission_tax) FROM credit_notes").await;
     assert!(charged > Decimal::ZERO, "{charged}");
     assert!(credited > Decimal::ZERO, "{credited}");
 
@@ -77,6 +70,7 @@ async fn tax_liability_as_of_a_date() {
     let after_credit = liability_at(&books, "2026-10-20").await;
     assert_eq!(total(&after_credit), charged - credited);
 
+    let client = books.app.sql().await;
     let today: Vec<(String, String, String, i32, Decimal)> = client
         .query(
             "SELECT jurisdiction, kind, liable, invoices, tax FROM audit.tax_liability \

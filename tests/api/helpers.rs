@@ -36,6 +36,16 @@ impl TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
+    /// Starts the service with one HTTP worker and one connection, so that the service runs
+    /// every statement on a single database session.
+    pub async fn spawn_single_connection() -> TestApp {
+        TestApp::spawn_with(|config| {
+            config.pool_size = 1;
+            config.workers = 1;
+        })
+        .await
+    }
+
     /// Starts the service after `configure` has adjusted the settings.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         subledger::telemetry::init_for_tests();

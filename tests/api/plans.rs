@@ -51,11 +51,7 @@ async fn publish_service_statistics(app: &TestApp) {
 async fn large_tenant_reads_rows_by_key() {
     // The service runs every statement on one connection, whose statistics
     // `publish_service_statistics` can then make visible.
-    let app = TestApp::spawn_with(|config| {
-        config.pool_size = 1;
-        config.workers = 1;
-    })
-    .await;
+    let app = TestApp::spawn_single_connection().await;
     skew_tenants(&app).await;
     let write = |path: &'static str, body: serde_json::Value| {
         let app = &app;
@@ -109,7 +105,7 @@ async fn large_tenant_reads_rows_by_key() {
 /// plan, the one a prepared statement gets once Postgres finds its custom plans no cheaper.
 #[tokio::test]
 async fn small_tenant_audit_read_uses_the_index() {
-    let app = TestApp::spawn_with(|config| config.pool_size = 1).await;
+    let app = TestApp::spawn_single_connection().await;
     skew_tenants(&app).await;
     let client = app.sql().await;
     client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();

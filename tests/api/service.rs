@@ -11,14 +11,10 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(ready.status().as_u16(), 200);
 }
 
-/// `/readyz` and `/metrics` respond while a request holds the worker's only connection.
+/// `/readyz` and `/metrics` respond while a request uses the worker's only connection.
 #[tokio::test]
 async fn probes_respond_while_pool_busy() {
-    let app = TestApp::spawn_with(|config| {
-        config.pool_size = 1;
-        config.workers = 1;
-    })
-    .await;
+    let app = TestApp::spawn_single_connection().await;
     let (mut locker, connection) =
         tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
