@@ -17,6 +17,14 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
     Ok(Connector::new(url)?.pool(size))
 }
 
+/// Setting of every pooled connection: plan each prepared statement once, generically.
+///
+/// Postgres otherwise keeps planning statements over array parameters on every call, which
+/// took 12% of the database's CPU time when posting invoices. Every statement of the service
+/// reads by whole keys, so its generic plan is good for any tenant. Options given in the
+/// database URL come after this one and can override it.
+const GENERIC_PLANS: &str = "-c plan_cache_mode=force_generic_plan";
+
 /// The settings of one database, from which pools are opened.
 ///
 /// The HTTP server opens one pool per worker thread. A connection's I/O runs on the thread
@@ -30,7 +38,13 @@ pub struct Connector {
 
 impl Connector {
     pub fn new(url: &str) -> anyhow::Result<Connector> {
-        let config = url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
+        let options = match config.get_options() {
+            Some(given) => format!("{GENERIC_PLANS} {given}"),
+            None => GENERIC_PLANS.to_string(),
+        };
+        config.options(&options);
         Ok(Connector { config })
     }
 

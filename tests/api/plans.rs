@@ -45,8 +45,8 @@ async fn publish_service_statistics(app: &TestApp) {
 }
 
 /// Posting an invoice for a tenant that owns most rows of the party tables reads only the rows
-/// of its keys, not the tenant's whole share of the index. The check runs after Postgres has
-/// switched the prepared statements to their generic plans, which it does after five calls.
+/// of its keys, not the tenant's whole share of the index. The service's connections plan
+/// each prepared statement once, generically, so every call below runs on the generic plan.
 #[tokio::test]
 async fn large_tenant_reads_rows_by_key() {
     // The service runs every statement on one connection, whose statistics
@@ -123,4 +123,40 @@ async fn small_tenant_audit_read_uses_the_index() {
     client.batch_execute("RESET plan_cache_mode").await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(scans, 0, "audit.parties scanned the whole table for one small tenant");
+}
+
+/// A pooled connection plans a prepared statement once, for any parameters, even one over an
+/// array whose generic plan Postgres would otherwise find costlier than a plan per call.
+/// Settings given in the database URL's `options` still apply.
+#[tokio::test]
+async fn pooled_connections_plan_statements_once() {
+    let app = TestApp::spawn().await;
+    let separator = if app.db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-c%20statement_timeout%3D4321", app.db.url);
+    let pool = subledger::db::pool(&url, 1).expect("pool");
+    let client = pool.get().await.expect("connection");
+    let setting = |name: &'static str| {
+        let client = &client;
+        async move {
+            let row = client.query_one(&format!("SHOW {name}"), &[]).await.expect("SHOW");
+            row.get::<_, String>(0)
+        }
+    };
+    assert_eq!(setting("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(setting("statement_timeout").await, "4321ms");
+
+    let text = "SELECT count(*) FROM unnest($1::int[]) AS n WHERE n > 1";
+    let statement = client.prepare(text).await.expect("prepare");
+    for values in [vec![1, 2, 3], vec![5; 40], vec![]] {
+        client.query_one(&statement, &[&values]).await.expect("query");
+    }
+    let row = client
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            &[&text],
+        )
+        .await
+        .expect("prepared statement");
+    let (generic, custom): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!((generic, custom), (3, 0), "generic and custom plans of three calls");
 }
