@@ -101,10 +101,15 @@ fn is_covered(country: &str) -> bool {
     is_eu(country) || OTHER_COVERED.contains(&country)
 }
 
+/// Returns whether `code` is one of the two-letter codes of `list`, which are separated by
+/// single spaces. Every sale checks its parties' countries, so this compares bytes in place.
+fn listed(list: &str, code: &str) -> bool {
+    code.len() == 2 && list.as_bytes().chunks(3).any(|chunk| chunk[..2] == *code.as_bytes())
+}
+
 /// Checks that `country` is an ISO 3166-1 alpha-2 code, naming `field` when it is not.
 pub fn check_country(country: &str, field: &str) -> Result<(), Error> {
-    let known = country.len() == 2 && ISO_COUNTRIES.split_whitespace().any(|code| code == country);
-    if known {
+    if listed(ISO_COUNTRIES, country) {
         return Ok(());
     }
     Err(Error::new(
@@ -130,8 +135,7 @@ fn subdivision(book: &RateBook, party: &Party, prefix: &str) -> Result<Option<St
         .field(field));
     };
     let code = if raw.contains('-') { raw.to_string() } else { format!("{country}-{raw}") };
-    let us_state = country == "US"
-        && code.get(3..).is_some_and(|state| US_STATES.split_whitespace().any(|s| s == state));
+    let us_state = country == "US" && code.get(3..).is_some_and(|state| listed(US_STATES, state));
     if code.starts_with(country.as_str()) && (us_state || book.jurisdiction(&code).is_some()) {
         return Ok(Some(code));
     }
@@ -347,5 +351,26 @@ fn place_in_eu(
         }
         ProductTaxCode::MachineUse if supplier_in_eu => Ok(charge("eu.b2c.general.origin", from)),
         _ => Err(missing_rule(parties, product)),
+    }
+}
+
+#[cfg(test)]
+mod listed_tests {
+    use super::*;
+
+    #[test]
+    fn code_lists_are_two_letters_and_single_spaces() {
+        for (list, count) in [(ISO_COUNTRIES, 249), (US_STATES, 51)] {
+            let codes: Vec<&str> = list.split(' ').collect();
+            assert_eq!(codes.len(), count);
+            assert!(codes
+                .iter()
+                .all(|code| code.len() == 2 && code.bytes().all(|byte| byte.is_ascii_uppercase())));
+            assert!(codes.iter().all(|code| listed(list, code)));
+        }
+        assert!(listed(ISO_COUNTRIES, "ZW") && listed(US_STATES, "WY"));
+        for absent in ["XX", "fr", "F", "FRA", "", "W ", " Z", "D\u{e9}"] {
+            assert!(!listed(ISO_COUNTRIES, absent), "{absent:?}");
+        }
     }
 }
