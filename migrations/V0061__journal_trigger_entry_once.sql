@@ -1,10 +1,11 @@
--- Looks up the entry of inserted lines once per entry instead of once per line.
+-- Looks up the entry of inserted lines twice per entry instead of twice per line.
 --
 -- The trigger of V0056 read journal_entries twice for every line: once to check that the
 -- line's entry was inserted by this transaction, and once for the entry's effective date
--- when adding the line to the daily changes. An invoice posts seven lines to one entry, so
--- a batch of 100 invoices made 1,400 index lookups where 200 do. The lines are now grouped
--- by entry first. Errors keep their codes and name the entry's first inserted line.
+-- when adding the line to the daily changes. An invoice of the load benchmark posts seven
+-- lines to one entry, so a batch of 100 such invoices made 1,400 index lookups where 200 do.
+-- The lines are now grouped by entry first. Errors keep their codes; the one about an entry
+-- not inserted by this transaction names the entry's lowest line number.
 CREATE OR REPLACE FUNCTION ledger_apply_lines() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -68,8 +69,8 @@ BEGIN
     ON CONFLICT (tenant_id, account_code, slot) DO UPDATE
         SET balance = b.balance + excluded.balance, line_count = b.line_count + excluded.line_count;
 
-    -- MATERIALIZED: joined to the lines as a subquery, the lookup ran again for every
-    -- account of an entry.
+    -- MATERIALIZED keeps the planner from moving the lookup into the join, where it ran once
+    -- for every account of an entry.
     WITH dated AS MATERIALIZED (
         SELECT n.tenant_id, n.entry_id, e.effective_date
         FROM (SELECT DISTINCT tenant_id, entry_id FROM new_lines) n
