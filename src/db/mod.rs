@@ -5,7 +5,7 @@ pub mod embedded;
 pub mod tenancy;
 pub mod testing;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod, Transaction};
 use tokio_postgres::NoTls;
 
 mod embedded_migrations {
@@ -16,14 +16,6 @@ mod embedded_migrations {
 pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
     Ok(Connector::new(url)?.pool(size))
 }
-
-/// Setting of every pooled connection: plan each prepared statement once, generically.
-///
-/// Postgres otherwise keeps planning statements over array parameters on every call, which
-/// took 12% of the database's CPU time when posting invoices. Every statement of the service
-/// reads by whole keys, so its generic plan is good for any tenant. Options given in the
-/// database URL come after this one and can override it.
-const GENERIC_PLANS: &str = "-c plan_cache_mode=force_generic_plan";
 
 /// The settings of one database, from which pools are opened.
 ///
@@ -38,13 +30,7 @@ pub struct Connector {
 
 impl Connector {
     pub fn new(url: &str) -> anyhow::Result<Connector> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
-        let options = match config.get_options() {
-            Some(given) => format!("{GENERIC_PLANS} {given}"),
-            None => GENERIC_PLANS.to_string(),
-        };
-        config.options(&options);
+        let config = url.parse().map_err(|err| anyhow::anyhow!("invalid DATABASE_URL: {err}"))?;
         Ok(Connector { config })
     }
 
@@ -63,6 +49,18 @@ impl Connector {
             .build()
             .expect("a pool without timeouts needs no runtime to build")
     }
+}
+
+/// Makes the rest of `tx` run each prepared statement on its generic plan, planned once.
+///
+/// Postgres otherwise plans a statement over array parameters anew on every call, because its
+/// generic plan assumes long arrays: that planning took 12% of the database's CPU time when
+/// posting invoices (see BENCHMARKS.md). Write transactions send this first. Their statements
+/// read by whole keys, so a generic plan suits any tenant. Reads and reports keep the default,
+/// which plans with the actual dates and tenant. `SET LOCAL` ends with the transaction and
+/// works behind a transaction-mode connection pooler.
+pub async fn use_generic_plans(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await
 }
 
 /// Applies every embedded migration that the database at `url` has not applied yet, then

@@ -16,7 +16,7 @@ use super::AppState;
 use crate::billing::invoice::{self, NewInvoice};
 use crate::billing::invoice_batch::InvoiceBatch;
 use crate::billing::{credit_note, payment};
-use crate::db::tenancy::Caller;
+use crate::db::{self, tenancy::Caller};
 use crate::error::{Error, ErrorCode};
 use crate::tax::outbox;
 
@@ -141,6 +141,7 @@ async fn post_invoices_together(
 ) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
+    db::use_generic_plans(&tx).await?;
     // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
     let outcomes = match price_and_write(state, caller, &tx, documents, writes).await {
         Ok(Some(outcomes)) => outcomes,

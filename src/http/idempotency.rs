@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{problem, AppState};
-use crate::db::tenancy::Caller;
+use crate::db::{self, tenancy::Caller};
 use crate::error::{Error, ErrorCode};
 
 /// Longest accepted key, in characters.
@@ -128,7 +128,11 @@ where
 {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    if let Some(stored) = lookup(&tx, caller.tenant_id, &key.0).await? {
+    // Both statements travel in one round trip, the setting first.
+    let (generic, found) =
+        tokio::join!(db::use_generic_plans(&tx), lookup(&tx, caller.tenant_id, &key.0));
+    generic?;
+    if let Some(stored) = found? {
         return replay(stored, request_sha256, &key.0);
     }
     let outcome = operation(&tx).await;
@@ -196,7 +200,8 @@ async fn lookup(
     }))
 }
 
-/// Reads the stored responses of `keys`, by key.
+/// Reads the stored responses of `keys`, by key, with one primary key lookup per key: the
+/// generic plan of `key = ANY($2)` may read a large tenant's every key instead.
 pub(super) async fn lookup_many(
     client: &impl GenericClient,
     tenant_id: Uuid,
@@ -204,8 +209,13 @@ pub(super) async fn lookup_many(
 ) -> Result<HashMap<String, Stored>, Error> {
     let statement = client
         .prepare_cached(
-            "SELECT key, request_sha256, status_code, response FROM idempotency_keys \
-             WHERE tenant_id = $1 AND key = ANY($2)",
+            "SELECT k.key, i.request_sha256, i.status_code, i.response \
+             FROM unnest($2::text[]) AS k (key) \
+             CROSS JOIN LATERAL ( \
+                 SELECT request_sha256, status_code, response FROM idempotency_keys \
+                 WHERE tenant_id = $1 AND key = k.key \
+                 LIMIT 1 \
+             ) i",
         )
         .await?;
     let rows = client.query(&statement, &[&tenant_id, &keys]).await?;
@@ -325,6 +335,7 @@ where
 {
     let mut client = state.pool.get().await?;
     let mut tx = client.transaction().await?;
+    db::use_generic_plans(&tx).await?;
     let mut outcomes = Vec::with_capacity(writes.len());
     for (index, write) in writes.iter().enumerate() {
         let outcome = match lookup(&tx, caller.tenant_id, &write.key.0).await? {

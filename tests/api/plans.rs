@@ -45,8 +45,8 @@ async fn publish_service_statistics(app: &TestApp) {
 }
 
 /// Posting an invoice for a tenant that owns most rows of the party tables reads only the rows
-/// of its keys, not the tenant's whole share of the index. The service's connections plan
-/// each prepared statement once, generically, so every call below runs on the generic plan.
+/// of its keys, not the tenant's whole share of the index. Write transactions plan each
+/// prepared statement once, generically, so every call below runs on the generic plan.
 #[tokio::test]
 async fn large_tenant_reads_rows_by_key() {
     // The service runs every statement on one connection, whose statistics
@@ -100,6 +100,68 @@ async fn large_tenant_reads_rows_by_key() {
     assert!((5..100).contains(&parties), "{parties} parties fetched for 5 invoices");
 }
 
+/// Replaying a batch for a tenant that owns most stored responses reads the response of each
+/// key, not the tenant's whole share of the index.
+#[tokio::test]
+async fn large_tenant_batch_replay_reads_keys_by_key() {
+    let app = TestApp::spawn_single_connection().await;
+    skew_tenants(&app).await;
+    let sql = format!(
+        "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+             SELECT id, 'seeded', '\\x00', 201, '{{}}' FROM tenants WHERE id <> '{tenant}'; \
+         INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+             SELECT '{tenant}', 'seeded-' || n, '\\x00', 201, '{{}}' \
+             FROM generate_series(1, {rows}) AS n; \
+         ANALYZE idempotency_keys;",
+        tenant = app.tenant_id,
+        rows = LARGE_TENANT_ROWS,
+    );
+    app.sql().await.batch_execute(&sql).await.expect("seeded keys");
+    let write = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let key = Uuid::now_v7().to_string();
+            let response = app.post("/v1/parties", &app.write_key, &key, &body).await;
+            assert_eq!(response.status, 201, "{}", response.body);
+            response.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    write(party_body("platform", "Platform", "IE", true, Some("IE6388047V"))).await;
+    let mut partner = party_body("partner", "Partner", "IE", true, None);
+    partner["agreement"] = agreement("agent", "0.15", "kept");
+    let partner = write(partner).await;
+    let customer = write(party_body("customer", "C", "DE", false, None)).await;
+    let documents: Vec<serde_json::Value> = (1..=5)
+        .map(|day| {
+            let issued_at = format!("2026-03-{day:02}T10:00:00Z");
+            let body = invoice_body(&customer, &partner, &issued_at, &["10.00", "20.00"]);
+            serde_json::json!({"type": "invoice", "idempotency_key": format!("batch-{day}"), "body": body})
+        })
+        .collect();
+    let batch = serde_json::json!({ "documents": documents });
+    let post_batch = || async {
+        let key = Uuid::now_v7().to_string();
+        let response = app.post("/v1/batches", &app.write_key, &key, &batch).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        response
+    };
+    post_batch().await;
+    publish_service_statistics(&app).await;
+    let client = app.sql().await;
+    let before = table_statistic(&client, "idempotency_keys", "idx_tup_fetch").await;
+    drop(client);
+    let replayed = post_batch().await;
+    publish_service_statistics(&app).await;
+    let client = app.sql().await;
+    let fetched = table_statistic(&client, "idempotency_keys", "idx_tup_fetch").await - before;
+
+    let results = replayed.body["results"].as_array().expect("results");
+    assert!(results.iter().all(|result| result["replayed"] == true), "{}", replayed.body);
+    // Five stored responses are read; a scan of the tenant's part of the index would fetch
+    // its 3,000 seeded keys.
+    assert!((5..100).contains(&fetched), "{fetched} stored responses fetched for 5 documents");
+}
+
 /// An auditor reading the parties of one small tenant reads that tenant's rows through the
 /// index, not the whole table with the large tenant's rows in it. The read runs on its generic
 /// plan, the one a prepared statement gets once Postgres finds its custom plans no cheaper.
@@ -125,32 +187,20 @@ async fn small_tenant_audit_read_uses_the_index() {
     assert_eq!(scans, 0, "audit.parties scanned the whole table for one small tenant");
 }
 
-/// A pooled connection plans a prepared statement once, for any parameters, even one over an
-/// array whose generic plan Postgres would otherwise find costlier than a plan per call.
-/// Settings given in the database URL's `options` still apply.
+/// A write transaction runs a prepared statement over an array on its generic plan from the
+/// first call, and the setting ends with the transaction.
 #[tokio::test]
-async fn pooled_connections_plan_statements_once() {
+async fn write_transactions_plan_statements_once() {
     let app = TestApp::spawn().await;
-    let separator = if app.db.url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}options=-c%20statement_timeout%3D4321", app.db.url);
-    let pool = subledger::db::pool(&url, 1).expect("pool");
-    let client = pool.get().await.expect("connection");
-    let setting = |name: &'static str| {
-        let client = &client;
-        async move {
-            let row = client.query_one(&format!("SHOW {name}"), &[]).await.expect("SHOW");
-            row.get::<_, String>(0)
-        }
-    };
-    assert_eq!(setting("plan_cache_mode").await, "force_generic_plan");
-    assert_eq!(setting("statement_timeout").await, "4321ms");
-
+    let mut client = app.sql().await;
     let text = "SELECT count(*) FROM unnest($1::int[]) AS n WHERE n > 1";
-    let statement = client.prepare(text).await.expect("prepare");
+    let tx = client.transaction().await.expect("transaction");
+    subledger::db::use_generic_plans(&tx).await.expect("setting");
+    let statement = tx.prepare(text).await.expect("prepare");
     for values in [vec![1, 2, 3], vec![5; 40], vec![]] {
-        client.query_one(&statement, &[&values]).await.expect("query");
+        tx.query_one(&statement, &[&values]).await.expect("query");
     }
-    let row = client
+    let row = tx
         .query_one(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
             &[&text],
@@ -159,4 +209,7 @@ async fn pooled_connections_plan_statements_once() {
         .expect("prepared statement");
     let (generic, custom): (i64, i64) = (row.get(0), row.get(1));
     assert_eq!((generic, custom), (3, 0), "generic and custom plans of three calls");
+    tx.commit().await.expect("commit");
+    let mode: String = client.query_one("SHOW plan_cache_mode", &[]).await.unwrap().get(0);
+    assert_eq!(mode, "auto");
 }
