@@ -54,11 +54,12 @@ impl Connector {
 /// Makes the rest of `tx` run each prepared statement on its generic plan, planned once.
 ///
 /// Postgres otherwise plans a statement over array parameters anew on every call, because its
-/// generic plan assumes long arrays: that planning took 12% of the database's CPU time when
+/// generic plan assumes long arrays. That planning took 12% of the database's CPU time when
 /// posting invoices (see BENCHMARKS.md). Write transactions send this first. Their statements
-/// read by whole keys, so a generic plan suits any tenant. Reads and reports keep the default,
-/// which plans with the actual dates and tenant. `SET LOCAL` ends with the transaction and
-/// works behind a transaction-mode connection pooler.
+/// read by whole keys, so a generic plan suits any tenant. A payout run, which reads by date,
+/// sets the default back. Reads and reports keep the default, which plans with the actual
+/// dates and tenant. `SET LOCAL` ends with the transaction and works behind a
+/// transaction-mode connection pooler.
 pub async fn use_generic_plans(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
     tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await
 }

@@ -200,8 +200,8 @@ async fn lookup(
     }))
 }
 
-/// Reads the stored responses of `keys`, by key, with one primary key lookup per key: the
-/// generic plan of `key = ANY($2)` may read a large tenant's every key instead.
+/// Reads the stored responses of `keys` with one primary key lookup per key. Written as
+/// `key = ANY($2)`, the generic plan could read every key of a large tenant instead.
 pub(super) async fn lookup_many(
     client: &impl GenericClient,
     tenant_id: Uuid,

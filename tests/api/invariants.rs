@@ -345,8 +345,8 @@ async fn bulk_insert_looks_up_entries_by_key() {
     post_fifty(&mut client, app.tenant_id, 20).await;
     let fetched = table_statistic(&client, "journal_entries", "idx_tup_fetch").await - before;
 
-    // The trigger looks each entry up twice, once to check it and once for its date: 100
-    // fetches. Looking entries up per line would fetch 400, and reading the whole journal its
+    // The trigger looks each entry up twice, once to check it and once for its date, which
+    // makes 100 fetches. Looking entries up per line would fetch 400, and reading the whole journal its
     // 1,000 entries.
     assert!((50..=100).contains(&fetched), "{fetched} journal entries fetched to post 50");
 }
