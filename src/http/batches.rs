@@ -23,9 +23,6 @@ use crate::tax::outbox;
 /// Maximum number of documents in one batch.
 pub const MAX_BATCH_DOCUMENTS: usize = 1000;
 
-/// Maximum length of a document's idempotency key, in characters, as for a single write.
-const MAX_KEY_LEN: usize = 255;
-
 /// Kind of a batched document, named after the route that takes it alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -254,10 +251,14 @@ fn check(batch: &NewBatch) -> Result<Vec<BatchWrite>, Error> {
     let mut writes = Vec::with_capacity(count);
     for (index, document) in batch.documents.iter().enumerate() {
         let key = &document.idempotency_key;
-        if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
+        if !idempotency::is_valid_key(key) {
             return Err(Error::new(
                 ErrorCode::InvalidField,
-                format!("an idempotency key has 1 to {MAX_KEY_LEN} characters"),
+                format!(
+                    "an idempotency key is 1 to {} visible ASCII characters, as in the \
+                     Idempotency-Key header",
+                    idempotency::MAX_KEY_LEN
+                ),
             )
             .field(format!("documents[{index}].idempotency_key"))
             .value(key.as_str()));

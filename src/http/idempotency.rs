@@ -23,7 +23,16 @@ use crate::db::{self, tenancy::Caller};
 use crate::error::{Error, ErrorCode};
 
 /// Longest accepted key, in characters.
-const MAX_KEY_LEN: usize = 255;
+pub(super) const MAX_KEY_LEN: usize = 255;
+
+/// Returns whether `key` is 1 to 255 visible ASCII characters (space and tab included), the
+/// keys an `Idempotency-Key` header can carry. A key inside a batch must be one too, so that
+/// the same write can be replayed through its own route.
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key.bytes().all(|byte| byte == b'\t' || (0x20..0x7f).contains(&byte))
+}
 
 /// The `Idempotency-Key` header of a write.
 #[derive(Debug, Clone)]

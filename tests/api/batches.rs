@@ -126,6 +126,14 @@ async fn batch_envelope_is_checked() {
     let empty = post_batch(&books, Vec::new()).await;
     let oversized = post_batch(&books, too_many).await;
     let no_key = post_batch(&books, vec![document("", body.clone())]).await;
+    // A valid document first: a bad key anywhere rejects the whole batch before any write.
+    let nul_key = post_batch(
+        &books,
+        vec![document("fine-1", body.clone()), document("nul\u{0}key", body.clone())],
+    )
+    .await;
+    let emoji_key = post_batch(&books, vec![document("k\u{1F600}", body.clone())]).await;
+    let long_key = post_batch(&books, vec![document(&"k".repeat(256), body.clone())]).await;
     let unknown_type = post_batch(
         &books,
         vec![json!({
@@ -141,6 +149,12 @@ async fn batch_envelope_is_checked() {
     assert_eq!(oversized.body["value"], 1001);
     assert_eq!(no_key.status, 422);
     assert_eq!(no_key.body["field"], "documents[0].idempotency_key");
+    assert_eq!(nul_key.status, 422, "{}", nul_key.body);
+    assert_eq!(nul_key.body["field"], "documents[1].idempotency_key");
+    assert_eq!(nul_key.body["value"], "nul\u{0}key");
+    assert_eq!(emoji_key.status, 422, "{}", emoji_key.body);
+    assert_eq!(emoji_key.body["field"], "documents[0].idempotency_key");
+    assert_eq!(long_key.status, 422, "{}", long_key.body);
     assert_eq!(unknown_type.status, 422);
     assert_eq!(unknown_type.body["field"], "documents[0].type");
     assert_eq!(books.count("invoices").await, 0);
