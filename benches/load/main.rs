@@ -129,6 +129,8 @@ struct Bench {
     shops: Vec<(Mode, Arc<Vec<Shop>>)>,
     rows: Vec<Row>,
     peak_rss_mib: Option<f64>,
+    /// Peak RSS of the service at the end of the batch runs (VmHWM counts from its last start).
+    batch_peak_rss_mib: Option<f64>,
     runs: usize,
     floor_documents: Option<floor::Documents>,
 }
@@ -152,6 +154,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         shops: Vec::new(),
         rows: Vec::new(),
         peak_rss_mib: None,
+        batch_peak_rss_mib: None,
         runs: 0,
         floor_documents: None,
     };
@@ -187,6 +190,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         rows: bench.rows.clone(),
         balance_reads,
         peak_rss_mib: bench.peak_rss_mib,
+        batch_peak_rss_mib: bench.batch_peak_rss_mib,
         balance_check_differences: differences,
         summary,
     };
@@ -238,6 +242,9 @@ fn print(report: &Report) {
     println!();
     if let Some(rss) = report.peak_rss_mib {
         println!("service peak RSS: {rss:.1} MiB");
+    }
+    if let Some(rss) = report.batch_peak_rss_mib {
+        println!("service peak RSS at the end of the batch runs: {rss:.1} MiB");
     }
     if let Some(differences) = report.balance_check_differences {
         println!("audit.balance_check rows (must be 0): {differences}");
@@ -579,6 +586,7 @@ impl Bench {
                 self.record(row);
             }
         }
+        self.batch_peak_rss_mib = self.service.peak_rss_mib();
         Ok(())
     }
 

@@ -45,6 +45,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub balance_reads: Vec<BalanceReads>,
     pub peak_rss_mib: Option<f64>,
+    /// Service peak RSS read at the end of the batch runs, in MiB.
+    pub batch_peak_rss_mib: Option<f64>,
     pub balance_check_differences: Option<i64>,
     pub summary: Vec<String>,
 }
