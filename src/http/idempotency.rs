@@ -25,9 +25,9 @@ use crate::error::{Error, ErrorCode};
 /// Longest accepted key, in characters.
 pub(super) const MAX_KEY_LEN: usize = 255;
 
-/// Returns whether `key` is 1 to 255 visible ASCII characters (space and tab included), the
-/// keys an `Idempotency-Key` header can carry. A key inside a batch must be one too, so that
-/// the same write can be replayed through its own route.
+/// Returns whether `key` is 1 to 255 visible ASCII characters (space and tab included), as an
+/// `Idempotency-Key` header carries. Batch keys follow the same rule, so that a batched write
+/// can be replayed through its own route.
 pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LEN
@@ -50,9 +50,7 @@ impl FromRequest for IdempotencyKey {
                 "every POST needs an Idempotency-Key header, unique per logical request",
             )
             .field("Idempotency-Key")),
-            Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => {
-                Ok(IdempotencyKey(key.to_string()))
-            }
+            Some(Ok(key)) if is_valid_key(key) => Ok(IdempotencyKey(key.to_string())),
             Some(_) => {
                 let found = req.headers().get("idempotency-key").map(|value| value.as_bytes());
                 let found = String::from_utf8_lossy(found.unwrap_or_default()).into_owned();

@@ -296,6 +296,19 @@ async fn trigger_plans_use_indexes_when_empty() {
 
 const INSERT_ENTRIES: &str = include_str!("../../src/ledger/sql/insert_entries.sql");
 
+/// Runs the service's bulk insert of entries and lines as the application role, commits, and
+/// returns how many entries it inserted.
+async fn insert_entries_as_app(
+    client: &mut deadpool_postgres::Object,
+    params: &[&(dyn ToSql + Sync)],
+) -> i64 {
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+    let inserted: i64 = tx.query_one(INSERT_ENTRIES, params).await.unwrap().get(0);
+    tx.commit().await.unwrap();
+    inserted
+}
+
 /// Posts fifty entries of four lines with one statement, as a batch of invoices posts them.
 async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, statement: usize) {
     let codes = ["cash_clearing.EUR", "bank.EUR", "suspense.EUR", "commission_revenue.EUR"];
@@ -320,11 +333,7 @@ async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, sta
         &line_amounts,
         &vec![None::<&str>; 200],
     ];
-    let tx = client.transaction().await.unwrap();
-    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
-    let inserted: i64 = tx.query_one(INSERT_ENTRIES, &params).await.unwrap().get(0);
-    assert_eq!(inserted, 50);
-    tx.commit().await.unwrap();
+    assert_eq!(insert_entries_as_app(client, &params).await, 50);
 }
 
 #[tokio::test]
@@ -346,8 +355,8 @@ async fn bulk_insert_looks_up_entries_by_key() {
     let fetched = table_statistic(&client, "journal_entries", "idx_tup_fetch").await - before;
 
     // The trigger looks each entry up twice, once to check it and once for its date, which
-    // makes 100 fetches. Looking entries up per line would fetch 400, and reading the whole journal its
-    // 1,000 entries.
+    // makes 100 fetches. Looking entries up per line would fetch 400, and reading the whole
+    // journal its 1,000 entries.
     assert!((50..=100).contains(&fetched), "{fetched} journal entries fetched to post 50");
 }
 
@@ -375,11 +384,7 @@ async fn bulk_insert_dates_each_line_once() {
         &amounts.to_vec(),
         &vec![None::<&str>; 5],
     ];
-    let tx = client.transaction().await.unwrap();
-    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
-    let inserted: i64 = tx.query_one(INSERT_ENTRIES, &params).await.unwrap().get(0);
-    assert_eq!(inserted, 2);
-    tx.commit().await.unwrap();
+    assert_eq!(insert_entries_as_app(&mut client, &params).await, 2);
 
     let rows = client
         .query(

@@ -44,6 +44,27 @@ async fn publish_service_statistics(app: &TestApp) {
     assert_eq!(response.status, 200, "{}", response.body);
 }
 
+/// POSTs `body` to `path` under a new idempotency key and returns the created id.
+async fn create(app: &TestApp, path: &str, body: &serde_json::Value) -> String {
+    let key = Uuid::now_v7().to_string();
+    let response = app.post(path, &app.write_key, &key, body).await;
+    assert_eq!(response.status, 201, "{path}: {}", response.body);
+    response.body["id"].as_str().unwrap().to_string()
+}
+
+/// Creates the platform, a partner sold for as agent at 15% and a customer, and returns the
+/// partner's and the customer's ids.
+async fn open_shop(app: &TestApp) -> (String, String) {
+    let platform = party_body("platform", "Platform", "IE", true, Some("IE6388047V"));
+    create(app, "/v1/parties", &platform).await;
+    let mut partner = party_body("partner", "Partner", "IE", true, None);
+    partner["agreement"] = agreement("agent", "0.15", "kept");
+    let partner = create(app, "/v1/parties", &partner).await;
+    let customer = party_body("customer", "C", "DE", false, None);
+    let customer = create(app, "/v1/parties", &customer).await;
+    (partner, customer)
+}
+
 /// Posting an invoice for a tenant that owns most rows of the party tables reads only the rows
 /// of its keys, not the tenant's whole share of the index. Write transactions plan each
 /// prepared statement once, generically, so every call below runs on the generic plan.
@@ -53,28 +74,14 @@ async fn large_tenant_reads_rows_by_key() {
     // `publish_service_statistics` can then make visible.
     let app = TestApp::spawn_single_connection().await;
     skew_tenants(&app).await;
-    let write = |path: &'static str, body: serde_json::Value| {
-        let app = &app;
-        async move {
-            let key = Uuid::now_v7().to_string();
-            let response = app.post(path, &app.write_key, &key, &body).await;
-            assert_eq!(response.status, 201, "{path}: {}", response.body);
-            response.body["id"].as_str().unwrap().to_string()
-        }
-    };
-    let platform = party_body("platform", "Platform", "IE", true, Some("IE6388047V"));
-    write("/v1/parties", platform).await;
-    let mut partner = party_body("partner", "Partner", "IE", true, None);
-    partner["agreement"] = agreement("agent", "0.15", "kept");
-    let partner = write("/v1/parties", partner).await;
-    let customer = write("/v1/parties", party_body("customer", "C", "DE", false, None)).await;
+    let (partner, customer) = open_shop(&app).await;
 
     let invoice = |day: u32| {
         let issued_at = format!("2026-03-{day:02}T10:00:00Z");
         invoice_body(&customer, &partner, &issued_at, &["10.00", "20.00"])
     };
     for day in 1..=8 {
-        write("/v1/invoices", invoice(day)).await;
+        create(&app, "/v1/invoices", &invoice(day)).await;
     }
     publish_service_statistics(&app).await;
     let client = app.sql().await;
@@ -83,7 +90,7 @@ async fn large_tenant_reads_rows_by_key() {
     let parties_before = table_statistic(&client, "parties", "idx_tup_fetch").await;
     drop(client);
     for day in 9..=13 {
-        write("/v1/invoices", invoice(day)).await;
+        create(&app, "/v1/invoices", &invoice(day)).await;
     }
     publish_service_statistics(&app).await;
     let client = app.sql().await;
@@ -103,7 +110,7 @@ async fn large_tenant_reads_rows_by_key() {
 /// Replaying a batch for a tenant that owns most stored responses reads the response of each
 /// key, not the tenant's whole share of the index.
 #[tokio::test]
-async fn large_tenant_batch_replay_reads_keys_by_key() {
+async fn large_tenant_batch_replay_by_key() {
     let app = TestApp::spawn_single_connection().await;
     skew_tenants(&app).await;
     let sql = format!(
@@ -117,25 +124,13 @@ async fn large_tenant_batch_replay_reads_keys_by_key() {
         rows = LARGE_TENANT_ROWS,
     );
     app.sql().await.batch_execute(&sql).await.expect("seeded keys");
-    let write = |body: serde_json::Value| {
-        let app = &app;
-        async move {
-            let key = Uuid::now_v7().to_string();
-            let response = app.post("/v1/parties", &app.write_key, &key, &body).await;
-            assert_eq!(response.status, 201, "{}", response.body);
-            response.body["id"].as_str().unwrap().to_string()
-        }
-    };
-    write(party_body("platform", "Platform", "IE", true, Some("IE6388047V"))).await;
-    let mut partner = party_body("partner", "Partner", "IE", true, None);
-    partner["agreement"] = agreement("agent", "0.15", "kept");
-    let partner = write(partner).await;
-    let customer = write(party_body("customer", "C", "DE", false, None)).await;
+    let (partner, customer) = open_shop(&app).await;
     let documents: Vec<serde_json::Value> = (1..=5)
         .map(|day| {
             let issued_at = format!("2026-03-{day:02}T10:00:00Z");
             let body = invoice_body(&customer, &partner, &issued_at, &["10.00", "20.00"]);
-            serde_json::json!({"type": "invoice", "idempotency_key": format!("batch-{day}"), "body": body})
+            let key = format!("batch-{day}");
+            serde_json::json!({"type": "invoice", "idempotency_key": key, "body": body})
         })
         .collect();
     let batch = serde_json::json!({ "documents": documents });
@@ -157,7 +152,7 @@ async fn large_tenant_batch_replay_reads_keys_by_key() {
 
     let results = replayed.body["results"].as_array().expect("results");
     assert!(results.iter().all(|result| result["replayed"] == true), "{}", replayed.body);
-    // Five stored responses are read; a scan of the tenant's part of the index would fetch
+    // Five stored responses are read. A scan of the tenant's part of the index would fetch
     // its 3,000 seeded keys.
     assert!((5..100).contains(&fetched), "{fetched} stored responses fetched for 5 documents");
 }
