@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use actix_web::{post, web, HttpResponse};
 use deadpool_postgres::Transaction;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::Writer;
 use super::body::typed;
-use super::idempotency::{self, BatchOutcome, BatchWrite, IdempotencyKey, Reply, Stored};
+use super::idempotency::{self, BatchOutcome, BatchWrite, Body, IdempotencyKey, Reply, Stored};
 use super::problem::Problem;
 use super::AppState;
 use crate::billing::invoice::{self, NewInvoice};
@@ -185,7 +186,7 @@ async fn price_and_write(
     let mut outcomes = Vec::with_capacity(documents.len());
     // Responses of this batch, by key, for a key that comes again later in the batch.
     let mut written: HashMap<&str, usize> = HashMap::new();
-    let mut records: Vec<(&BatchWrite, u16, Value)> = Vec::new();
+    let mut records: Vec<(&BatchWrite, u16, Body)> = Vec::new();
     for (index, write) in writes.iter().enumerate() {
         let key = write.key.0.as_str();
         if let Some(earlier) = stored.get(key) {
@@ -215,10 +216,10 @@ async fn price_and_write(
         let (status, body) = match result {
             Ok(invoice) => {
                 let reply = Reply::created(&invoice)?;
-                (reply.status, idempotency::without_nul(reply.body))
+                (reply.status, reply.body)
             }
             Err(error) if error.is_rejection() => {
-                (error.code.status(), idempotency::without_nul(idempotency::problem_body(&error)))
+                (error.code.status(), idempotency::problem_body(&error))
             }
             Err(error) => return Err(error),
         };
@@ -227,8 +228,8 @@ async fn price_and_write(
         records.push((write, status, body));
     }
     batch.flush(tx).await?;
-    let records: Vec<(&BatchWrite, u16, &Value)> =
-        records.iter().map(|(write, status, body)| (*write, *status, body)).collect();
+    let records: Vec<(&BatchWrite, u16, &RawValue)> =
+        records.iter().map(|(write, status, body)| (*write, *status, &**body)).collect();
     let inserted = idempotency::insert_records(tx, caller, &records).await?;
     if inserted != records.len() as u64 {
         // A concurrent request with one of these keys committed first.

@@ -14,8 +14,10 @@ use actix_web::{dev::Payload, FromRequest, HttpRequest, HttpResponse};
 use deadpool_postgres::{GenericClient, Transaction};
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use super::{problem, AppState};
@@ -66,21 +68,39 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
+/// A response body as JSON text, serialized once: stored for replay and sent as it is.
+pub type Body = Box<RawValue>;
+
 /// A successful result, stored for replay and sent.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
-    pub body: Value,
+    pub body: Body,
 }
 
 impl Reply {
     pub fn created(body: &impl Serialize) -> Result<Reply, Error> {
-        Ok(Reply { status: 201, body: serde_json::to_value(body).map_err(Error::internal)? })
+        Ok(Reply { status: 201, body: body_of(body)? })
     }
 
     pub fn ok(body: &impl Serialize) -> Result<Reply, Error> {
-        Ok(Reply { status: 200, body: serde_json::to_value(body).map_err(Error::internal)? })
+        Ok(Reply { status: 200, body: body_of(body)? })
     }
+}
+
+/// Serializes a response body, each U+0000 replaced with U+FFFD: jsonb cannot store U+0000,
+/// and a problem may quote a rejected value that holds one. The response sent is the one
+/// stored, so a replay matches it.
+pub(super) fn body_of(value: &impl Serialize) -> Result<Body, Error> {
+    let text = serde_json::to_string(value).map_err(Error::internal)?;
+    // serde_json writes U+0000 only as the escape `\u0000`, so text without that sequence has
+    // none. Text with it (an escaped backslash followed by `u0000` included) is checked
+    // string by string.
+    if !text.contains("\\u0000") {
+        return RawValue::from_string(text).map_err(Error::internal);
+    }
+    let value: Value = serde_json::from_str(&text).map_err(Error::internal)?;
+    serde_json::value::to_raw_value(&without_nul(value)).map_err(Error::internal)
 }
 
 /// Identifies a request: method, path and canonical JSON body (object keys sorted).
@@ -103,7 +123,7 @@ pub fn fingerprint_of(method: &str, path: &str, body: &Value) -> Vec<u8> {
 pub(super) struct Stored {
     pub(super) request_sha256: Vec<u8>,
     pub(super) status: u16,
-    pub(super) body: Value,
+    pub(super) body: Body,
 }
 
 /// Runs `operation` in one transaction under `key`, or replays the stored response.
@@ -144,11 +164,9 @@ where
     }
     let outcome = operation(&tx).await;
     let (status, body) = match &outcome {
-        Ok(reply) => (reply.status, without_nul(reply.body.clone())),
-        Err(error) if error.is_rejection() => {
-            (error.code.status(), without_nul(problem_body(error)))
-        }
-        Err(_) => (0, Value::Null),
+        Ok(reply) => (reply.status, reply.body.clone()),
+        Err(error) if error.is_rejection() => (error.code.status(), problem_body(error)),
+        Err(_) => (0, RawValue::NULL.to_owned()),
     };
     if let Err(error) = outcome.as_ref().map(|_| ()) {
         if !error.is_rejection() {
@@ -174,7 +192,7 @@ async fn store_and_respond(
     key: &IdempotencyKey,
     request_sha256: &[u8],
     status: u16,
-    body: Value,
+    body: Body,
 ) -> Result<HttpResponse, Error> {
     let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
     if !insert_record(&tx, caller, &write, status, &body).await? {
@@ -203,7 +221,7 @@ async fn lookup(
     Ok(row.map(|row| Stored {
         request_sha256: row.get(0),
         status: row.get::<_, i16>(1) as u16,
-        body: row.get(2),
+        body: row.get::<_, Json<Body>>(2).0,
     }))
 }
 
@@ -232,7 +250,7 @@ pub(super) async fn lookup_many(
             let stored = Stored {
                 request_sha256: row.get(1),
                 status: row.get::<_, i16>(2) as u16,
-                body: row.get(3),
+                body: row.get::<_, Json<Body>>(3).0,
             };
             (row.get(0), stored)
         })
@@ -245,7 +263,7 @@ pub(super) async fn lookup_many(
 pub(super) async fn insert_records(
     client: &impl GenericClient,
     caller: &Caller,
-    records: &[(&BatchWrite, u16, &Value)],
+    records: &[(&BatchWrite, u16, &RawValue)],
 ) -> Result<u64, Error> {
     let mut records = records.to_vec();
     records.sort_unstable_by(|a, b| a.0.key.0.cmp(&b.0.key.0));
@@ -253,7 +271,7 @@ pub(super) async fn insert_records(
     let hashes: Vec<&[u8]> =
         records.iter().map(|(write, _, _)| write.request_sha256.as_slice()).collect();
     let statuses: Vec<i16> = records.iter().map(|(_, status, _)| *status as i16).collect();
-    let bodies: Vec<&Value> = records.iter().map(|(_, _, body)| *body).collect();
+    let bodies: Vec<Json<&RawValue>> = records.iter().map(|(_, _, body)| Json(*body)).collect();
     let statement = client
         .prepare_cached(
             "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
@@ -271,9 +289,8 @@ fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpRespon
     Ok(respond(stored.status, &stored.body, true))
 }
 
-/// Replaces each U+0000 with U+FFFD: jsonb cannot store U+0000, and a problem may quote a
-/// rejected value that holds one. The response sent is the one stored, so a replay matches it.
-pub(super) fn without_nul(value: Value) -> Value {
+/// Replaces each U+0000 with U+FFFD.
+fn without_nul(value: Value) -> Value {
     let clean = |text: String| {
         if text.contains('\0') {
             text.replace('\0', "\u{FFFD}")
@@ -291,11 +308,11 @@ pub(super) fn without_nul(value: Value) -> Value {
     }
 }
 
-pub(super) fn problem_body(error: &Error) -> Value {
-    serde_json::to_value(problem::Problem::from_error(error)).unwrap_or(Value::Null)
+pub(super) fn problem_body(error: &Error) -> Body {
+    body_of(&problem::Problem::from_error(error)).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
-fn respond(status: u16, body: &Value, replayed: bool) -> HttpResponse {
+fn respond(status: u16, body: &RawValue, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type =
         if status.is_success() { "application/json" } else { "application/problem+json" };
@@ -304,7 +321,7 @@ fn respond(status: u16, body: &Value, replayed: bool) -> HttpResponse {
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    response.json(body)
+    response.body(body.get().to_owned())
 }
 
 /// A write under its own idempotency key: one document of a batch, or a single request.
@@ -320,7 +337,7 @@ pub struct BatchOutcome {
     pub idempotency_key: String,
     pub status: u16,
     #[schema(value_type = Object)]
-    pub body: Value,
+    pub body: Body,
     /// Whether the response was stored by an earlier request with the same key.
     pub replayed: bool,
 }
@@ -402,7 +419,7 @@ async fn insert_record(
     caller: &Caller,
     write: &BatchWrite,
     status: u16,
-    body: &Value,
+    body: &RawValue,
 ) -> Result<bool, Error> {
     let statement = client
         .prepare_cached(
@@ -411,7 +428,7 @@ async fn insert_record(
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), body];
+        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), &Json(body)];
     Ok(client.execute(&statement, &params).await? == 1)
 }
 
@@ -433,11 +450,35 @@ fn replay_checked(stored: &Stored, request_sha256: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn outcome(
-    write: &BatchWrite,
-    status: u16,
-    body: Value,
-    replayed: bool,
-) -> BatchOutcome {
+pub(super) fn outcome(write: &BatchWrite, status: u16, body: Body, replayed: bool) -> BatchOutcome {
     BatchOutcome { idempotency_key: write.key.0.clone(), status, body, replayed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn body_replaces_nul_in_values_and_names() {
+        let body = body_of(&json!({"value": "a\u{0}b", "na\u{0}me": ["\u{0}"]})).unwrap();
+        let read: Value = serde_json::from_str(body.get()).unwrap();
+        assert_eq!(read, json!({"value": "a\u{FFFD}b", "na\u{FFFD}me": ["\u{FFFD}"]}));
+    }
+
+    #[test]
+    fn body_keeps_an_escaped_backslash_before_u0000() {
+        // The text `\u0000` with a real backslash serializes as `\\u0000`, which holds the
+        // sequence looked for, so it takes the slow path and must come out unchanged.
+        let text = "path\\u0000end";
+        let body = body_of(&json!({ "value": text })).unwrap();
+        let read: Value = serde_json::from_str(body.get()).unwrap();
+        assert_eq!(read["value"], text);
+    }
+
+    #[test]
+    fn body_without_nul_is_the_serialized_text() {
+        let body = body_of(&json!({"b": "1.00", "a": [1, 2]})).unwrap();
+        assert_eq!(body.get(), r#"{"a":[1,2],"b":"1.00"}"#);
+    }
 }

@@ -1,7 +1,7 @@
 //! PostgreSQL: loading the rates fixtures, reading the rate book and storing determinations.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::fixtures;
@@ -201,7 +201,7 @@ pub async fn store_determinations(
     let mut header = DeterminationColumns::default();
     let mut lines = LineColumns::default();
     for (id, (document_kind, document_id, d)) in ids.iter().zip(determinations) {
-        header.push(*id, document_kind, *document_id, d)?;
+        header.push(*id, document_kind, *document_id, d);
         for (position, line) in d.taxes.iter().enumerate() {
             lines.push(*id, i16::try_from(position).map_err(Error::internal)?, line);
         }
@@ -234,26 +234,21 @@ struct DeterminationColumns<'a> {
     buyer_tax_id: Vec<Option<&'a str>>,
     source: Vec<&'static str>,
     tax_estimated: Vec<bool>,
-    currency: Vec<String>,
+    currency: Vec<&'a str>,
     prices_include_tax: Vec<bool>,
     tax_point: Vec<chrono::DateTime<chrono::Utc>>,
     tax_date: Vec<chrono::NaiveDate>,
     net_total: Vec<rust_decimal::Decimal>,
     tax_total: Vec<rust_decimal::Decimal>,
     gross_total: Vec<rust_decimal::Decimal>,
-    legal_mentions: Vec<serde_json::Value>,
+    // Serialized straight into the statement's parameters, without a serde_json::Value.
+    legal_mentions: Vec<Json<&'a [String]>>,
     provider_response: Vec<Option<&'a serde_json::Value>>,
-    whole: Vec<serde_json::Value>,
+    whole: Vec<Json<&'a Determination>>,
 }
 
 impl<'a> DeterminationColumns<'a> {
-    fn push(
-        &mut self,
-        id: Uuid,
-        document_kind: &'a str,
-        document_id: Uuid,
-        d: &'a Determination,
-    ) -> Result<(), Error> {
+    fn push(&mut self, id: Uuid, document_kind: &'a str, document_id: Uuid, d: &'a Determination) {
         self.id.push(id);
         self.document_kind.push(document_kind);
         self.document_id.push(document_id);
@@ -264,17 +259,16 @@ impl<'a> DeterminationColumns<'a> {
         self.buyer_tax_id.push(d.buyer_tax_id.as_deref());
         self.source.push(source_str(d.source));
         self.tax_estimated.push(d.tax_estimated);
-        self.currency.push(d.currency.code().to_string());
+        self.currency.push(d.currency.code());
         self.prices_include_tax.push(d.prices_include_tax);
         self.tax_point.push(d.tax_point);
         self.tax_date.push(d.tax_date);
         self.net_total.push(d.net_total);
         self.tax_total.push(d.tax_total);
         self.gross_total.push(d.gross_total);
-        self.legal_mentions.push(serde_json::json!(d.legal_mentions));
+        self.legal_mentions.push(Json(&d.legal_mentions));
         self.provider_response.push(d.provider_response.as_ref());
-        self.whole.push(serde_json::to_value(d).map_err(Error::internal)?);
-        Ok(())
+        self.whole.push(Json(d));
     }
 
     fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 21] {
