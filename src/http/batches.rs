@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::auth::Writer;
 use super::body::typed;
-use super::idempotency::{self, BatchOutcome, BatchWrite, Body, IdempotencyKey, Reply, Stored};
+use super::idempotency::{self, BatchOutcome, BatchWrite, IdempotencyKey, Reply, Stored};
 use super::problem::Problem;
 use super::AppState;
 use crate::billing::invoice::{self, NewInvoice};
@@ -183,10 +183,11 @@ async fn price_and_write(
     let valid: Vec<&NewInvoice> = parsed.iter().flatten().flatten().collect();
     batch.load(tx, &valid).await?;
 
-    let mut outcomes = Vec::with_capacity(documents.len());
-    // Responses of this batch, by key, for a key that comes again later in the batch.
+    let mut outcomes: Vec<BatchOutcome> = Vec::with_capacity(documents.len());
+    // The first document of each key this batch writes, for a key that comes again later.
     let mut written: HashMap<&str, usize> = HashMap::new();
-    let mut records: Vec<(&BatchWrite, u16, Body)> = Vec::new();
+    // Documents whose responses are not stored yet.
+    let mut unstored: Vec<usize> = Vec::new();
     for (index, write) in writes.iter().enumerate() {
         let key = write.key.0.as_str();
         if let Some(earlier) = stored.get(key) {
@@ -198,12 +199,11 @@ async fn price_and_write(
             outcomes.push(idempotency::replayed_outcome(earlier, write));
             continue;
         }
-        if let Some(&record) = written.get(key) {
-            let (first, status, body) = &records[record];
+        if let Some(&first) = written.get(key) {
             let earlier = Stored {
-                request_sha256: first.request_sha256.clone(),
-                status: *status,
-                body: body.clone(),
+                request_sha256: writes[first].request_sha256.clone(),
+                status: outcomes[first].status,
+                body: outcomes[first].body.clone(),
             };
             outcomes.push(idempotency::replayed_outcome(earlier, write));
             continue;
@@ -223,19 +223,47 @@ async fn price_and_write(
             }
             Err(error) => return Err(error),
         };
-        written.insert(key, records.len());
-        outcomes.push(idempotency::outcome(write, status, body.clone(), false));
-        records.push((write, status, body));
+        written.insert(key, index);
+        outcomes.push(idempotency::outcome(write, status, body, false));
+        unstored.push(index);
+        if unstored.len() == DOCUMENTS_PER_WRITE
+            && !write_part(tx, caller, &mut batch, writes, &outcomes, &mut unstored).await?
+        {
+            return Ok(None);
+        }
     }
-    batch.flush(tx).await?;
-    let records: Vec<(&BatchWrite, u16, &RawValue)> =
-        records.iter().map(|(write, status, body)| (*write, *status, &**body)).collect();
-    let inserted = idempotency::insert_records(tx, caller, &records).await?;
-    if inserted != records.len() as u64 {
-        // A concurrent request with one of these keys committed first.
+    if !write_part(tx, caller, &mut batch, writes, &outcomes, &mut unstored).await? {
         return Ok(None);
     }
     Ok(Some(outcomes))
+}
+
+/// Documents a batch prices before it writes them. A batch of 1,000 invoices is written in
+/// parts, so the service holds the pending rows of at most this many invoices at a time; a
+/// part of 100 already shares each statement among enough invoices that more save little.
+const DOCUMENTS_PER_WRITE: usize = 100;
+
+/// Writes the invoices priced since the last part and stores the responses of `unstored`.
+/// Returns false when a concurrent request stored one of their keys first.
+async fn write_part(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    batch: &mut InvoiceBatch,
+    writes: &[BatchWrite],
+    outcomes: &[BatchOutcome],
+    unstored: &mut Vec<usize>,
+) -> Result<bool, Error> {
+    batch.flush(tx).await?;
+    if unstored.is_empty() {
+        return Ok(true);
+    }
+    let records: Vec<(&BatchWrite, u16, &RawValue)> = unstored
+        .iter()
+        .map(|&index| (&writes[index], outcomes[index].status, &*outcomes[index].body))
+        .collect();
+    let inserted = idempotency::insert_records(tx, caller, &records).await?;
+    unstored.clear();
+    Ok(inserted == records.len() as u64)
 }
 
 /// Checks the batch envelope (count and keys) and returns each document's key and fingerprint.

@@ -348,6 +348,66 @@ async fn repeated_key_in_one_batch_is_replayed() {
 }
 
 #[tokio::test]
+async fn batch_written_in_parts_keeps_every_result() {
+    // 250 documents are written in three parts; a rejection and a repeated key fall in later
+    // parts than the documents they relate to.
+    let (books, partner, customer) = shop().await;
+    let documents: Vec<Value> = (0..250)
+        .map(|index| {
+            let issued_at = format!("2026-07-01T10:{:02}:{:02}Z", index / 60, index % 60);
+            let mut body = invoice_body(&customer, &partner, &issued_at, &["10.00"]);
+            if index == 150 {
+                body["lines"][0]["unit_price"] = json!("-1.00");
+            }
+            let key = if index == 220 { "part-10".to_string() } else { format!("part-{index}") };
+            if index == 220 {
+                body = invoice_body(&customer, &partner, "2026-07-01T10:00:10Z", &["10.00"]);
+            }
+            document(&key, body)
+        })
+        .collect();
+    let keys_before = books.count("idempotency_keys").await;
+
+    let response = post_batch(&books, documents.clone()).await;
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = response.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 250);
+    let created = results.iter().filter(|result| result["status"] == 201).count();
+    assert_eq!(created, 249);
+    assert_eq!(results[150]["status"], 422);
+    assert_eq!(results[150]["body"]["field"], "lines[0].unit_price");
+    assert_eq!(results[220]["replayed"], true);
+    assert_eq!(results[220]["body"], results[10]["body"]);
+    assert_eq!(books.count("invoices").await, 248);
+    assert_eq!(books.count("idempotency_keys").await - keys_before, 249);
+    let client = books.app.sql().await;
+    let numbers: Vec<String> = client
+        .query(
+            "SELECT number FROM invoices WHERE tenant_id = $1 ORDER BY issued_at, number",
+            &[&books.app.tenant_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let expected: Vec<String> = (1..=248).map(|n| format!("INV-2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    assert_eq!(balance_check_rows(&books).await, 0);
+    let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("subledger_batches_total{path=\"together\"} 1"), "{metrics}");
+    assert!(!metrics.contains("path=\"one_by_one\""), "{metrics}");
+
+    let retry = post_batch(&books, documents).await;
+    let again = retry.body["results"].as_array().unwrap();
+    assert!(again.iter().all(|result| result["replayed"] == true), "{}", retry.body);
+    assert_eq!(again[249]["body"], results[249]["body"]);
+    assert_eq!(books.count("invoices").await, 248);
+}
+
+#[tokio::test]
 async fn batch_orders_series_at_stored_precision() {
     // Both instants are stored as 10:00:00.000000, so they are equal once issued.
     let instants = ["2026-07-01T10:00:00.000000500Z", "2026-07-01T10:00:00.000000100Z"];
