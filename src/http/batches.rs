@@ -125,8 +125,8 @@ pub async fn create(
 }
 
 /// Posts a batch of invoices with few statements: every invoice is priced against what the
-/// batch read and locked once, and all are written together at the end (see
-/// [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing.
+/// batch read and locked once, and they are written together every
+/// [`DOCUMENTS_PER_FLUSH`] invoices and at the end (see [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing.
 /// Returns `None`, with nothing written, when the batch must run one document at a time
 /// instead. That happens on any database error (a deadlock, say, or a failed joint write),
 /// when an invoice fails for another reason than a rejection, and when a concurrent request
@@ -186,25 +186,19 @@ async fn price_and_write(
     let mut outcomes: Vec<BatchOutcome> = Vec::with_capacity(documents.len());
     // The first document of each key this batch writes, for a key that comes again later.
     let mut written: HashMap<&str, usize> = HashMap::new();
-    // Documents whose responses are not stored yet.
-    let mut unstored: Vec<usize> = Vec::new();
+    let mut since_flush = 0;
     for (index, write) in writes.iter().enumerate() {
         let key = write.key.0.as_str();
-        if let Some(earlier) = stored.get(key) {
-            let earlier = Stored {
-                request_sha256: earlier.request_sha256.clone(),
-                status: earlier.status,
-                body: earlier.body.clone(),
-            };
-            outcomes.push(idempotency::replayed_outcome(earlier, write));
-            continue;
-        }
-        if let Some(&first) = written.get(key) {
-            let earlier = Stored {
-                request_sha256: writes[first].request_sha256.clone(),
-                status: outcomes[first].status,
-                body: outcomes[first].body.clone(),
-            };
+        let earlier = match (stored.get(key), written.get(key)) {
+            (Some(earlier), _) => Some((&earlier.request_sha256, earlier.status, &earlier.body)),
+            (None, Some(&first)) => {
+                Some((&writes[first].request_sha256, outcomes[first].status, &outcomes[first].body))
+            }
+            (None, None) => None,
+        };
+        if let Some((request_sha256, status, body)) = earlier {
+            let earlier =
+                Stored { request_sha256: request_sha256.clone(), status, body: body.clone() };
             outcomes.push(idempotency::replayed_outcome(earlier, write));
             continue;
         }
@@ -225,46 +219,32 @@ async fn price_and_write(
         };
         written.insert(key, index);
         outcomes.push(idempotency::outcome(write, status, body, false));
-        unstored.push(index);
-        if unstored.len() == DOCUMENTS_PER_WRITE
-            && !write_part(tx, caller, &mut batch, writes, &outcomes, &mut unstored).await?
-        {
-            return Ok(None);
+        since_flush += 1;
+        if since_flush == DOCUMENTS_PER_FLUSH {
+            batch.flush(tx).await?;
+            since_flush = 0;
         }
     }
-    if !write_part(tx, caller, &mut batch, writes, &outcomes, &mut unstored).await? {
+    batch.flush(tx).await?;
+    // The records go in last, in one statement, because `insert_records` sorts their keys.
+    // Two batches that share keys then take them in one order and do not deadlock.
+    let records: Vec<(&BatchWrite, u16, &RawValue)> = written
+        .values()
+        .map(|&index| (&writes[index], outcomes[index].status, &*outcomes[index].body))
+        .collect();
+    let inserted = idempotency::insert_records(tx, caller, &records).await?;
+    if inserted != records.len() as u64 {
+        // A concurrent request with one of these keys committed first.
         return Ok(None);
     }
     Ok(Some(outcomes))
 }
 
-/// Documents a batch prices before it writes them. A batch of 1,000 invoices is written in
-/// parts, so the service holds the pending rows of at most this many invoices at a time; a
-/// part of 100 already shares each statement among enough invoices that more save little.
-const DOCUMENTS_PER_WRITE: usize = 100;
-
-/// Writes the invoices priced since the last part and stores the responses of `unstored`.
-/// Returns false when a concurrent request stored one of their keys first.
-async fn write_part(
-    tx: &Transaction<'_>,
-    caller: &Caller,
-    batch: &mut InvoiceBatch,
-    writes: &[BatchWrite],
-    outcomes: &[BatchOutcome],
-    unstored: &mut Vec<usize>,
-) -> Result<bool, Error> {
-    batch.flush(tx).await?;
-    if unstored.is_empty() {
-        return Ok(true);
-    }
-    let records: Vec<(&BatchWrite, u16, &RawValue)> = unstored
-        .iter()
-        .map(|&index| (&writes[index], outcomes[index].status, &*outcomes[index].body))
-        .collect();
-    let inserted = idempotency::insert_records(tx, caller, &records).await?;
-    unstored.clear();
-    Ok(inserted == records.len() as u64)
-}
+/// Documents a batch prices between two writes. A batch of 1,000 invoices is written in
+/// parts, in one transaction, so the service keeps the pending rows of at most this many
+/// invoices in memory. Parts of 100 already share each statement among enough invoices that
+/// larger parts save little.
+const DOCUMENTS_PER_FLUSH: usize = 100;
 
 /// Checks the batch envelope (count and keys) and returns each document's key and fingerprint.
 fn check(batch: &NewBatch) -> Result<Vec<BatchWrite>, Error> {

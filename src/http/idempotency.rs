@@ -68,7 +68,7 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// A response body as JSON text, serialized once: stored for replay and sent as it is.
+/// A response body as JSON text, serialized once, then stored for replay and sent unchanged.
 pub type Body = Box<RawValue>;
 
 /// A successful result, stored for replay and sent.
@@ -88,9 +88,9 @@ impl Reply {
     }
 }
 
-/// Serializes a response body, each U+0000 replaced with U+FFFD: jsonb cannot store U+0000,
-/// and a problem may quote a rejected value that holds one. The response sent is the one
-/// stored, so a replay matches it.
+/// Serializes a response body and replaces each U+0000 with U+FFFD, because jsonb cannot
+/// store U+0000 and a problem may quote a rejected value that contains one. The response sent
+/// is the one stored, so a replay matches it.
 pub(super) fn body_of(value: &impl Serialize) -> Result<Body, Error> {
     let text = serde_json::to_string(value).map_err(Error::internal)?;
     // serde_json writes U+0000 only as the escape `\u0000`, so text without that sequence has
@@ -162,27 +162,25 @@ where
     if let Some(stored) = found? {
         return replay(stored, request_sha256, &key.0);
     }
-    let outcome = operation(&tx).await;
-    let (status, body) = match &outcome {
-        Ok(reply) => (reply.status, reply.body.clone()),
-        Err(error) if error.is_rejection() => (error.code.status(), problem_body(error)),
-        Err(_) => (0, RawValue::NULL.to_owned()),
-    };
-    if let Err(error) = outcome.as_ref().map(|_| ()) {
-        if !error.is_rejection() {
+    let (status, body) = match operation(&tx).await {
+        Ok(reply) => (reply.status, reply.body),
+        Err(error) if error.is_rejection() => {
+            // A rejection writes nothing but its record, so the work is rolled back first.
+            tx.rollback().await?;
+            let tx = client.transaction().await?;
+            let (status, body) = (error.code.status(), problem_body(&error));
+            return store_and_respond(tx, caller, key, request_sha256, status, body).await;
+        }
+        Err(error) => {
             // A concurrent duplicate may have made the work fail, because the request that won
             // took a unique key. Its stored response is then returned.
             tx.rollback().await?;
             if let Some(stored) = lookup(&client, caller.tenant_id, &key.0).await? {
                 return replay(stored, request_sha256, &key.0);
             }
-            return Err(outcome.err().unwrap_or_else(|| Error::internal(anyhow::anyhow!("lost"))));
+            return Err(error);
         }
-        // A rejection writes nothing but its record, so the work is rolled back first.
-        tx.rollback().await?;
-        let tx = client.transaction().await?;
-        return store_and_respond(tx, caller, key, request_sha256, status, body).await;
-    }
+    };
     store_and_respond(tx, caller, key, request_sha256, status, body).await
 }
 
@@ -203,7 +201,7 @@ async fn store_and_respond(
         return replay(stored, request_sha256, &key.0);
     }
     tx.commit().await?;
-    Ok(respond(status, &body, false))
+    Ok(respond(status, body, false))
 }
 
 async fn lookup(
@@ -286,7 +284,7 @@ pub(super) async fn insert_records(
 
 fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
     replay_checked(&stored, request_sha256).map_err(|error| error.value(key.to_string()))?;
-    Ok(respond(stored.status, &stored.body, true))
+    Ok(respond(stored.status, stored.body, true))
 }
 
 /// Replaces each U+0000 with U+FFFD.
@@ -312,7 +310,7 @@ pub(super) fn problem_body(error: &Error) -> Body {
     body_of(&problem::Problem::from_error(error)).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
-fn respond(status: u16, body: &RawValue, replayed: bool) -> HttpResponse {
+fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type =
         if status.is_success() { "application/json" } else { "application/problem+json" };
@@ -321,7 +319,7 @@ fn respond(status: u16, body: &RawValue, replayed: bool) -> HttpResponse {
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    response.body(body.get().to_owned())
+    response.body(String::from(Box::<str>::from(body)))
 }
 
 /// A write under its own idempotency key: one document of a batch, or a single request.
@@ -435,7 +433,10 @@ async fn insert_record(
 pub(super) fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutcome {
     match replay_checked(&stored, &write.request_sha256) {
         Ok(()) => outcome(write, stored.status, stored.body, true),
-        Err(error) => outcome(write, error.code.status(), problem_body(&error), false),
+        Err(error) => {
+            let error = error.value(write.key.0.as_str());
+            outcome(write, error.code.status(), problem_body(&error), false)
+        }
     }
 }
 
@@ -467,8 +468,8 @@ mod tests {
     }
 
     #[test]
-    fn body_keeps_an_escaped_backslash_before_u0000() {
-        // The text `\u0000` with a real backslash serializes as `\\u0000`, which holds the
+    fn body_keeps_escaped_backslash_u0000() {
+        // The text `\u0000` with a real backslash serializes as `\\u0000`, which contains the
         // sequence looked for, so it takes the slow path and must come out unchanged.
         let text = "path\\u0000end";
         let body = body_of(&json!({ "value": text })).unwrap();

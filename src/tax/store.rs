@@ -241,7 +241,8 @@ struct DeterminationColumns<'a> {
     net_total: Vec<rust_decimal::Decimal>,
     tax_total: Vec<rust_decimal::Decimal>,
     gross_total: Vec<rust_decimal::Decimal>,
-    // Serialized straight into the statement's parameters, without a serde_json::Value.
+    // JSON columns, serialized straight into the statement's parameters without a
+    // serde_json::Value.
     legal_mentions: Vec<Json<&'a [String]>>,
     provider_response: Vec<Option<&'a serde_json::Value>>,
     whole: Vec<Json<&'a Determination>>,

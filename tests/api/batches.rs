@@ -112,6 +112,7 @@ async fn batch_key_with_other_body_conflicts() {
     assert_eq!(results[0]["status"], 201);
     assert_eq!(results[1]["status"], 409);
     assert_eq!(results[1]["body"]["code"], "idempotency_key_reused");
+    assert_eq!(results[1]["body"]["value"], "k-1");
     assert_eq!(books.count("invoices").await, 1);
 }
 
@@ -348,8 +349,8 @@ async fn repeated_key_in_one_batch_is_replayed() {
 }
 
 #[tokio::test]
-async fn batch_written_in_parts_keeps_every_result() {
-    // 250 documents are written in three parts; a rejection and a repeated key fall in later
+async fn batch_in_parts_keeps_results() {
+    // 250 documents are written in three parts. A rejection and a repeated key fall in later
     // parts than the documents they relate to.
     let (books, partner, customer) = shop().await;
     let documents: Vec<Value> = (0..250)
