@@ -164,6 +164,9 @@ pub async fn create(
 ) -> Result<CreditNote, Error> {
     let series = new.series.clone().unwrap_or_else(|| "CN".to_string());
     numbering::validate_series(&series, "series")?;
+    if let Some(reason) = &new.reason {
+        crate::ledger::check_no_nul("reason", reason)?;
+    }
     let invoice = lock_invoice(tx, tenant_id, new.invoice_id).await?;
     if new.issued_at < invoice.issued_at {
         return Err(Error::new(

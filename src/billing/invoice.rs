@@ -225,6 +225,7 @@ fn check_line(index: usize, line: &NewLine, currency: Currency) -> Result<LineIn
         return Err(Error::new(ErrorCode::InvalidField, "product must not be empty")
             .field(field("product")));
     }
+    crate::ledger::check_no_nul(&field("product"), &line.product)?;
     let positive = |name: &str, amount: Decimal, allow_zero: bool| {
         let bad = amount < Decimal::ZERO || (!allow_zero && amount.is_zero());
         if bad {

@@ -322,6 +322,18 @@ fn validate(new: &NewParty) -> Result<Option<(VatIdCheck, String)>, Error> {
     if new.name.trim().is_empty() || new.name.len() > 200 {
         return Err(invalid("name", "name must have 1 to 200 characters", &new.name));
     }
+    crate::ledger::check_no_nul("name", &new.name)?;
+    let domicile = &new.domicile;
+    let texts = [
+        ("domicile.subdivision", &domicile.subdivision),
+        ("domicile.postal_code", &domicile.postal_code),
+        ("domicile.city", &domicile.city),
+    ];
+    for (field, text) in texts {
+        if let Some(text) = text {
+            crate::ledger::check_no_nul(field, text)?;
+        }
+    }
     let country = &new.domicile.country;
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(invalid("domicile.country", "expected an ISO 3166-1 alpha-2 code", country));

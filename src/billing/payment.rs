@@ -83,6 +83,9 @@ pub async fn create(
     new: NewPayment,
     now: DateTime<Utc>,
 ) -> Result<Payment, Error> {
+    if let Some(reference) = &new.reference {
+        crate::ledger::check_no_nul("reference", reference)?;
+    }
     // UTC+14 is the earliest time zone, so no bank has reached a later date yet.
     let latest = (now + chrono::Duration::hours(14)).date_naive();
     if new.received_on > latest {

@@ -359,6 +359,9 @@ where
     let mut tx = client.transaction().await?;
     db::use_generic_plans(&tx).await?;
     let mut outcomes = Vec::with_capacity(writes.len());
+    // NOTE: each write locks its number series when it runs, in document order. Two such
+    // batches that share issuers in different orders deadlock once per shared document, and
+    // each loser gets 503 after Postgres's deadlock timeout (1 s by default).
     for (index, write) in writes.iter().enumerate() {
         let outcome = match lookup(&tx, caller.tenant_id, &write.key.0).await? {
             Some(stored) => replayed_outcome(stored, write),

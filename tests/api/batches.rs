@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use subledger::config::ProviderOutage;
 use subledger::tax::provider::stub::RunningStub;
 
-use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
+use crate::billing_support::{
+    account, agreement, dec, invoice_body, party_body, payment_body, Books,
+};
 use crate::helpers::{Response, TestApp};
 
 /// Opens books with one Irish partner (agent, 10% commission) and one German consumer.
@@ -550,4 +552,41 @@ async fn batch_locks_credit_after_revenue() {
     assert_eq!(result["body"]["paid_total"], "20.00");
     assert_eq!(books.count("invoices").await, 3);
     assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+#[tokio::test]
+async fn nul_in_document_texts_is_rejected() {
+    let (books, partner, customer) = shop().await;
+    let good = invoice_body(&customer, &partner, "2026-07-01T10:00:00Z", &["10.00"]);
+    let mut bad = good.clone();
+    bad["lines"][0]["product"] = json!("e-book\u{0}");
+
+    let alone = books.app.post("/v1/invoices", &books.app.write_key, "nul-alone", &bad).await;
+    let response =
+        post_batch(&books, vec![document("nul-1", bad.clone()), document("nul-2", good)]).await;
+
+    assert_eq!(alone.status, 422, "{}", alone.body);
+    assert_eq!(alone.body["field"], "lines[0].product");
+    // jsonb cannot store U+0000, so the stored problem quotes U+FFFD in its place.
+    assert_eq!(alone.body["value"], "e-book\u{FFFD}");
+    let results = &response.body["results"];
+    assert_eq!(results[0]["status"], 422, "{}", response.body);
+    assert_eq!(results[0]["body"]["field"], "lines[0].product");
+    assert_eq!(results[1]["status"], 201);
+    assert_eq!(books.count("invoices").await, 1);
+    let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(!metrics.contains("path=\"one_by_one\""), "{metrics}");
+
+    let mut payment = payment_body(&customer, "5.00", "2026-07-02");
+    payment["reference"] = json!("wire\u{0}42");
+    let paid = books.app.post("/v1/payments", &books.app.write_key, "nul-pay", &payment).await;
+    assert_eq!(paid.status, 422, "{}", paid.body);
+    assert_eq!(paid.body["field"], "reference");
+
+    let mut party = party_body("customer", "Ann", "DE", false, None);
+    party["domicile"]["city"] = json!("Ber\u{0}lin");
+    let created = books.app.post("/v1/parties", &books.app.write_key, "nul-party", &party).await;
+    assert_eq!(created.status, 422, "{}", created.body);
+    assert_eq!(created.body["field"], "domicile.city");
 }
