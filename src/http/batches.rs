@@ -125,8 +125,9 @@ pub async fn create(
 }
 
 /// Posts a batch of invoices with few statements: every invoice is priced against what the
-/// batch read and locked once, and they are written together every
-/// [`DOCUMENTS_PER_FLUSH`] invoices and at the end (see [`InvoiceBatch`]). A rejected invoice is only left out, since pricing writes nothing.
+/// batch read and locked once, and they are written together every [`DOCUMENTS_PER_FLUSH`]
+/// documents and at the end (see [`InvoiceBatch`]). A rejected invoice is only left out,
+/// since pricing writes nothing.
 /// Returns `None`, with nothing written, when the batch must run one document at a time
 /// instead. That happens on any database error (a deadlock, say, or a failed joint write),
 /// when an invoice fails for another reason than a rejection, and when a concurrent request
