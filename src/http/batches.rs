@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use actix_web::{post, web, HttpResponse};
 use deadpool_postgres::Transaction;
+use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::auth::Writer;
 use super::body::typed;
@@ -98,7 +100,15 @@ pub async fn create(
         }
     }
     state.metrics.count_batch("one_by_one");
-    let batch = idempotency::execute_batch(&state, &caller, &writes, |tx, index| {
+    let invoices: Vec<NewInvoice> = documents
+        .iter()
+        .filter(|document| document.kind == DocumentKind::Invoice)
+        .filter_map(|document| typed(&document.body).ok())
+        .collect();
+    // NOTE: only the invoices' rows are locked first. Payments and credit notes lock theirs
+    // when they run, in document order, so two such batches over the same rows can deadlock.
+    let lock_first = lock_invoice_rows(tenant_id, invoices);
+    let batch = idempotency::execute_batch(&state, &caller, &writes, lock_first, |tx, index| {
         // The future may outlive this borrow of the batch, so it owns its document.
         let document = documents[index].clone();
         let engine = state.tax.clone();
@@ -122,6 +132,20 @@ pub async fn create(
     let results = results?;
     state.tax.deliver(&state.pool, &queued).await;
     Ok(HttpResponse::Ok().json(BatchResult { results }))
+}
+
+/// Returns the step that locks the rows `invoices` will change (number series, partner revenue,
+/// customer credit), in key order, as reading them for a batch of invoices does.
+fn lock_invoice_rows(
+    tenant_id: Uuid,
+    invoices: Vec<NewInvoice>,
+) -> impl for<'t> FnOnce(&'t Transaction<'t>) -> LocalBoxFuture<'t, Result<(), Error>> {
+    move |tx| {
+        Box::pin(async move {
+            let invoices: Vec<&NewInvoice> = invoices.iter().collect();
+            InvoiceBatch::new(tenant_id).load(tx, &invoices).await
+        })
+    }
 }
 
 /// Posts a batch of invoices with few statements: every invoice is priced against what the

@@ -341,27 +341,42 @@ pub struct BatchOutcome {
 }
 
 /// Runs every write of a batch in ONE transaction, each under its own savepoint and its own
-/// idempotency key, and commits once. A rejected write is rolled back to its savepoint and
+/// idempotency key, and commits once. `lock_first` runs before the writes and takes, in key
+/// order, the row locks that the writes would otherwise take one by one in document order,
+/// so that two batches over the same rows do not deadlock. When it fails, its work is rolled
+/// back and each write locks its own rows. A rejected write is rolled back to its savepoint and
 /// its problem stored under its key, so it does not undo the others. A write whose key is
 /// already stored is replayed. Writes that fail for another reason (a deadlock, say) are
 /// rolled back, reported with their 5xx problem and not stored, so a retry runs them again.
 /// Fails as a whole only when the transaction itself fails, and then nothing is written.
-pub async fn execute_batch<F>(
+pub async fn execute_batch<L, F>(
     state: &AppState,
     caller: &Caller,
     writes: &[BatchWrite],
+    lock_first: L,
     operation: F,
 ) -> Result<Vec<BatchOutcome>, Error>
 where
+    L: for<'t> FnOnce(&'t Transaction<'t>) -> LocalBoxFuture<'t, Result<(), Error>>,
     F: for<'t> Fn(&'t Transaction<'t>, usize) -> LocalBoxFuture<'t, Result<Reply, Error>>,
 {
     let mut client = state.pool.get().await?;
     let mut tx = client.transaction().await?;
     db::use_generic_plans(&tx).await?;
+    // Locks taken in a released savepoint stay with the transaction.
+    let savepoint = tx.savepoint("batch_locks").await?;
+    match lock_first(&savepoint).await {
+        Ok(()) => savepoint.commit().await?,
+        Err(error) => {
+            tracing::warn!(
+                error = %error,
+                tenant_id = %caller.tenant_id,
+                "batch runs without its rows locked in key order"
+            );
+            savepoint.rollback().await?;
+        }
+    }
     let mut outcomes = Vec::with_capacity(writes.len());
-    // NOTE: each write locks its number series when it runs, in document order. Two such
-    // batches that share issuers in different orders deadlock once per shared document, and
-    // each loser gets 503 after Postgres's deadlock timeout (1 s by default).
     for (index, write) in writes.iter().enumerate() {
         let outcome = match lookup(&tx, caller.tenant_id, &write.key.0).await? {
             Some(stored) => replayed_outcome(stored, write),

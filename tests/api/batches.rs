@@ -590,3 +590,42 @@ async fn nul_in_document_texts_is_rejected() {
     assert_eq!(created.status, 422, "{}", created.body);
     assert_eq!(created.body["field"], "domicile.city");
 }
+
+#[tokio::test]
+async fn mixed_batches_lock_series_in_key_order() {
+    // A payment makes each batch run one document at a time. The two batches reach the two
+    // partners' series in opposite orders, so they would deadlock if each invoice locked its
+    // series only when it runs.
+    let (books, first, customer) = shop().await;
+    let second = books.partner("IE", None, agreement("agent", "0.10", "kept")).await;
+    let at = "2026-07-01T10:00:00Z";
+    let batches =
+        [[&first, &second], [&second, &first]].into_iter().enumerate().map(|(batch, partners)| {
+            let mut documents: Vec<Value> = (0..12)
+                .map(|n| {
+                    let body = invoice_body(&customer, partners[n / 6], at, &["10.00"]);
+                    document(&format!("m-{batch}-{n}"), body)
+                })
+                .collect();
+            documents.push(json!({
+                "type": "payment",
+                "idempotency_key": format!("m-{batch}-pay"),
+                "body": payment_body(&customer, "1.00", "2026-07-02"),
+            }));
+            post_batch(&books, documents)
+        });
+
+    let responses = futures::future::join_all(batches).await;
+
+    for response in &responses {
+        assert_eq!(response.status, 200, "{}", response.body);
+        for result in response.body["results"].as_array().unwrap() {
+            assert_eq!(result["status"], 201, "{}", result["body"]);
+        }
+    }
+    assert_eq!(books.count("invoices").await, 24);
+    let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("subledger_batches_total{path=\"one_by_one\"} 2"), "{metrics}");
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
