@@ -78,7 +78,7 @@ pub async fn run(
     }
     // A run reads a tenant's invoices by date, which the generic plans of write transactions
     // would cost for an average tenant, so it plans with the actual tenant and date.
-    tx.batch_execute("SET LOCAL plan_cache_mode = auto").await?;
+    crate::db::use_default_plans(tx).await?;
     let id = Uuid::now_v7();
     let period = format!("{:04}-{:02}", new.as_of.year(), new.as_of.month());
     tx.execute(

@@ -64,6 +64,12 @@ pub async fn use_generic_plans(tx: &Transaction<'_>) -> Result<(), tokio_postgre
     tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan").await
 }
 
+/// Makes the rest of `tx` choose between per-call and generic plans as Postgres does by
+/// default, undoing [`use_generic_plans`].
+pub async fn use_default_plans(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.batch_execute("SET LOCAL plan_cache_mode = auto").await
+}
+
 /// Applies every embedded migration that the database at `url` has not applied yet, then
 /// loads the tax rates fixtures.
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
