@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::task::Poll;
 
 use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, FromRequest, HttpRequest, HttpResponse};
@@ -17,6 +18,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
@@ -169,7 +171,11 @@ where
             tx.rollback().await?;
             let tx = client.transaction().await?;
             let (status, body) = (error.code.status(), problem_body(&error));
-            return store_and_respond(tx, caller, key, request_sha256, status, body).await;
+            let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
+            if store_and_commit(tx, caller, &write, status, &body).await? {
+                return Ok(respond(status, body, false));
+            }
+            return replay_taken(&client, caller, key, request_sha256).await;
         }
         Err(error) => {
             // A concurrent duplicate may have made the work fail, because the request that won
@@ -181,27 +187,77 @@ where
             return Err(error);
         }
     };
-    store_and_respond(tx, caller, key, request_sha256, status, body).await
+    let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
+    if store_and_commit(tx, caller, &write, status, &body).await? {
+        return Ok(respond(status, body, false));
+    }
+    replay_taken(&client, caller, key, request_sha256).await
 }
 
-async fn store_and_respond(
+/// Stores the record of `write` and commits `tx`, in one round trip: the insert and a COMMIT
+/// are sent together. Returns false when a concurrent duplicate stored the key first: the
+/// insert then fails on the primary key, which aborts the transaction, so the COMMIT that
+/// follows it rolls the work back.
+async fn store_and_commit(
     tx: Transaction<'_>,
+    caller: &Caller,
+    write: &BatchWrite,
+    status: u16,
+    body: &RawValue,
+) -> Result<bool, Error> {
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), &Json(body)];
+    let (inserted, committed) = {
+        let mut insert = std::pin::pin!(tx.execute(&statement, &params));
+        // A prepared statement's messages are queued for the connection when its future is
+        // first polled, before it waits for a reply. The COMMIT is queued only after that, so
+        // Postgres cannot commit the work before it has tried to store the record. An insert
+        // that fails before anything is sent (its parameters cannot be encoded) returns here,
+        // and dropping `tx` rolls the work back.
+        if let Poll::Ready(result) = futures::poll!(insert.as_mut()) {
+            let inserted = result?;
+            return Err(Error::internal(anyhow::anyhow!(
+                "the record insert finished before it was sent ({inserted} rows)"
+            )));
+        }
+        tokio::join!(insert, tx.batch_execute("COMMIT"))
+    };
+    // The COMMIT has ended the transaction, committed or rolled back, so `tx` must not send the
+    // ROLLBACK it sends when dropped unfinished.
+    std::mem::forget(tx);
+    match inserted {
+        Ok(_) => {
+            committed?;
+            Ok(true)
+        }
+        Err(error) if is_key_taken(&error) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn is_key_taken(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some("idempotency_keys_pkey")
+    })
+}
+
+/// Replays the response that a concurrent duplicate stored under `key`.
+async fn replay_taken(
+    client: &impl GenericClient,
     caller: &Caller,
     key: &IdempotencyKey,
     request_sha256: &[u8],
-    status: u16,
-    body: Body,
 ) -> Result<HttpResponse, Error> {
-    let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
-    if !insert_record(&tx, caller, &write, status, &body).await? {
-        let stored = lookup(&tx, caller.tenant_id, &key.0).await?;
-        tx.rollback().await?;
-        let stored = stored
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("idempotency record vanished")))?;
-        return replay(stored, request_sha256, &key.0);
-    }
-    tx.commit().await?;
-    Ok(respond(status, body, false))
+    let stored = lookup(client, caller.tenant_id, &key.0).await?;
+    let stored =
+        stored.ok_or_else(|| Error::internal(anyhow::anyhow!("idempotency record vanished")))?;
+    replay(stored, request_sha256, &key.0)
 }
 
 async fn lookup(

@@ -1,4 +1,4 @@
-//! Concurrent payments and overlapping payout runs.
+//! Concurrent invoices, payments and overlapping payout runs.
 
 use futures::future::join_all;
 use serde_json::json;
@@ -143,4 +143,39 @@ async fn invoices_into_new_series_all_post() {
         assert!(bodies.is_empty(), "{} of 96 invoices failed: {bodies:?}", bodies.len());
         assert_eq!(books.count("invoices").await, 96);
     }
+}
+
+/// Requests that race with one key issue one invoice: the losers wait for the winner's record,
+/// roll their own work back and replay its response, so one number is taken.
+#[tokio::test]
+async fn concurrent_invoices_with_one_key_issue_one() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00", "5.00"]);
+    let app = &books.app;
+    let requests = (0..20).map(|_| app.post("/v1/invoices", &app.write_key, "inv-race", &body));
+    let responses = join_all(requests).await;
+    let mut first_writes = 0;
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+        assert_eq!(response.body["id"], responses[0].body["id"]);
+        if response.headers.get("idempotent-replayed").is_none() {
+            first_writes += 1;
+        }
+    }
+    assert_eq!(first_writes, 1);
+    assert_eq!(books.count("invoices").await, 1);
+    assert_eq!(books.count("journal_entries").await, 1);
+    let total = dec(responses[0].body["total"].as_str().unwrap());
+    assert_eq!(books.balance(&account("receivable", &customer)).await, total);
+    let number: i64 = books
+        .app
+        .sql()
+        .await
+        .query_one("SELECT last_number FROM number_series WHERE tenant_id = $1", &[&app.tenant_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(number, 1);
 }
