@@ -1,6 +1,9 @@
 //! Contract accounts (one ledger account per party, currency and purpose) and the platform's
 //! own accounts that billing documents post to.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
@@ -158,16 +161,114 @@ pub async fn platform_account(
     currency: Currency,
 ) -> Result<String, Error> {
     let account = account.new_account(currency)?;
+    let code = account.code.as_str().to_string();
+    if SETTLED.knows(tenant_id, &code) {
+        return Ok(code);
+    }
     // Every document posts to the same few platform accounts, so they are read first: a read
     // costs Postgres far less than an insert that finds the row.
-    let stored = ledger::find_account(tx, tenant_id, &account.code).await?;
-    let opened = stored.is_some_and(|stored| {
-        (stored.kind, stored.currency, &stored.party)
-            == (account.kind, account.currency, &account.party)
+    let statement = tx
+        .prepare_cached(
+            "SELECT kind, currency, party, created_at < now() FROM accounts \
+             WHERE tenant_id = $1 AND code = $2",
+        )
+        .await?;
+    let row = tx.query_opt(&statement, &[&tenant_id, &code]).await?;
+    let stored = row.map(|row| {
+        let (kind, stored_currency, party, settled): (String, String, Option<String>, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let opened = (kind.as_str(), stored_currency.as_str(), party.as_deref())
+            == (account.kind.as_str(), currency.code(), account.party.as_deref());
+        (opened, settled)
     });
-    if !opened {
+    match stored {
+        Some((true, settled)) => {
+            if settled {
+                SETTLED.remember(tenant_id, code.clone());
+            }
+        }
         // Opens the account, or reports one of the same code that is not the platform's.
-        ledger::ensure_account(tx, tenant_id, &account).await?;
+        _ => {
+            ledger::ensure_account(tx, tenant_id, &account).await?;
+        }
     }
-    Ok(account.code.as_str().to_string())
+    Ok(code)
+}
+
+/// Platform accounts known to be open, by tenant and code, so that documents skip reading
+/// them. The service's database role can neither delete an account nor change its kind,
+/// currency or party, so an open account stays open. Only an account created before the
+/// reading transaction began is remembered: one created by that transaction (its `created_at`
+/// is the transaction's start) may still be rolled back, and one created by a transaction
+/// that began later is read again next time.
+static SETTLED: SettledAccounts = SettledAccounts::new();
+
+/// Most accounts remembered; past that the set starts again empty. A platform has a few
+/// accounts per currency and tax jurisdiction, so this only bounds memory.
+const MAX_SETTLED: usize = 100_000;
+
+struct SettledAccounts(Mutex<Option<Settled>>);
+
+#[derive(Default)]
+struct Settled {
+    codes: HashMap<Uuid, HashSet<String>>,
+    count: usize,
+}
+
+impl SettledAccounts {
+    const fn new() -> SettledAccounts {
+        SettledAccounts(Mutex::new(None))
+    }
+
+    fn knows(&self, tenant_id: Uuid, code: &str) -> bool {
+        let settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let codes = settled.as_ref().and_then(|settled| settled.codes.get(&tenant_id));
+        codes.is_some_and(|codes| codes.contains(code))
+    }
+
+    fn remember(&self, tenant_id: Uuid, code: String) {
+        let mut settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let settled = settled.get_or_insert_with(Settled::default);
+        if settled.count >= MAX_SETTLED {
+            *settled = Settled::default();
+        }
+        if settled.codes.entry(tenant_id).or_default().insert(code) {
+            settled.count += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{self, tenancy, testing::TestDatabase};
+
+    /// An account is remembered only once a transaction that began after it was created has
+    /// read it, never while the transaction that opened it may still roll back.
+    #[tokio::test]
+    async fn only_settled_platform_accounts_are_remembered() {
+        let database = TestDatabase::create().await.unwrap();
+        let pool = db::pool(&database.url, 1).unwrap();
+        let mut client = pool.get().await.unwrap();
+        let tenant_id = tenancy::insert_tenant(&client, "Settled").await.unwrap();
+        let eur = Currency::parse("EUR").unwrap();
+        let account = PlatformAccount::CashClearing;
+        let code = account.code(eur).unwrap();
+
+        let tx = client.transaction().await.unwrap();
+        platform_account(&tx, tenant_id, &account, eur).await.unwrap();
+        platform_account(&tx, tenant_id, &account, eur).await.unwrap();
+        assert!(!SETTLED.knows(tenant_id, &code), "remembered its own new account");
+        tx.rollback().await.unwrap();
+
+        let tx = client.transaction().await.unwrap();
+        platform_account(&tx, tenant_id, &account, eur).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(!SETTLED.knows(tenant_id, &code), "remembered an account it opened");
+
+        let tx = client.transaction().await.unwrap();
+        platform_account(&tx, tenant_id, &account, eur).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(SETTLED.knows(tenant_id, &code), "forgot an account read after it committed");
+    }
 }
