@@ -13,7 +13,7 @@ use std::task::Poll;
 use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, FromRequest, HttpRequest, HttpResponse};
 use deadpool_postgres::{GenericClient, Transaction};
-use futures::future::LocalBoxFuture;
+use futures::future::{self, Either, LocalBoxFuture};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -157,14 +157,31 @@ where
 {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    // Both statements travel in one round trip, the setting first.
-    let (generic, found) =
-        tokio::join!(db::use_generic_plans(&tx), lookup(&tx, caller.tenant_id, &key.0));
-    generic?;
-    if let Some(stored) = found? {
-        return replay(stored, request_sha256, &key.0);
-    }
-    let (status, body) = match operation(&tx).await {
+    // The plan setting, the lookup and the first statements of the work travel in one round
+    // trip, in that order, because the lookup is polled first. The lookup's reply comes first
+    // too, so a stored response stops the work before it has seen the reply to anything it
+    // sent; dropping `tx` rolls back whatever that was.
+    let result = {
+        let looked_up = std::pin::pin!(async {
+            let (generic, found) =
+                tokio::join!(db::use_generic_plans(&tx), lookup(&tx, caller.tenant_id, &key.0));
+            generic?;
+            found
+        });
+        let (found, work) = match future::select(looked_up, operation(&tx)).await {
+            Either::Left((found, work)) => (found?, Either::Left(work)),
+            // The work ended first: it failed before any of its statements had a reply.
+            Either::Right((result, looked_up)) => (looked_up.await?, Either::Right(result)),
+        };
+        if let Some(stored) = found {
+            return replay(stored, request_sha256, &key.0);
+        }
+        match work {
+            Either::Left(work) => work.await,
+            Either::Right(result) => result,
+        }
+    };
+    let (status, body) = match result {
         Ok(reply) => (reply.status, reply.body),
         Err(error) if error.is_rejection() => {
             // A rejection writes nothing but its record, so the work is rolled back first.
