@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::ledger::accounts::ChartAccount;
 use crate::ledger::{self, AccountCode, AccountKind, NewAccount};
 use crate::money::Currency;
@@ -203,6 +203,22 @@ pub async fn platform_account(
 /// that began later is read again next time.
 static SETTLED: SettledAccounts = SettledAccounts::new();
 
+/// Turns an account missing at posting time into a retryable error. A document posts only to
+/// accounts that it read or opened in its own transaction, or to platform accounts remembered
+/// as open, so a missing one was remembered and is gone (a restored database, a row deleted by
+/// hand). The tenant's remembered accounts are forgotten, and the request gets a 503 instead of
+/// a 422, which would be stored under its key and replayed: a retry reads them again.
+pub fn retry_if_account_missing(tenant_id: Uuid) -> impl Fn(Error) -> Error {
+    move |error| {
+        if error.code != ErrorCode::AccountNotFound {
+            return error;
+        }
+        SETTLED.forget_tenant(tenant_id);
+        let detail = "a platform account was missing; the request can be retried";
+        Error::unavailable(detail, error)
+    }
+}
+
 /// Most accounts remembered; past that the set starts again empty. A platform has a few
 /// accounts per currency and tax jurisdiction, so this only bounds memory.
 const MAX_SETTLED: usize = 100_000;
@@ -226,6 +242,15 @@ impl SettledAccounts {
         codes.is_some_and(|codes| codes.contains(code))
     }
 
+    fn forget_tenant(&self, tenant_id: Uuid) {
+        let mut settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(settled) = settled.as_mut() {
+            if let Some(codes) = settled.codes.remove(&tenant_id) {
+                settled.count -= codes.len();
+            }
+        }
+    }
+
     fn remember(&self, tenant_id: Uuid, code: String) {
         let mut settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let settled = settled.get_or_insert_with(Settled::default);
@@ -244,7 +269,8 @@ mod tests {
     use crate::db::{self, tenancy, testing::TestDatabase};
 
     /// An account is remembered only once a transaction that began after it was created has
-    /// read it, never while the transaction that opened it may still roll back.
+    /// read it, never while the transaction that opened it may still roll back, and is
+    /// forgotten when a posting finds one of the tenant's accounts missing.
     #[tokio::test]
     async fn only_settled_platform_accounts_are_remembered() {
         let database = TestDatabase::create().await.unwrap();
@@ -270,5 +296,10 @@ mod tests {
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         tx.commit().await.unwrap();
         assert!(SETTLED.knows(tenant_id, &code), "forgot an account read after it committed");
+
+        let missing = Error::new(ErrorCode::AccountNotFound, "account not found");
+        let retry = retry_if_account_missing(tenant_id)(missing);
+        assert_eq!(retry.code, ErrorCode::Unavailable);
+        assert!(!SETTLED.knows(tenant_id, &code), "kept the accounts of a tenant missing one");
     }
 }

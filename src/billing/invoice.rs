@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::accounts::{PlatformAccount, Purpose};
+use super::accounts::{self, PlatformAccount, Purpose};
 use super::invoice_batch::{Credit, Effects, InvoiceBatch, RevenueKey};
 use super::numbering;
 use super::parties::Agreement;
@@ -597,6 +597,7 @@ pub async fn write_all(
     // the invoices that name them, the invoices before their lines, taxes and allocations.
     let posted = async {
         let posted = ledger::insert_entries(tx, tenant_id, &entries).await;
+        let posted = posted.map_err(accounts::retry_if_account_missing(tenant_id));
         posted.map_err(posting::request_fields("issued_at", Some("lines")))
     };
     let header_params = columns.params(&tenant_id);

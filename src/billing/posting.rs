@@ -5,6 +5,7 @@ use deadpool_postgres::Transaction;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::accounts;
 use crate::error::Error;
 use crate::ledger::{self, AccountCode, NewEntry, NewLine};
 use crate::money::{Currency, Money};
@@ -82,7 +83,8 @@ pub async fn post(
     draft: Draft,
 ) -> Result<Uuid, Error> {
     let entry = new_entry(effective_date, description, idempotency_key, draft)?;
-    Ok(ledger::post_entry(tx, tenant_id, entry).await?.id)
+    let posted = ledger::post_entry(tx, tenant_id, entry).await;
+    Ok(posted.map_err(accounts::retry_if_account_missing(tenant_id))?.id)
 }
 
 /// Posts `draft` as the journal entry `entry_id`, as [`post`] does. Fails when the
@@ -98,7 +100,8 @@ pub async fn post_as(
     draft: Draft,
 ) -> Result<(), Error> {
     let entry = new_entry(effective_date, description, idempotency_key, draft)?;
-    let posted = ledger::post_entry_as(tx, tenant_id, entry_id, entry).await?;
+    let posted = ledger::post_entry_as(tx, tenant_id, entry_id, entry).await;
+    let posted = posted.map_err(accounts::retry_if_account_missing(tenant_id))?;
     if posted.id != entry_id {
         let detail = format!("entry {} was posted before under this key", posted.id);
         return Err(Error::internal(anyhow::anyhow!(detail)));

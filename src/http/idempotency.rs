@@ -2,9 +2,11 @@
 //! same transaction as the write, so a retry replays it, a stored failure included, and the
 //! same key with another request gets 409.
 //!
-//! The record is inserted after the work, with `ON CONFLICT DO NOTHING`: a concurrent duplicate
-//! blocks on the unique key until the first transaction commits, then rolls its own work back
-//! and replays the stored response. This costs one statement on the normal path.
+//! The record is inserted after the work, in the round trip of the COMMIT. A concurrent
+//! duplicate blocks on the unique key until the first transaction commits; its insert then
+//! fails, so its COMMIT rolls its own work back, and it replays the stored response. The key
+//! is looked up before the work too, in the round trip of the work's first statements, so a
+//! plain retry does no work. A write costs these two statements and no round trip of its own.
 
 use std::collections::HashMap;
 use std::future::{ready, Ready};
@@ -20,6 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use super::{problem, AppState};
@@ -139,10 +142,35 @@ pub async fn execute<F>(
 where
     F: for<'t> FnOnce(&'t Transaction<'t>) -> LocalBoxFuture<'t, Result<Reply, Error>>,
 {
-    match run(state, caller, key, &request_sha256, operation).await {
-        Ok(response) => response,
-        Err(error) => problem::response(&error),
-    }
+    let outcome = run(state, caller, key, &request_sha256, Start::AfterLookup, operation).await;
+    outcome.unwrap_or_else(|error| problem::response(&error))
+}
+
+/// Runs `operation` as [`execute`] does, but sends its first statements in the round trip of
+/// the key's lookup. Those statements must only read or take `FOR KEY SHARE` locks: when a
+/// response is stored, they have run and are rolled back, and a stronger lock could make the
+/// replay, and the next request on its connection, wait for other writers.
+pub async fn execute_reading_early<F>(
+    state: &AppState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    request_sha256: Vec<u8>,
+    operation: F,
+) -> HttpResponse
+where
+    F: for<'t> FnOnce(&'t Transaction<'t>) -> LocalBoxFuture<'t, Result<Reply, Error>>,
+{
+    let outcome = run(state, caller, key, &request_sha256, Start::WithLookup, operation).await;
+    outcome.unwrap_or_else(|error| problem::response(&error))
+}
+
+/// When the work of a write starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Once the lookup has found no stored response.
+    AfterLookup,
+    /// With the lookup, its first statements in the lookup's round trip.
+    WithLookup,
 }
 
 async fn run<F>(
@@ -150,6 +178,7 @@ async fn run<F>(
     caller: &Caller,
     key: &IdempotencyKey,
     request_sha256: &[u8],
+    start: Start,
     operation: F,
 ) -> Result<HttpResponse, Error>
 where
@@ -157,28 +186,41 @@ where
 {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    // The plan setting, the lookup and the first statements of the work travel in one round
-    // trip, in that order, because the lookup is polled first. The lookup's reply comes first
-    // too, so a stored response stops the work before it has seen the reply to anything it
-    // sent; dropping `tx` rolls back whatever that was.
+    // Prepared first (nothing is sent once the connection has it), so that the setting and the
+    // lookup are both sent on the first poll below, ahead of any statement of the work.
+    let lookup_statement = tx.prepare_cached(LOOKUP).await?;
     let result = {
         let looked_up = std::pin::pin!(async {
-            let (generic, found) =
-                tokio::join!(db::use_generic_plans(&tx), lookup(&tx, caller.tenant_id, &key.0));
+            let lookup = lookup_prepared(&tx, &lookup_statement, caller.tenant_id, &key.0);
+            let (generic, found) = tokio::join!(db::use_generic_plans(&tx), lookup);
             generic?;
             found
         });
-        let (found, work) = match future::select(looked_up, operation(&tx)).await {
-            Either::Left((found, work)) => (found?, Either::Left(work)),
-            // The work ended first: it failed before any of its statements had a reply.
-            Either::Right((result, looked_up)) => (looked_up.await?, Either::Right(result)),
-        };
-        if let Some(stored) = found {
-            return replay(stored, request_sha256, &key.0);
-        }
-        match work {
-            Either::Left(work) => work.await,
-            Either::Right(result) => result,
+        match start {
+            Start::AfterLookup => {
+                if let Some(stored) = looked_up.await? {
+                    return replay(stored, request_sha256, &key.0);
+                }
+                operation(&tx).await
+            }
+            Start::WithLookup => {
+                // The lookup is polled first, so its messages go out first, and its reply comes
+                // back before the reply to anything the work sent. A stored response therefore
+                // stops the work before it has read anything; dropping `tx` rolls back what it
+                // sent.
+                let (found, work) = match future::select(looked_up, operation(&tx)).await {
+                    Either::Left((found, work)) => (found?, Either::Left(work)),
+                    // The work ended first: it failed before any of its statements had a reply.
+                    Either::Right((result, looked_up)) => (looked_up.await?, Either::Right(result)),
+                };
+                if let Some(stored) = found {
+                    return replay(stored, request_sha256, &key.0);
+                }
+                match work {
+                    Either::Left(work) => work.await,
+                    Either::Right(result) => result,
+                }
+            }
         }
     };
     let (status, body) = match result {
@@ -247,6 +289,8 @@ async fn store_and_commit(
     };
     // The COMMIT has ended the transaction, committed or rolled back, so `tx` must not send the
     // ROLLBACK it sends when dropped unfinished.
+    // NOTE: forgetting `tx` also keeps one reference to its connection's statement cache, so
+    // that cache outlives a connection that closes (one cache per closed connection).
     std::mem::forget(tx);
     match inserted {
         Ok(_) => {
@@ -258,10 +302,10 @@ async fn store_and_commit(
     }
 }
 
+/// Whether the record insert failed on its key: the primary key is the table's one unique
+/// constraint.
 fn is_key_taken(error: &tokio_postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|db| {
-        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some("idempotency_keys_pkey")
-    })
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 /// Replays the response that a concurrent duplicate stored under `key`.
@@ -277,18 +321,25 @@ async fn replay_taken(
     replay(stored, request_sha256, &key.0)
 }
 
+const LOOKUP: &str = "SELECT request_sha256, status_code, response FROM idempotency_keys \
+    WHERE tenant_id = $1 AND key = $2";
+
 async fn lookup(
     client: &impl GenericClient,
     tenant_id: Uuid,
     key: &str,
 ) -> Result<Option<Stored>, Error> {
-    let statement = client
-        .prepare_cached(
-            "SELECT request_sha256, status_code, response FROM idempotency_keys \
-             WHERE tenant_id = $1 AND key = $2",
-        )
-        .await?;
-    let row = client.query_opt(&statement, &[&tenant_id, &key]).await?;
+    let statement = client.prepare_cached(LOOKUP).await?;
+    lookup_prepared(client, &statement, tenant_id, key).await
+}
+
+async fn lookup_prepared(
+    client: &impl GenericClient,
+    statement: &Statement,
+    tenant_id: Uuid,
+    key: &str,
+) -> Result<Option<Stored>, Error> {
+    let row = client.query_opt(statement, &[&tenant_id, &key]).await?;
     Ok(row.map(|row| Stored {
         request_sha256: row.get(0),
         status: row.get::<_, i16>(1) as u16,

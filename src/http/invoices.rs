@@ -30,7 +30,9 @@ pub async fn create(
     let fingerprint = idempotency::fingerprint(&req, &body);
     let tenant_id = caller.tenant_id;
     let engine = state.tax.clone();
-    let write = idempotency::execute(&state, &caller, &key, fingerprint, move |tx| {
+    // The first statements of an invoice read its parties and accounts and take a key-share
+    // lock on its seller.
+    let write = idempotency::execute_reading_early(&state, &caller, &key, fingerprint, move |tx| {
         Box::pin(async move {
             let new: NewInvoice = typed(&body)?;
             Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
