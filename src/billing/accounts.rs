@@ -162,7 +162,7 @@ pub async fn platform_account(
 ) -> Result<String, Error> {
     let account = account.new_account(currency)?;
     let code = account.code.as_str().to_string();
-    if SETTLED.knows(tenant_id, &code) {
+    if SETTLED.contains(tenant_id, &code) {
         return Ok(code);
     }
     // Every document posts to the same few platform accounts, so they are read first: a read
@@ -198,9 +198,9 @@ pub async fn platform_account(
 /// Platform accounts known to be open, by tenant and code, so that documents skip reading
 /// them. The service's database role can neither delete an account nor change its kind,
 /// currency or party, so an open account stays open. Only an account created before the
-/// reading transaction began is remembered: one created by that transaction (its `created_at`
-/// is the transaction's start) may still be rolled back, and one created by a transaction
-/// that began later is read again next time.
+/// reading transaction began is remembered. One created by that transaction has the
+/// transaction's start as its `created_at` and may still be rolled back. One created by a
+/// transaction that began later is read again next time.
 static SETTLED: SettledAccounts = SettledAccounts::new();
 
 /// Turns an account missing at posting time into a retryable error. A document posts only to
@@ -236,7 +236,7 @@ impl SettledAccounts {
         SettledAccounts(Mutex::new(None))
     }
 
-    fn knows(&self, tenant_id: Uuid, code: &str) -> bool {
+    fn contains(&self, tenant_id: Uuid, code: &str) -> bool {
         let settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let codes = settled.as_ref().and_then(|settled| settled.codes.get(&tenant_id));
         codes.is_some_and(|codes| codes.contains(code))
@@ -268,9 +268,9 @@ mod tests {
     use super::*;
     use crate::db::{self, tenancy, testing::TestDatabase};
 
-    /// An account is remembered only once a transaction that began after it was created has
-    /// read it, never while the transaction that opened it may still roll back, and is
-    /// forgotten when a posting finds one of the tenant's accounts missing.
+    /// An account is remembered once a transaction that began after it was created has read
+    /// it, never while the transaction that opened it may still roll back. It is forgotten
+    /// when a posting finds one of the tenant's accounts missing.
     #[tokio::test]
     async fn only_settled_platform_accounts_are_remembered() {
         let database = TestDatabase::create().await.unwrap();
@@ -284,22 +284,22 @@ mod tests {
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
-        assert!(!SETTLED.knows(tenant_id, &code), "remembered its own new account");
+        assert!(!SETTLED.contains(tenant_id, &code), "remembered its own new account");
         tx.rollback().await.unwrap();
 
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         tx.commit().await.unwrap();
-        assert!(!SETTLED.knows(tenant_id, &code), "remembered an account it opened");
+        assert!(!SETTLED.contains(tenant_id, &code), "remembered an account it opened");
 
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         tx.commit().await.unwrap();
-        assert!(SETTLED.knows(tenant_id, &code), "forgot an account read after it committed");
+        assert!(SETTLED.contains(tenant_id, &code), "forgot an account read after it committed");
 
         let missing = Error::new(ErrorCode::AccountNotFound, "account not found");
         let retry = retry_if_account_missing(tenant_id)(missing);
         assert_eq!(retry.code, ErrorCode::Unavailable);
-        assert!(!SETTLED.knows(tenant_id, &code), "kept the accounts of a tenant missing one");
+        assert!(!SETTLED.contains(tenant_id, &code), "kept the accounts of a tenant missing one");
     }
 }

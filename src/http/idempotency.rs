@@ -3,7 +3,7 @@
 //! same key with another request gets 409.
 //!
 //! The record is inserted after the work, in the round trip of the COMMIT. A concurrent
-//! duplicate blocks on the unique key until the first transaction commits; its insert then
+//! duplicate blocks on the unique key until the first transaction commits. Its insert then
 //! fails, so its COMMIT rolls its own work back, and it replays the stored response. The key
 //! is looked up before the work too, in the round trip of the work's first statements, so a
 //! plain retry does no work. A write costs these two statements and no round trip of its own.
@@ -206,8 +206,8 @@ where
             Start::WithLookup => {
                 // The lookup is polled first, so its messages go out first, and its reply comes
                 // back before the reply to anything the work sent. A stored response therefore
-                // stops the work before it has read anything; dropping `tx` rolls back what it
-                // sent.
+                // stops the work before it has read anything, and dropping `tx` rolls back what
+                // it sent.
                 let (found, work) = match future::select(looked_up, operation(&tx)).await {
                     Either::Left((found, work)) => (found?, Either::Left(work)),
                     // The work ended first: it failed before any of its statements had a reply.
@@ -302,8 +302,7 @@ async fn store_and_commit(
     }
 }
 
-/// Whether the record insert failed on its key: the primary key is the table's one unique
-/// constraint.
+/// Returns whether the record insert failed on its key, the table's only unique constraint.
 fn is_key_taken(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }

@@ -181,8 +181,8 @@ async fn concurrent_invoices_with_one_key_issue_one() {
 }
 
 /// A key stored by another transaction while an invoice is being written makes the invoice's
-/// own record insert fail: the invoice is rolled back, takes no number, and the stored
-/// record answers (here a 409, as it was stored for another request).
+/// own record insert fail. The invoice is rolled back and takes no number, and the stored
+/// record is replayed (here as a 409, because it was stored for another request).
 #[tokio::test]
 async fn key_stored_meanwhile_rolls_the_invoice_back() {
     let books = Books::open("FR", Some("FR40303265045")).await;
@@ -190,15 +190,18 @@ async fn key_stored_meanwhile_rolls_the_invoice_back() {
     let customer = books.customer("BR").await;
     let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
     let app = &books.app;
+
     let mut holder = app.sql().await;
-    let held = holder.transaction().await.unwrap();
-    held.execute(
-        "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
+    let key_holder = holder.transaction().await.unwrap();
+    key_holder
+        .execute(
+            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
          VALUES ($1, 'inv-held', '\\x00', 201, '{}')",
-        &[&app.tenant_id],
-    )
-    .await
-    .unwrap();
+            &[&app.tenant_id],
+        )
+        .await
+        .unwrap();
+
     let request = app.post("/v1/invoices", &app.write_key, "inv-held", &body);
     let release = async {
         // Waits until the request's record insert waits on the held key, for at most 10 s.
@@ -218,9 +221,10 @@ async fn key_stored_meanwhile_rolls_the_invoice_back() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        held.commit().await.unwrap();
+        key_holder.commit().await.unwrap();
     };
     let (response, ()) = tokio::join!(request, release);
+
     assert_eq!(response.status, 409, "{}", response.body);
     assert_eq!(response.body["code"], "idempotency_key_reused");
     assert_eq!(books.count("invoices").await, 0);
