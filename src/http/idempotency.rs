@@ -147,9 +147,9 @@ where
 }
 
 /// Runs `operation` as [`execute`] does, but sends its first statements in the round trip of
-/// the key's lookup. Those statements must only read or take `FOR KEY SHARE` locks: when a
-/// response is stored, they have run and are rolled back, and a stronger lock could make the
-/// replay, and the next request on its connection, wait for other writers.
+/// the key's lookup. Those statements should only read or take `FOR KEY SHARE` locks, because
+/// they run even when a response is stored, and the replay waits for them to be rolled back.
+/// A stronger lock would make replays wait for every other writer of the same rows.
 pub async fn execute_reading_early<F>(
     state: &AppState,
     caller: &Caller,
@@ -201,26 +201,33 @@ where
                 if let Some(stored) = looked_up.await? {
                     return replay(stored, request_sha256, &key.0);
                 }
-                operation(&tx).await
+                Ok(operation(&tx).await)
             }
             Start::WithLookup => {
                 // The lookup is polled first, so its messages go out first, and its reply comes
                 // back before the reply to anything the work sent. A stored response therefore
-                // stops the work before it has read anything, and dropping `tx` rolls back what
-                // it sent.
+                // stops the work before it has read anything, and what it sent is rolled back.
                 let (found, work) = match future::select(looked_up, operation(&tx)).await {
                     Either::Left((found, work)) => (found?, Either::Left(work)),
                     // The work ended first: it failed before any of its statements had a reply.
                     Either::Right((result, looked_up)) => (looked_up.await?, Either::Right(result)),
                 };
-                if let Some(stored) = found {
-                    return replay(stored, request_sha256, &key.0);
-                }
-                match work {
-                    Either::Left(work) => work.await,
-                    Either::Right(result) => result,
+                match (found, work) {
+                    (Some(stored), _) => Err(stored),
+                    (None, Either::Left(work)) => Ok(work.await),
+                    (None, Either::Right(result)) => Ok(result),
                 }
             }
+        }
+    };
+    let result = match result {
+        Ok(result) => result,
+        Err(stored) => {
+            // The work's first statements may still wait for a lock (a seller's agreement being
+            // changed). The ROLLBACK is awaited, so that this replay waits for them rather than
+            // the next request given this connection.
+            tx.rollback().await?;
+            return replay(stored, request_sha256, &key.0);
         }
     };
     let (status, body) = match result {

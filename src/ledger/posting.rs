@@ -8,6 +8,7 @@
 //! triggers.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -408,7 +409,7 @@ async fn insert(
         tx.query_opt(&statement, &params).await
     };
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
-    let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
+    let row = insert_then_check(insert, check).await?;
     Ok(row.map(|row| row.get(0)))
 }
 
@@ -470,13 +471,26 @@ pub async fn insert_entries(
         tx.query_one(&statement, &params).await
     };
     let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
-    let (row, ()) = tokio::try_join!(insert, check).map_err(journal_error)?;
+    let row = insert_then_check(insert, check).await?;
     let inserted: i64 = row.get(0);
     if inserted != entries.len() as i64 {
         let detail = format!("{inserted} of {} entries were inserted", entries.len());
         return Err(Error::internal(anyhow::anyhow!(detail)));
     }
     Ok(())
+}
+
+/// Sends a journal insert and the balance check together and returns the insert's result. Both
+/// finish before an error is returned. The insert's error wins, because when the insert fails
+/// the check only reports that the transaction is aborted.
+async fn insert_then_check<T>(
+    insert: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    check: impl Future<Output = Result<(), tokio_postgres::Error>>,
+) -> Result<T, Error> {
+    let (inserted, checked) = tokio::join!(insert, check);
+    let inserted = inserted.map_err(journal_error)?;
+    checked.map_err(journal_error)?;
+    Ok(inserted)
 }
 
 fn posted(id: Uuid, posted_at: DateTime<Utc>, entry: NewEntry) -> PostedEntry {

@@ -451,3 +451,44 @@ async fn invoice_rejects_conflicting_platform_account() {
         assert_eq!(books.count(table).await, count, "{table} changed");
     }
 }
+
+/// A remembered platform account that is gone (here deleted by hand) costs the next invoice a
+/// 503, which is not stored, and its retry opens the account again.
+#[tokio::test]
+async fn missing_remembered_account_is_retryable() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let app = &books.app;
+    let revenue = json!({
+        "code": "commission_revenue.EUR", "name": "Commission revenue", "kind": "revenue",
+        "currency": "EUR",
+    });
+    assert_eq!(books.post("/v1/accounts", &revenue).await.status, 201);
+
+    // An invoice in a closed period reads the account, so it is remembered, and is rejected
+    // before it posts to it, so that the account can be deleted.
+    let close = app.post("/v1/periods/2026-09/close", &app.write_key, "close", &json!({})).await;
+    assert_eq!(close.status, 200, "{}", close.body);
+    let closed = invoice_body(&customer, &partner, "2026-09-15T10:00:00Z", &["10.00"]);
+    let rejected = app.post("/v1/invoices", &app.write_key, "in-closed", &closed).await;
+    assert_eq!(rejected.status, 422, "{}", rejected.body);
+    let client = app.sql().await;
+    let deleted = client
+        .execute(
+            "DELETE FROM accounts WHERE tenant_id = $1 AND code = 'commission_revenue.EUR'",
+            &[&app.tenant_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    let first = app.post("/v1/invoices", &app.write_key, "after-delete", &body).await;
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert_eq!(first.body["code"], "service_unavailable");
+    let retry = app.post("/v1/invoices", &app.write_key, "after-delete", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    assert_eq!(books.count("invoices").await, 1);
+}
