@@ -231,3 +231,40 @@ async fn key_stored_meanwhile_rolls_the_invoice_back() {
     assert_eq!(books.count("journal_entries").await, 0);
     assert_eq!(books.count("number_series").await, 0);
 }
+
+/// A replayed invoice sends its first reads with the lookup, including a key-share lock on the
+/// seller. While the seller's row is locked for update, as an agreement change locks it, the
+/// replay waits until its work is rolled back. It does not return while the lock is still
+/// queued on a connection that goes back to the pool.
+#[tokio::test]
+async fn replay_waits_for_its_early_lock() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    let app = &books.app;
+    let first = app.post("/v1/invoices", &app.write_key, "inv-replayed", &body).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+
+    let mut holder = app.sql().await;
+    let lock_holder = holder.transaction().await.unwrap();
+    let seller_id: uuid::Uuid = partner.parse().unwrap();
+    lock_holder
+        .execute(
+            "SELECT 1 FROM parties WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            &[&app.tenant_id, &seller_id],
+        )
+        .await
+        .unwrap();
+
+    let replay = app.post("/v1/invoices", &app.write_key, "inv-replayed", &body);
+    tokio::pin!(replay);
+    let early = tokio::time::timeout(std::time::Duration::from_secs(1), &mut replay).await;
+    assert!(early.is_err(), "the replay returned while its lock was still queued");
+    lock_holder.commit().await.unwrap();
+    let replayed = replay.await;
+
+    assert_eq!(replayed.status, 201, "{}", replayed.body);
+    assert_eq!(replayed.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(replayed.body["id"], first.body["id"]);
+}
