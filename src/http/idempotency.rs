@@ -5,8 +5,8 @@
 //! The record is inserted after the work, in the round trip of the COMMIT. A concurrent
 //! duplicate blocks on the unique key until the first transaction commits. Its insert then
 //! fails, so its COMMIT rolls its own work back, and it replays the stored response. The key
-//! is looked up before the work too, in the round trip of the work's first statements, so a
-//! plain retry does no work. A write costs these two statements and no round trip of its own.
+//! is also looked up before the work, so that a plain retry does no work. For an invoice, that
+//! lookup shares a round trip with the work's first reads.
 
 use std::collections::HashMap;
 use std::future::{ready, Ready};
