@@ -2,7 +2,7 @@
 //! own accounts that billing documents post to.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
@@ -162,29 +162,19 @@ pub async fn platform_account(
 ) -> Result<String, Error> {
     let account = account.new_account(currency)?;
     let code = account.code.as_str().to_string();
-    if SETTLED.contains(tenant_id, &code) {
+    if settled().contains(tenant_id, &code) {
         return Ok(code);
     }
     // Every document posts to the same few platform accounts, so they are read first: a read
     // costs Postgres far less than an insert that finds the row.
-    let statement = tx
-        .prepare_cached(
-            "SELECT kind, currency, party, created_at < now() FROM accounts \
-             WHERE tenant_id = $1 AND code = $2",
-        )
-        .await?;
-    let row = tx.query_opt(&statement, &[&tenant_id, &code]).await?;
-    let stored = row.map(|row| {
-        let (kind, stored_currency, party, settled): (String, String, Option<String>, bool) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let opened = (kind.as_str(), stored_currency.as_str(), party.as_deref())
-            == (account.kind.as_str(), currency.code(), account.party.as_deref());
-        (opened, settled)
-    });
+    let stored = ledger::find_account_created_before(tx, tenant_id, &account.code).await?;
     match stored {
-        Some((true, settled)) => {
-            if settled {
-                SETTLED.remember(tenant_id, code.clone());
+        Some((stored, created_before))
+            if (stored.kind, stored.currency, &stored.party)
+                == (account.kind, account.currency, &account.party) =>
+        {
+            if created_before {
+                settled().remember(tenant_id, code.clone());
             }
         }
         // Opens the account, or reports one of the same code that is not the platform's.
@@ -201,7 +191,13 @@ pub async fn platform_account(
 /// reading transaction began is remembered. One created by that transaction has the
 /// transaction's start as its `created_at` and may still be rolled back. One created by a
 /// transaction that began later is read again next time.
-static SETTLED: SettledAccounts = SettledAccounts::new();
+static SETTLED: LazyLock<Mutex<Settled>> = LazyLock::new(Mutex::default);
+
+/// Locks the remembered accounts. A panic while they were locked leaves them consistent, since
+/// each change is one insert or removal, so a poisoned lock is used as it is.
+fn settled() -> MutexGuard<'static, Settled> {
+    SETTLED.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Turns an account missing at posting time into a retryable error. A document posts only to
 /// accounts that it read or opened in its own transaction, or to platform accounts remembered
@@ -213,52 +209,40 @@ pub fn retry_if_account_missing(tenant_id: Uuid) -> impl Fn(Error) -> Error {
         if error.code != ErrorCode::AccountNotFound {
             return error;
         }
-        SETTLED.forget_tenant(tenant_id);
-        let detail = "a platform account was missing; the request can be retried";
+        settled().forget_tenant(tenant_id);
+        let detail = "a platform account was missing, so nothing was written: retry the request";
         Error::unavailable(detail, error)
     }
 }
 
-/// Most accounts remembered; past that the set starts again empty. A platform has a few
-/// accounts per currency and tax jurisdiction, so this only bounds memory.
+/// Maximum number of remembered accounts. Past it, the set starts again empty. A platform has
+/// a few accounts per currency and tax jurisdiction, so this only bounds memory.
 const MAX_SETTLED: usize = 100_000;
 
-struct SettledAccounts(Mutex<Option<Settled>>);
-
+/// The remembered accounts, by tenant, with their number.
 #[derive(Default)]
 struct Settled {
     codes: HashMap<Uuid, HashSet<String>>,
     count: usize,
 }
 
-impl SettledAccounts {
-    const fn new() -> SettledAccounts {
-        SettledAccounts(Mutex::new(None))
-    }
-
+impl Settled {
     fn contains(&self, tenant_id: Uuid, code: &str) -> bool {
-        let settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let codes = settled.as_ref().and_then(|settled| settled.codes.get(&tenant_id));
-        codes.is_some_and(|codes| codes.contains(code))
+        self.codes.get(&tenant_id).is_some_and(|codes| codes.contains(code))
     }
 
-    fn forget_tenant(&self, tenant_id: Uuid) {
-        let mut settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(settled) = settled.as_mut() {
-            if let Some(codes) = settled.codes.remove(&tenant_id) {
-                settled.count -= codes.len();
-            }
+    fn forget_tenant(&mut self, tenant_id: Uuid) {
+        if let Some(codes) = self.codes.remove(&tenant_id) {
+            self.count -= codes.len();
         }
     }
 
-    fn remember(&self, tenant_id: Uuid, code: String) {
-        let mut settled = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let settled = settled.get_or_insert_with(Settled::default);
-        if settled.count >= MAX_SETTLED {
-            *settled = Settled::default();
+    fn remember(&mut self, tenant_id: Uuid, code: String) {
+        if self.count >= MAX_SETTLED {
+            *self = Settled::default();
         }
-        if settled.codes.entry(tenant_id).or_default().insert(code) {
-            settled.count += 1;
+        if self.codes.entry(tenant_id).or_default().insert(code) {
+            self.count += 1;
         }
     }
 }
@@ -284,22 +268,22 @@ mod tests {
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
-        assert!(!SETTLED.contains(tenant_id, &code), "remembered its own new account");
+        assert!(!settled().contains(tenant_id, &code), "remembered its own new account");
         tx.rollback().await.unwrap();
 
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         tx.commit().await.unwrap();
-        assert!(!SETTLED.contains(tenant_id, &code), "remembered an account it opened");
+        assert!(!settled().contains(tenant_id, &code), "remembered an account it opened");
 
         let tx = client.transaction().await.unwrap();
         platform_account(&tx, tenant_id, &account, eur).await.unwrap();
         tx.commit().await.unwrap();
-        assert!(SETTLED.contains(tenant_id, &code), "forgot an account read after it committed");
+        assert!(settled().contains(tenant_id, &code), "forgot an account read after it committed");
 
         let missing = Error::new(ErrorCode::AccountNotFound, "account not found");
         let retry = retry_if_account_missing(tenant_id)(missing);
         assert_eq!(retry.code, ErrorCode::Unavailable);
-        assert!(!SETTLED.contains(tenant_id, &code), "kept the accounts of a tenant missing one");
+        assert!(!settled().contains(tenant_id, &code), "kept the accounts of a tenant missing one");
     }
 }

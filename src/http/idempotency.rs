@@ -189,6 +189,7 @@ where
     // Prepared first (nothing is sent once the connection has it), so that the setting and the
     // lookup are both sent on the first poll below, ahead of any statement of the work.
     let lookup_statement = tx.prepare_cached(LOOKUP).await?;
+    // The work's outcome, or `Err` with the response stored under the key once the work began.
     let result = {
         let looked_up = std::pin::pin!(async {
             let lookup = lookup_prepared(&tx, &lookup_statement, caller.tenant_id, &key.0);
@@ -237,8 +238,7 @@ where
             tx.rollback().await?;
             let tx = client.transaction().await?;
             let (status, body) = (error.code.status(), problem_body(&error));
-            let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
-            if store_and_commit(tx, caller, &write, status, &body).await? {
+            if store_and_commit(tx, caller, key, request_sha256, status, &body).await? {
                 return Ok(respond(status, body, false));
             }
             return replay_taken(&client, caller, key, request_sha256).await;
@@ -253,21 +253,21 @@ where
             return Err(error);
         }
     };
-    let write = BatchWrite { key: key.clone(), request_sha256: request_sha256.to_vec() };
-    if store_and_commit(tx, caller, &write, status, &body).await? {
+    if store_and_commit(tx, caller, key, request_sha256, status, &body).await? {
         return Ok(respond(status, body, false));
     }
     replay_taken(&client, caller, key, request_sha256).await
 }
 
-/// Stores the record of `write` and commits `tx`, in one round trip: the insert and a COMMIT
-/// are sent together. Returns false when a concurrent duplicate stored the key first: the
-/// insert then fails on the primary key, which aborts the transaction, so the COMMIT that
+/// Stores the response under `key` and commits `tx`, in one round trip: the insert and a
+/// COMMIT are sent together. Returns false when a concurrent duplicate stored the key first.
+/// The insert then fails on the primary key, which aborts the transaction, so the COMMIT that
 /// follows it rolls the work back.
 async fn store_and_commit(
     tx: Transaction<'_>,
     caller: &Caller,
-    write: &BatchWrite,
+    key: &IdempotencyKey,
+    request_sha256: &[u8],
     status: u16,
     body: &RawValue,
 ) -> Result<bool, Error> {
@@ -278,7 +278,7 @@ async fn store_and_commit(
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), &Json(body)];
+        [&caller.tenant_id, &key.0, &request_sha256, &(status as i16), &Json(body)];
     let (inserted, committed) = {
         let mut insert = std::pin::pin!(tx.execute(&statement, &params));
         // A prepared statement's messages are queued for the connection when its future is

@@ -114,6 +114,24 @@ pub async fn find_account(
     row.map(|row| account_from_row(&row)).transpose()
 }
 
+/// Reads an account as [`find_account`] does, with whether it was created before the reading
+/// transaction began. Such an account was committed by another transaction, so no rollback of
+/// the reader can remove it.
+pub async fn find_account_created_before(
+    client: &impl GenericClient,
+    tenant_id: Uuid,
+    code: &AccountCode,
+) -> Result<Option<(Account, bool)>, Error> {
+    let statement = client
+        .prepare_cached(
+            "SELECT code, name, kind, currency, party, created_at < now() FROM accounts \
+             WHERE tenant_id = $1 AND code = $2",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&tenant_id, &code.as_str()]).await?;
+    row.map(|row| Ok((account_from_row(&row)?, row.get(5)))).transpose()
+}
+
 fn account_from_row(row: &Row) -> Result<Account, Error> {
     Ok(Account {
         code: AccountCode(row.get(0)),

@@ -19,7 +19,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, ErrorCode};
 
 pub use accounts::{
-    ensure_account, find_account, get_account, seed_default_chart, Account, NewAccount,
+    ensure_account, find_account, find_account_created_before, get_account, seed_default_chart,
+    Account, NewAccount,
 };
 pub use balances::{balance, Balance};
 pub use periods::{close_period, get_period, Period, PeriodId};

@@ -145,10 +145,10 @@ async fn invoices_into_new_series_all_post() {
     }
 }
 
-/// Requests that race with one key issue one invoice: the losers wait for the winner's record,
+/// Requests that race with one key issue one invoice. The losers wait for the winner's record,
 /// roll their own work back and replay its response, so one number is taken.
 #[tokio::test]
-async fn concurrent_invoices_with_one_key_issue_one() {
+async fn one_key_race_issues_one_invoice() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let customer = books.customer("BR").await;
@@ -184,7 +184,7 @@ async fn concurrent_invoices_with_one_key_issue_one() {
 /// own record insert fail. The invoice is rolled back and takes no number, and the stored
 /// record is replayed (here as a 409, because it was stored for another request).
 #[tokio::test]
-async fn key_stored_meanwhile_rolls_the_invoice_back() {
+async fn key_stored_meanwhile_rolls_invoice_back() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let customer = books.customer("BR").await;
