@@ -21,7 +21,6 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Json;
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
@@ -93,19 +92,10 @@ impl Reply {
     }
 }
 
-/// Serializes a response body and replaces each U+0000 with U+FFFD, because jsonb cannot
-/// store U+0000 and a problem may quote a rejected value that contains one. The response sent
-/// is the one stored, so a replay matches it.
+/// Serializes a response body once; the text is stored as it is sent, so a replay matches it
+/// byte for byte.
 pub(super) fn body_of(value: &impl Serialize) -> Result<Body, Error> {
-    let text = serde_json::to_string(value).map_err(Error::internal)?;
-    // serde_json writes U+0000 only as the escape `\u0000`, so text without that sequence has
-    // none. Text with it (an escaped backslash followed by `u0000` included) is checked
-    // string by string.
-    if !text.contains("\\u0000") {
-        return RawValue::from_string(text).map_err(Error::internal);
-    }
-    let value: Value = serde_json::from_str(&text).map_err(Error::internal)?;
-    serde_json::value::to_raw_value(&without_nul(value)).map_err(Error::internal)
+    serde_json::value::to_raw_value(value).map_err(Error::internal)
 }
 
 /// Identifies a request: method, path and canonical JSON body (object keys sorted).
@@ -278,7 +268,7 @@ async fn store_and_commit(
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&caller.tenant_id, &key.0, &request_sha256, &(status as i16), &Json(body)];
+        [&caller.tenant_id, &key.0, &request_sha256, &(status as i16), &body.get()];
     let (inserted, committed) = {
         let mut insert = std::pin::pin!(tx.execute(&statement, &params));
         // A prepared statement's messages are queued for the connection when its future is
@@ -346,11 +336,14 @@ async fn lookup_prepared(
     key: &str,
 ) -> Result<Option<Stored>, Error> {
     let row = client.query_opt(statement, &[&tenant_id, &key]).await?;
-    Ok(row.map(|row| Stored {
-        request_sha256: row.get(0),
-        status: row.get::<_, i16>(1) as u16,
-        body: row.get::<_, Json<Body>>(2).0,
-    }))
+    row.map(|row| {
+        Ok(Stored {
+            request_sha256: row.get(0),
+            status: row.get::<_, i16>(1) as u16,
+            body: stored_body(row.get(2))?,
+        })
+    })
+    .transpose()
 }
 
 /// Reads the stored responses of `keys` with one primary key lookup per key. Written as
@@ -372,17 +365,22 @@ pub(super) async fn lookup_many(
         )
         .await?;
     let rows = client.query(&statement, &[&tenant_id, &keys]).await?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let stored = Stored {
                 request_sha256: row.get(1),
                 status: row.get::<_, i16>(2) as u16,
-                body: row.get::<_, Json<Body>>(3).0,
+                body: stored_body(row.get(3))?,
             };
-            (row.get(0), stored)
+            Ok((row.get(0), stored))
         })
-        .collect())
+        .collect()
+}
+
+/// Takes a stored response as the JSON text it was sent as. The text was serialized by the
+/// service, so a failure here means the row was changed by hand.
+fn stored_body(text: String) -> Result<Body, Error> {
+    RawValue::from_string(text).map_err(Error::internal)
 }
 
 /// Stores the responses of many writes with one statement and returns how many were stored.
@@ -399,11 +397,11 @@ pub(super) async fn insert_records(
     let hashes: Vec<&[u8]> =
         records.iter().map(|(write, _, _)| write.request_sha256.as_slice()).collect();
     let statuses: Vec<i16> = records.iter().map(|(_, status, _)| *status as i16).collect();
-    let bodies: Vec<Json<&RawValue>> = records.iter().map(|(_, _, body)| Json(*body)).collect();
+    let bodies: Vec<&str> = records.iter().map(|(_, _, body)| body.get()).collect();
     let statement = client
         .prepare_cached(
             "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
-             SELECT $1, r.* FROM unnest($2::text[], $3::bytea[], $4::smallint[], $5::jsonb[]) AS r \
+             SELECT $1, r.* FROM unnest($2::text[], $3::bytea[], $4::smallint[], $5::text[]) AS r \
              ON CONFLICT DO NOTHING",
         )
         .await?;
@@ -415,25 +413,6 @@ pub(super) async fn insert_records(
 fn replay(stored: Stored, request_sha256: &[u8], key: &str) -> Result<HttpResponse, Error> {
     replay_checked(&stored, request_sha256).map_err(|error| error.value(key.to_string()))?;
     Ok(respond(stored.status, stored.body, true))
-}
-
-/// Replaces each U+0000 with U+FFFD.
-fn without_nul(value: Value) -> Value {
-    let clean = |text: String| {
-        if text.contains('\0') {
-            text.replace('\0', "\u{FFFD}")
-        } else {
-            text
-        }
-    };
-    match value {
-        Value::String(text) => Value::String(clean(text)),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
-        Value::Object(fields) => Value::Object(
-            fields.into_iter().map(|(name, item)| (clean(name), without_nul(item))).collect(),
-        ),
-        other => other,
-    }
 }
 
 pub(super) fn problem_body(error: &Error) -> Body {
@@ -574,7 +553,7 @@ async fn insert_record(
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), &Json(body)];
+        [&caller.tenant_id, &write.key.0, &write.request_sha256, &(status as i16), &body.get()];
     Ok(client.execute(&statement, &params).await? == 1)
 }
 
@@ -609,20 +588,11 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn body_replaces_nul_in_values_and_names() {
+    fn body_keeps_nul_as_an_escape() {
         let body = body_of(&json!({"value": "a\u{0}b", "na\u{0}me": ["\u{0}"]})).unwrap();
+        assert_eq!(body.get(), r#"{"na\u0000me":["\u0000"],"value":"a\u0000b"}"#);
         let read: Value = serde_json::from_str(body.get()).unwrap();
-        assert_eq!(read, json!({"value": "a\u{FFFD}b", "na\u{FFFD}me": ["\u{FFFD}"]}));
-    }
-
-    #[test]
-    fn body_keeps_escaped_backslash_u0000() {
-        // The text `\u0000` with a real backslash serializes as `\\u0000`, which contains the
-        // sequence looked for, so it takes the slow path and must come out unchanged.
-        let text = "path\\u0000end";
-        let body = body_of(&json!({ "value": text })).unwrap();
-        let read: Value = serde_json::from_str(body.get()).unwrap();
-        assert_eq!(read["value"], text);
+        assert_eq!(read["value"], "a\u{0}b");
     }
 
     #[test]

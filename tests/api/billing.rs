@@ -281,6 +281,30 @@ async fn retried_invoice_posts_once() {
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
 }
 
+/// A retried invoice gets back the exact bytes of the first answer.
+#[tokio::test]
+async fn replayed_invoice_is_the_same_text() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00", "2.50"]);
+    let app = &books.app;
+    let send = || {
+        app.client
+            .post(format!("{}/v1/invoices", app.address))
+            .bearer_auth(&app.write_key)
+            .header("Idempotency-Key", "same-text")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first = first.text().await.unwrap();
+    let second = send().await.unwrap();
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(second.text().await.unwrap(), first);
+}
+
 /// A retry gets the stored response, marked as replayed.
 #[tokio::test]
 async fn retried_payment_is_marked_replayed() {
