@@ -21,8 +21,9 @@ pub struct FloorRun {
 }
 
 /// The JSON documents the service stored for one sample invoice. The floor sends the same
-/// text with every invoice, as pgbench variables, so Postgres parses it into `jsonb` on every
-/// write as it does the service's.
+/// text with every invoice, as pgbench variables, and stores it in the same column types as
+/// the service, so Postgres checks the determinations' JSON on every write as it does the
+/// service's.
 #[derive(Debug, Clone)]
 pub struct Documents {
     /// The response body, stored as the idempotency record.

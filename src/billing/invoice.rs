@@ -648,7 +648,7 @@ const INSERT_INVOICES: &str = "INSERT INTO invoices (tenant_id, id, number, issu
     SELECT $1, i.* FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], \
     $7::uuid[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::date[], \
     $13::date[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], \
-    $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::jsonb[], $23::text[], \
+    $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::json[], $23::text[], \
     $24::uuid[], $25::boolean[]) AS i";
 
 const INSERT_INVOICE_LINES: &str = "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, \

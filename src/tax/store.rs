@@ -154,12 +154,12 @@ const INSERT_DETERMINATIONS: &str = "\
     SELECT $1, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, d.supplier_rule, \
         d.buyer_treated_as, d.buyer_tax_id, d.source, d.tax_estimated, d.currency, \
         d.prices_include_tax, d.tax_point, d.tax_date, d.net_total, d.tax_total, d.gross_total, \
-        ARRAY(SELECT jsonb_array_elements_text(d.legal_mentions)), d.provider_response, \
+        ARRAY(SELECT json_array_elements_text(d.legal_mentions)), d.provider_response, \
         d.determination \
     FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
         $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[], \
         $14::timestamptz[], $15::date[], $16::numeric[], $17::numeric[], $18::numeric[], \
-        $19::jsonb[], $20::jsonb[], $21::jsonb[]) \
+        $19::json[], $20::json[], $21::json[]) \
         AS d (id, document_kind, document_id, rule_id, supplier, supplier_rule, \
         buyer_treated_as, buyer_tax_id, source, tax_estimated, currency, prices_include_tax, \
         tax_point, tax_date, net_total, tax_total, gross_total, legal_mentions, \
