@@ -34,14 +34,22 @@ pub struct Documents {
     pub determinations: [String; 3],
 }
 
-/// Creates schema `floor`. With `reuse`, an existing schema that has every table is kept with
-/// its rows.
+/// Creates schema `floor`. With `reuse`, an existing schema that has every table, each column
+/// of the type its table in `public` has now, is kept with its rows.
 pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyhow::Result<()> {
     if reuse {
-        let exists = client
-            .query_one("SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL", &[])
+        let current = client
+            .query_one(
+                "SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL \
+                    AND NOT EXISTS ( \
+                        SELECT 1 FROM information_schema.columns f \
+                        JOIN information_schema.columns p ON p.table_schema = 'public' \
+                            AND p.table_name = f.table_name AND p.column_name = f.column_name \
+                        WHERE f.table_schema = 'floor' AND f.data_type <> p.data_type)",
+                &[],
+            )
             .await?;
-        if exists.get(0) {
+        if current.get(0) {
             return Ok(());
         }
     }

@@ -340,7 +340,7 @@ async fn lookup_prepared(
         Ok(Stored {
             request_sha256: row.get(0),
             status: row.get::<_, i16>(1) as u16,
-            body: stored_body(row.get(2))?,
+            body: stored_body(key, row.get(2))?,
         })
     })
     .transpose()
@@ -367,20 +367,23 @@ pub(super) async fn lookup_many(
     let rows = client.query(&statement, &[&tenant_id, &keys]).await?;
     rows.iter()
         .map(|row| {
+            let key: String = row.get(0);
             let stored = Stored {
                 request_sha256: row.get(1),
                 status: row.get::<_, i16>(2) as u16,
-                body: stored_body(row.get(3))?,
+                body: stored_body(&key, row.get(3))?,
             };
-            Ok((row.get(0), stored))
+            Ok((key, stored))
         })
         .collect()
 }
 
-/// Takes a stored response as the JSON text it was sent as. The text was serialized by the
-/// service, so a failure here means the row was changed by hand.
-fn stored_body(text: String) -> Result<Body, Error> {
-    RawValue::from_string(text).map_err(Error::internal)
+/// Takes a stored response as the JSON text it was sent as. The service serialized the text,
+/// so a failure here means that the row was changed outside the service.
+fn stored_body(key: &str, text: String) -> Result<Body, Error> {
+    RawValue::from_string(text).map_err(|error| {
+        Error::internal(anyhow::anyhow!("stored response of key {key:?} is not JSON: {error}"))
+    })
 }
 
 /// Stores the responses of many writes with one statement and returns how many were stored.
@@ -596,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn body_without_nul_is_the_serialized_text() {
+    fn body_is_the_serialized_text() {
         let body = body_of(&json!({"b": "1.00", "a": [1, 2]})).unwrap();
         assert_eq!(body.get(), r#"{"a":[1,2],"b":"1.00"}"#);
     }
