@@ -34,8 +34,8 @@ pub struct Documents {
     pub determinations: [String; 3],
 }
 
-/// Creates schema `floor`. With `reuse`, an existing schema that has every table, each column
-/// of the type its table in `public` has now, is kept with its rows.
+/// Creates schema `floor`. With `reuse`, an existing schema is kept with its rows when it has
+/// every table and each column has the type of its column in `public`.
 pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyhow::Result<()> {
     if reuse {
         let current = client

@@ -92,7 +92,7 @@ impl Reply {
     }
 }
 
-/// Serializes a response body once; the text is stored as it is sent, so a replay matches it
+/// Serializes a response body once. The text is stored as it is sent, so a replay matches it
 /// byte for byte.
 pub(super) fn body_of(value: &impl Serialize) -> Result<Body, Error> {
     serde_json::value::to_raw_value(value).map_err(Error::internal)
@@ -378,11 +378,13 @@ pub(super) async fn lookup_many(
         .collect()
 }
 
-/// Takes a stored response as the JSON text it was sent as. The service serialized the text,
-/// so a failure here means that the row was changed outside the service.
+/// Parses a stored response as JSON text. The service wrote that text, so a failure means that
+/// the row was changed outside the service.
 fn stored_body(key: &str, text: String) -> Result<Body, Error> {
     RawValue::from_string(text).map_err(|error| {
-        Error::internal(anyhow::anyhow!("stored response of key {key:?} is not JSON: {error}"))
+        Error::internal(anyhow::anyhow!(
+            "invalid JSON in the stored response of key {key:?}: {error}"
+        ))
     })
 }
 

@@ -281,7 +281,7 @@ async fn retried_invoice_posts_once() {
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("10.00"));
 }
 
-/// A retried invoice gets back the exact bytes of the first answer.
+/// A retried invoice gets back the exact bytes of the first response.
 #[tokio::test]
 async fn replayed_invoice_is_the_same_text() {
     let books = Books::open("FR", Some("FR40303265045")).await;
