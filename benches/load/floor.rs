@@ -35,20 +35,11 @@ pub struct Documents {
 }
 
 /// Creates schema `floor`. With `reuse`, an existing schema is kept with its rows when it has
-/// every table and each column has the type of its column in `public`.
+/// every table and each table has the column types, compression and checks of its table in
+/// `public`.
 pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyhow::Result<()> {
     if reuse {
-        let current = client
-            .query_one(
-                "SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL \
-                    AND NOT EXISTS ( \
-                        SELECT 1 FROM information_schema.columns f \
-                        JOIN information_schema.columns p ON p.table_schema = 'public' \
-                            AND p.table_name = f.table_name AND p.column_name = f.column_name \
-                        WHERE f.table_schema = 'floor' AND f.data_type <> p.data_type)",
-                &[],
-            )
-            .await?;
+        let current = client.query_one(FLOOR_IS_CURRENT, &[]).await?;
         if current.get(0) {
             return Ok(());
         }
@@ -56,6 +47,34 @@ pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyh
     client.batch_execute(SCHEMA).await.context("creating schema floor")?;
     Ok(())
 }
+
+/// Whether every floor table describes its columns and checks as its table in `public` does,
+/// so that a floor copied before a migration changed either is rebuilt.
+const FLOOR_IS_CURRENT: &str = "\
+    WITH described AS ( \
+        SELECT n.nspname AS schema, c.relname AS table_name, \
+            'column ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+                || ' ' || a.attcompression::text AS item \
+        FROM pg_attribute a \
+        JOIN pg_class c ON c.oid = a.attrelid \
+        JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname IN ('floor', 'public') AND c.relkind = 'r' \
+            AND a.attnum > 0 AND NOT a.attisdropped \
+        UNION ALL \
+        SELECT n.nspname, c.relname, 'check ' || pg_get_constraintdef(k.oid) \
+        FROM pg_constraint k \
+        JOIN pg_class c ON c.oid = k.conrelid \
+        JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname IN ('floor', 'public') AND k.contype = 'c' \
+    ), floor AS ( \
+        SELECT table_name, item FROM described WHERE schema = 'floor' \
+    ), public AS ( \
+        SELECT table_name, item FROM described \
+        WHERE schema = 'public' AND table_name IN (SELECT table_name FROM floor) \
+    ) \
+    SELECT to_regclass('floor.tax_determination_lines') IS NOT NULL \
+        AND NOT EXISTS ((TABLE floor EXCEPT TABLE public) UNION ALL \
+                        (TABLE public EXCEPT TABLE floor))";
 
 /// Runs pgbench for the warm-up, then for the measured duration, and returns the second run.
 pub fn run(

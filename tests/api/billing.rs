@@ -525,3 +525,54 @@ async fn created_documents_read_back_unchanged() {
     let payment = books.create("/v1/payments", &payment).await;
     assert_eq!(payment["allocations"][0]["amount"], "5.00");
 }
+
+/// The database's checks on a stored determination's document kind and on a number series'
+/// name accept and refuse the same values as the patterns `^[a-z][a-z_]{0,39}$` and
+/// `^[A-Z0-9]{1,12}$` they replace.
+#[tokio::test]
+async fn document_kind_and_series_checks_keep_their_limits() {
+    let books = Books::open("FR", Some("FR40303265045")).await;
+    let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
+    let customer = books.customer("BR").await;
+    let body = invoice_body(&customer, &partner, "2026-10-05T10:00:00Z", &["10.00"]);
+    books.create("/v1/invoices", &body).await;
+
+    let (mut client, connection) =
+        tokio_postgres::connect(&books.app.db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let (forty, forty_one) = ("a".repeat(40), "a".repeat(41));
+    let kinds = [
+        ("a", true),
+        ("invoice_digital_good", true),
+        (forty.as_str(), true),
+        (forty_one.as_str(), false),
+        ("", false),
+        ("_a", false),
+        ("a1", false),
+        ("Invoice", false),
+        ("é", false),
+    ];
+    let rename_kind = "UPDATE tax_determinations SET document_kind = $1 \
+        WHERE id = (SELECT min(id::text)::uuid FROM tax_determinations)";
+    for (kind, accepted) in kinds {
+        // Each change is rolled back when its transaction is dropped.
+        let tx = client.transaction().await.unwrap();
+        let result = tx.execute(rename_kind, &[&kind]).await;
+        assert_eq!(result.is_ok(), accepted, "document kind {kind:?}: {result:?}");
+    }
+    let series = [
+        ("A", true),
+        ("ABC123456789", true),
+        ("ABC1234567890", false),
+        ("", false),
+        ("a", false),
+        ("A-1", false),
+    ];
+    let rename_series = "UPDATE number_series SET series = $1 \
+        WHERE (issuer_id, series) = (SELECT issuer_id, series FROM number_series LIMIT 1)";
+    for (name, accepted) in series {
+        let tx = client.transaction().await.unwrap();
+        let result = tx.execute(rename_series, &[&name]).await;
+        assert_eq!(result.is_ok(), accepted, "series {name:?}: {result:?}");
+    }
+}
