@@ -15,6 +15,7 @@ mod billing_unit_prices;
 mod billing_vat_ids;
 mod cli;
 mod demo;
+mod document_rows;
 mod entries;
 mod errors;
 mod helpers;
