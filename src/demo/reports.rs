@@ -156,6 +156,10 @@ const INTEGRITY_CHECKS: &[Report] = &[
         title: "audit.trial_balance_totals where debit differs from credit",
         sql: include_str!("../../sql/checks/trial_balance_unequal.sql"),
     },
+    Report {
+        title: "audit.orphan_document_rows",
+        sql: include_str!("../../sql/checks/orphan_document_rows.sql"),
+    },
 ];
 
 /// The reports of one run.

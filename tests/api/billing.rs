@@ -1,6 +1,7 @@
 //! Billing documents over HTTP: the worked examples of the marketplace posting rules.
 
 use serde_json::json;
+use tokio_postgres::error::SqlState;
 
 use crate::billing_support::{account, agreement, dec, invoice_body, payment_body, Books};
 
@@ -527,7 +528,7 @@ async fn created_documents_read_back_unchanged() {
 }
 
 /// The database's checks on a stored determination's document kind and on a number series'
-/// name accept and refuse the same values as the patterns `^[a-z][a-z_]{0,39}$` and
+/// name accept and reject the same values as the patterns `^[a-z][a-z_]{0,39}$` and
 /// `^[A-Z0-9]{1,12}$` they replace.
 #[tokio::test]
 async fn document_kind_and_series_checks_keep_their_limits() {
@@ -541,10 +542,13 @@ async fn document_kind_and_series_checks_keep_their_limits() {
         tokio_postgres::connect(&books.app.db.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let (forty, forty_one) = ("a".repeat(40), "a".repeat(41));
+    let underscores = format!("a{}", "_".repeat(39));
     let kinds = [
         ("a", true),
         ("invoice_digital_good", true),
         (forty.as_str(), true),
+        (underscores.as_str(), true),
+        ("a\n", false),
         (forty_one.as_str(), false),
         ("", false),
         ("_a", false),
@@ -559,6 +563,9 @@ async fn document_kind_and_series_checks_keep_their_limits() {
         let tx = client.transaction().await.unwrap();
         let result = tx.execute(rename_kind, &[&kind]).await;
         assert_eq!(result.is_ok(), accepted, "document kind {kind:?}: {result:?}");
+        if let Err(err) = result {
+            assert_eq!(err.code(), Some(&SqlState::CHECK_VIOLATION), "document kind {kind:?}");
+        }
     }
     let series = [
         ("A", true),
@@ -567,6 +574,7 @@ async fn document_kind_and_series_checks_keep_their_limits() {
         ("", false),
         ("a", false),
         ("A-1", false),
+        ("A\n", false),
     ];
     let rename_series = "UPDATE number_series SET series = $1 \
         WHERE (issuer_id, series) = (SELECT issuer_id, series FROM number_series LIMIT 1)";
@@ -574,5 +582,8 @@ async fn document_kind_and_series_checks_keep_their_limits() {
         let tx = client.transaction().await.unwrap();
         let result = tx.execute(rename_series, &[&name]).await;
         assert_eq!(result.is_ok(), accepted, "series {name:?}: {result:?}");
+        if let Err(err) = result {
+            assert_eq!(err.code(), Some(&SqlState::CHECK_VIOLATION), "series {name:?}");
+        }
     }
 }

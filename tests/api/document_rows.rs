@@ -41,8 +41,17 @@ async fn insert_copy(
         .await
 }
 
-fn is_foreign_key_violation(result: &Result<impl std::fmt::Debug, tokio_postgres::Error>) -> bool {
-    matches!(result, Err(err) if err.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
+/// Returns whether `result` failed with SQLSTATE `code` and a message that names `table`.
+fn failed_with(
+    result: &Result<impl std::fmt::Debug, tokio_postgres::Error>,
+    code: &SqlState,
+    table: &str,
+) -> bool {
+    let Err(err) = result else {
+        return false;
+    };
+    let message = err.as_db_error().map(|db| db.message()).unwrap_or_default();
+    err.code() == Some(code) && message.starts_with(&format!("{table}: "))
 }
 
 #[tokio::test]
@@ -56,20 +65,32 @@ async fn rows_need_an_existing_document() {
 
         let tx = client.transaction().await.unwrap();
         let orphan = insert_copy(&tx, table, &format!("{document} = '{}'", Uuid::new_v4())).await;
-        assert!(is_foreign_key_violation(&orphan), "{table} insert: {orphan:?}");
+        assert!(failed_with(&orphan, &SqlState::FOREIGN_KEY_VIOLATION, table), "{orphan:?}");
+    }
+}
+
+#[tokio::test]
+async fn rows_stay_with_their_document() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    for (table, document, key) in ROWS {
+        let one_row =
+            format!("({document}, {key}) = (SELECT {document}, {key} FROM {table} LIMIT 1)");
+        let tx = client.transaction().await.unwrap();
+        let renumbered = tx
+            .execute(&format!("UPDATE {table} SET {key} = {key} + 100 WHERE {one_row}"), &[])
+            .await;
+        assert_eq!(renumbered.unwrap(), 1, "{table}");
         drop(tx);
 
         let tx = client.transaction().await.unwrap();
         let moved = tx
             .execute(
-                &format!(
-                    "UPDATE {table} SET {document} = $1 WHERE ({document}, {key}) = \
-                     (SELECT {document}, {key} FROM {table} LIMIT 1)"
-                ),
+                &format!("UPDATE {table} SET {document} = $1 WHERE {one_row}"),
                 &[&Uuid::new_v4()],
             )
             .await;
-        assert!(is_foreign_key_violation(&moved), "{table} update: {moved:?}");
+        assert!(failed_with(&moved, &SqlState::RESTRICT_VIOLATION, table), "{moved:?}");
     }
 }
 
@@ -78,20 +99,63 @@ async fn documents_keep_the_rows_that_name_them() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
     let changes = [
-        "DELETE FROM invoices",
-        "UPDATE invoices SET id = gen_random_uuid()",
-        "DELETE FROM tax_determinations",
-        "UPDATE tax_determinations SET id = gen_random_uuid()",
-        "TRUNCATE tax_determinations",
+        ("DELETE FROM invoices", SqlState::FOREIGN_KEY_VIOLATION, "invoices"),
+        ("UPDATE invoices SET id = gen_random_uuid()", SqlState::FOREIGN_KEY_VIOLATION, "invoices"),
+        ("DELETE FROM tax_determinations", SqlState::FOREIGN_KEY_VIOLATION, "tax_determinations"),
+        (
+            "UPDATE tax_determinations SET id = gen_random_uuid()",
+            SqlState::FOREIGN_KEY_VIOLATION,
+            "tax_determinations",
+        ),
+        ("TRUNCATE tax_determinations", SqlState::RESTRICT_VIOLATION, "tax_determinations"),
+        (
+            "TRUNCATE tax_determinations, tax_determination_lines",
+            SqlState::RESTRICT_VIOLATION,
+            "tax_determinations",
+        ),
+        (
+            "TRUNCATE invoices, invoice_lines, invoice_taxes CASCADE",
+            SqlState::RESTRICT_VIOLATION,
+            "invoices",
+        ),
     ];
-    for change in changes {
+    for (change, code, table) in changes {
         let tx = client.transaction().await.unwrap();
         let result = tx.batch_execute(change).await;
-        assert!(is_foreign_key_violation(&result), "{change}: {result:?}");
+        assert!(failed_with(&result, &code, table), "{change}: {result:?}");
     }
-    // Truncating the determinations with their lines succeeds.
+}
+
+/// Inserts a tax determination without lines, as a copy of a stored one, and commits it.
+async fn empty_determination(client: &mut deadpool_postgres::Object) -> Uuid {
+    let empty = Uuid::new_v4();
     let tx = client.transaction().await.unwrap();
-    tx.batch_execute("TRUNCATE tax_determinations, tax_determination_lines").await.unwrap();
+    insert_copy(&tx, "tax_determinations", &format!("id = '{empty}', document_id = '{empty}'"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    empty
+}
+
+/// A document without rows can be deleted, but only in a READ COMMITTED transaction.
+#[tokio::test]
+async fn empty_document_deleted_in_read_committed() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    let empty = empty_determination(&mut client).await;
+    let delete = "DELETE FROM tax_determinations WHERE id = $1";
+
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+    let repeatable = tx.execute(delete, &[&empty]).await;
+    assert!(
+        failed_with(&repeatable, &SqlState::FEATURE_NOT_SUPPORTED, "tax_determinations"),
+        "{repeatable:?}"
+    );
+    drop(tx);
+
+    let tx = client.transaction().await.unwrap();
+    assert_eq!(tx.execute(delete, &[&empty]).await.unwrap(), 1);
 }
 
 /// A delete that waits for a transaction adding rows under the same document fails once that
@@ -101,14 +165,7 @@ async fn delete_waits_for_rows_being_added() {
     let books = books_with_invoice().await;
     let mut adding = books.app.sql().await;
     let deleting = books.app.sql().await;
-
-    // A determination without lines, which may be deleted until a line names it.
-    let empty = Uuid::new_v4();
-    let tx = adding.transaction().await.unwrap();
-    insert_copy(&tx, "tax_determinations", &format!("id = '{empty}', document_id = '{empty}'"))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let empty = empty_determination(&mut adding).await;
 
     let tx = adding.transaction().await.unwrap();
     insert_copy(&tx, "tax_determination_lines", &format!("determination_id = '{empty}'"))
@@ -119,6 +176,7 @@ async fn delete_waits_for_rows_being_added() {
         deleting.execute("DELETE FROM tax_determinations WHERE id = $1", &[&empty]).await
     });
 
+    // Polls for up to 10 s until the delete waits for the lock.
     let watcher = books.app.sql().await;
     let mut waiting = false;
     for _ in 0..200 {
@@ -136,8 +194,35 @@ async fn delete_waits_for_rows_being_added() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(waiting, "the delete did not wait for the transaction adding a line");
+    assert!(waiting, "the delete did not wait within 10 s for the transaction adding a line");
     tx.commit().await.unwrap();
     let deleted = delete.await.unwrap();
-    assert!(is_foreign_key_violation(&deleted), "{deleted:?}");
+    assert!(
+        failed_with(&deleted, &SqlState::FOREIGN_KEY_VIOLATION, "tax_determinations"),
+        "{deleted:?}"
+    );
+}
+
+/// With the insert triggers disabled, the audit view lists the rows left without a document.
+#[tokio::test]
+async fn audit_view_lists_orphan_rows() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    let tx = client.transaction().await.unwrap();
+    let view = "SELECT table_name, row_count FROM audit.orphan_document_rows";
+    assert!(tx.query(view, &[]).await.unwrap().is_empty());
+
+    for (table, document, _) in ROWS {
+        tx.batch_execute(&format!("ALTER TABLE {table} DISABLE TRIGGER USER")).await.unwrap();
+        insert_copy(&tx, table, &format!("{document} = '{}'", Uuid::new_v4())).await.unwrap();
+        tx.batch_execute("DROP TABLE copied").await.unwrap();
+    }
+    let rows = tx.query(&format!("{view} ORDER BY table_name"), &[]).await.unwrap();
+    let orphans: Vec<(String, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let expected: Vec<(String, i64)> =
+        ["invoice_lines", "invoice_taxes", "tax_determination_lines"]
+            .iter()
+            .map(|table| (table.to_string(), 1))
+            .collect();
+    assert_eq!(orphans, expected);
 }
