@@ -559,6 +559,10 @@ async fn document_kind_and_series_checks_keep_their_limits() {
     let rename_kind = "UPDATE tax_determinations SET document_kind = $1 \
         WHERE id = (SELECT min(id::text)::uuid FROM tax_determinations)";
     for (kind, accepted) in kinds {
+        let old = "SELECT $1 ~ '^[a-z][a-z_]{0,39}$'";
+        let old_accepts: bool = client.query_one(old, &[&kind]).await.unwrap().get(0);
+        assert_eq!(old_accepts, accepted, "old pattern, document kind {kind:?}");
+
         // Each change is rolled back when its transaction is dropped.
         let tx = client.transaction().await.unwrap();
         let result = tx.execute(rename_kind, &[&kind]).await;
@@ -579,6 +583,10 @@ async fn document_kind_and_series_checks_keep_their_limits() {
     let rename_series = "UPDATE number_series SET series = $1 \
         WHERE (issuer_id, series) = (SELECT issuer_id, series FROM number_series LIMIT 1)";
     for (name, accepted) in series {
+        let old = "SELECT $1 ~ '^[A-Z0-9]{1,12}$'";
+        let old_accepts: bool = client.query_one(old, &[&name]).await.unwrap().get(0);
+        assert_eq!(old_accepts, accepted, "old pattern, series {name:?}");
+
         let tx = client.transaction().await.unwrap();
         let result = tx.execute(rename_series, &[&name]).await;
         assert_eq!(result.is_ok(), accepted, "series {name:?}: {result:?}");

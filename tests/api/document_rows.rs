@@ -26,19 +26,18 @@ async fn books_with_invoice() -> Books {
     books
 }
 
-/// Inserts a copy of one row of `table` with `set` applied, in transaction `client`.
+/// Inserts a copy of one row of `table` with `set` applied, in transaction `tx`.
 async fn insert_copy(
-    client: &tokio_postgres::Transaction<'_>,
+    tx: &tokio_postgres::Transaction<'_>,
     table: &str,
     set: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "CREATE TEMP TABLE copied ON COMMIT DROP AS SELECT * FROM {table} LIMIT 1; \
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE copied ON COMMIT DROP AS SELECT * FROM {table} LIMIT 1; \
              UPDATE copied SET {set}; \
              INSERT INTO {table} SELECT * FROM copied"
-        ))
-        .await
+    ))
+    .await
 }
 
 /// Returns whether `result` failed with SQLSTATE `code` and a message that names `table`.
@@ -63,9 +62,18 @@ async fn rows_need_an_existing_document() {
         insert_copy(&tx, table, &format!("{key} = {key} + 100")).await.unwrap();
         drop(tx);
 
-        let tx = client.transaction().await.unwrap();
-        let orphan = insert_copy(&tx, table, &format!("{document} = '{}'", Uuid::new_v4())).await;
-        assert!(failed_with(&orphan, &SqlState::FOREIGN_KEY_VIOLATION, table), "{orphan:?}");
+        // A missing document, then an existing document id under another tenant.
+        for set in [
+            format!("{document} = '{}'", Uuid::new_v4()),
+            format!("tenant_id = '{}'", Uuid::new_v4()),
+        ] {
+            let tx = client.transaction().await.unwrap();
+            let orphan = insert_copy(&tx, table, &set).await;
+            assert!(
+                failed_with(&orphan, &SqlState::FOREIGN_KEY_VIOLATION, table),
+                "{set}: {orphan:?}"
+            );
+        }
     }
 }
 
@@ -83,14 +91,19 @@ async fn rows_stay_with_their_document() {
         assert_eq!(renumbered.unwrap(), 1, "{table}");
         drop(tx);
 
-        let tx = client.transaction().await.unwrap();
-        let moved = tx
-            .execute(
-                &format!("UPDATE {table} SET {document} = $1 WHERE {one_row}"),
-                &[&Uuid::new_v4()],
-            )
-            .await;
-        assert!(failed_with(&moved, &SqlState::RESTRICT_VIOLATION, table), "{moved:?}");
+        for column in [document, "tenant_id"] {
+            let tx = client.transaction().await.unwrap();
+            let moved = tx
+                .execute(
+                    &format!("UPDATE {table} SET {column} = $1 WHERE {one_row}"),
+                    &[&Uuid::new_v4()],
+                )
+                .await;
+            assert!(
+                failed_with(&moved, &SqlState::RESTRICT_VIOLATION, table),
+                "{column}: {moved:?}"
+            );
+        }
     }
 }
 
@@ -137,25 +150,67 @@ async fn empty_determination(client: &mut deadpool_postgres::Object) -> Uuid {
     empty
 }
 
-/// A document without rows can be deleted, but only in a READ COMMITTED transaction.
+/// A document without rows can be deleted.
 #[tokio::test]
-async fn empty_document_deleted_in_read_committed() {
+async fn empty_document_is_deleted() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
     let empty = empty_determination(&mut client).await;
     let delete = "DELETE FROM tax_determinations WHERE id = $1";
 
     let tx = client.transaction().await.unwrap();
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.unwrap();
-    let repeatable = tx.execute(delete, &[&empty]).await;
-    assert!(
-        failed_with(&repeatable, &SqlState::FEATURE_NOT_SUPPORTED, "tax_determinations"),
-        "{repeatable:?}"
-    );
-    drop(tx);
-
-    let tx = client.transaction().await.unwrap();
     assert_eq!(tx.execute(delete, &[&empty]).await.unwrap(), 1);
+}
+
+/// Deleting or re-keying a document fails outside READ COMMITTED, rows or not.
+#[tokio::test]
+async fn document_changes_need_read_committed() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    let empty = empty_determination(&mut client).await;
+    let changes = [
+        ("DELETE FROM invoices".to_string(), "invoices"),
+        ("UPDATE invoices SET id = gen_random_uuid()".to_string(), "invoices"),
+        (format!("DELETE FROM tax_determinations WHERE id = '{empty}'"), "tax_determinations"),
+        ("UPDATE tax_determinations SET id = gen_random_uuid()".to_string(), "tax_determinations"),
+    ];
+    for isolation in ["REPEATABLE READ", "SERIALIZABLE"] {
+        for (change, table) in &changes {
+            let tx = client.transaction().await.unwrap();
+            tx.batch_execute(&format!("SET TRANSACTION ISOLATION LEVEL {isolation}"))
+                .await
+                .unwrap();
+            let result = tx.batch_execute(change).await;
+            assert!(
+                failed_with(&result, &SqlState::FEATURE_NOT_SUPPORTED, table),
+                "{isolation}, {change}: {result:?}"
+            );
+        }
+    }
+}
+
+/// Polls for up to 10 s until backend `pid` waits for a lock, or `task` finishes, and returns
+/// whether the backend waited.
+async fn waits_for_lock<T>(books: &Books, pid: i32, task: &tokio::task::JoinHandle<T>) -> bool {
+    let watcher = books.app.sql().await;
+    for _ in 0..200 {
+        let row = watcher
+            .query_one(
+                "SELECT wait_event_type IS NOT DISTINCT FROM 'Lock' \
+                 FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        if row.get(0) {
+            return true;
+        }
+        if task.is_finished() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// A delete that waits for a transaction adding rows under the same document fails once that
@@ -176,25 +231,12 @@ async fn delete_waits_for_rows_being_added() {
         deleting.execute("DELETE FROM tax_determinations WHERE id = $1", &[&empty]).await
     });
 
-    // Polls for up to 10 s until the delete waits for the lock.
-    let watcher = books.app.sql().await;
-    let mut waiting = false;
-    for _ in 0..200 {
-        let row = watcher
-            .query_one(
-                "SELECT wait_event_type IS NOT DISTINCT FROM 'Lock' \
-                 FROM pg_stat_activity WHERE pid = $1",
-                &[&pid],
-            )
-            .await
-            .unwrap();
-        waiting = row.get(0);
-        if waiting || delete.is_finished() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(waiting, "the delete did not wait within 10 s for the transaction adding a line");
+    let waiting = waits_for_lock(&books, pid, &delete).await;
+    assert!(
+        waiting,
+        "the delete did not wait for the transaction adding a line (finished: {})",
+        delete.is_finished()
+    );
     tx.commit().await.unwrap();
     let deleted = delete.await.unwrap();
     assert!(
@@ -225,4 +267,36 @@ async fn audit_view_lists_orphan_rows() {
             .map(|table| (table.to_string(), 1))
             .collect();
     assert_eq!(orphans, expected);
+}
+
+/// A row inserted under a document that another transaction is deleting waits for it, then
+/// fails once the delete commits.
+#[tokio::test]
+async fn insert_waits_for_document_being_deleted() {
+    let books = books_with_invoice().await;
+    let mut deleting = books.app.sql().await;
+    let mut adding = books.app.sql().await;
+    let empty = empty_determination(&mut deleting).await;
+
+    let tx = deleting.transaction().await.unwrap();
+    let deleted = tx.execute("DELETE FROM tax_determinations WHERE id = $1", &[&empty]).await;
+    assert_eq!(deleted.unwrap(), 1);
+    let pid: i32 = adding.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let insert = tokio::spawn(async move {
+        let tx = adding.transaction().await.unwrap();
+        insert_copy(&tx, "tax_determination_lines", &format!("determination_id = '{empty}'")).await
+    });
+
+    let waiting = waits_for_lock(&books, pid, &insert).await;
+    assert!(
+        waiting,
+        "the insert did not wait for the transaction deleting its document (finished: {})",
+        insert.is_finished()
+    );
+    tx.commit().await.unwrap();
+    let inserted = insert.await.unwrap();
+    assert!(
+        failed_with(&inserted, &SqlState::FOREIGN_KEY_VIOLATION, "tax_determination_lines"),
+        "{inserted:?}"
+    );
 }
