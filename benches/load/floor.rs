@@ -48,8 +48,8 @@ pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyh
     Ok(())
 }
 
-/// Whether every floor table describes its columns and checks as its table in `public` does,
-/// so that a floor copied before a migration changed either is rebuilt.
+/// Query that returns whether each floor table has the column types, compression and checks
+/// of its table in `public`, so that a floor copied before a migration changed them is rebuilt.
 const FLOOR_IS_CURRENT: &str = "\
     WITH described AS ( \
         SELECT n.nspname AS schema, c.relname AS table_name, \

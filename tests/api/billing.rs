@@ -531,7 +531,7 @@ async fn created_documents_read_back_unchanged() {
 /// name accept and reject the same values as the patterns `^[a-z][a-z_]{0,39}$` and
 /// `^[A-Z0-9]{1,12}$` they replace.
 #[tokio::test]
-async fn document_kind_and_series_checks_keep_their_limits() {
+async fn name_checks_match_old_patterns() {
     let books = Books::open("FR", Some("FR40303265045")).await;
     let partner = books.partner("FR", None, agreement("agent", "0.10", "refunded")).await;
     let customer = books.customer("BR").await;
@@ -558,19 +558,8 @@ async fn document_kind_and_series_checks_keep_their_limits() {
     ];
     let rename_kind = "UPDATE tax_determinations SET document_kind = $1 \
         WHERE id = (SELECT min(id::text)::uuid FROM tax_determinations)";
-    for (kind, accepted) in kinds {
-        let old = "SELECT $1 ~ '^[a-z][a-z_]{0,39}$'";
-        let old_accepts: bool = client.query_one(old, &[&kind]).await.unwrap().get(0);
-        assert_eq!(old_accepts, accepted, "old pattern, document kind {kind:?}");
+    assert_check_cases(&mut client, rename_kind, "^[a-z][a-z_]{0,39}$", &kinds).await;
 
-        // Each change is rolled back when its transaction is dropped.
-        let tx = client.transaction().await.unwrap();
-        let result = tx.execute(rename_kind, &[&kind]).await;
-        assert_eq!(result.is_ok(), accepted, "document kind {kind:?}: {result:?}");
-        if let Err(err) = result {
-            assert_eq!(err.code(), Some(&SqlState::CHECK_VIOLATION), "document kind {kind:?}");
-        }
-    }
     let series = [
         ("A", true),
         ("ABC123456789", true),
@@ -582,16 +571,28 @@ async fn document_kind_and_series_checks_keep_their_limits() {
     ];
     let rename_series = "UPDATE number_series SET series = $1 \
         WHERE (issuer_id, series) = (SELECT issuer_id, series FROM number_series LIMIT 1)";
-    for (name, accepted) in series {
-        let old = "SELECT $1 ~ '^[A-Z0-9]{1,12}$'";
-        let old_accepts: bool = client.query_one(old, &[&name]).await.unwrap().get(0);
-        assert_eq!(old_accepts, accepted, "old pattern, series {name:?}");
+    assert_check_cases(&mut client, rename_series, "^[A-Z0-9]{1,12}$", &series).await;
+}
 
+/// Asserts, for each (value, accepted) case, that `old_pattern` matches the value exactly when
+/// it is accepted, and that `update` with the value succeeds exactly then or fails its check.
+async fn assert_check_cases(
+    client: &mut tokio_postgres::Client,
+    update: &str,
+    old_pattern: &str,
+    cases: &[(&str, bool)],
+) {
+    for &(value, accepted) in cases {
+        let old = client.query_one("SELECT $1 ~ $2", &[&value, &old_pattern]).await;
+        let old_accepts: bool = old.unwrap().get(0);
+        assert_eq!(old_accepts, accepted, "old pattern {old_pattern}, value {value:?}");
+
+        // Each change is rolled back when its transaction is dropped.
         let tx = client.transaction().await.unwrap();
-        let result = tx.execute(rename_series, &[&name]).await;
-        assert_eq!(result.is_ok(), accepted, "series {name:?}: {result:?}");
+        let result = tx.execute(update, &[&value]).await;
+        assert_eq!(result.is_ok(), accepted, "value {value:?}: {result:?}");
         if let Err(err) = result {
-            assert_eq!(err.code(), Some(&SqlState::CHECK_VIOLATION), "series {name:?}");
+            assert_eq!(err.code(), Some(&SqlState::CHECK_VIOLATION), "value {value:?}");
         }
     }
 }
