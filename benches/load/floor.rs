@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
+use crate::cpu::{self, PerDocument};
 use crate::setup::Mode;
 
 /// The floor's schema, written once per database before the first floor run.
@@ -15,9 +16,12 @@ const SCHEMA: &str = include_str!("../pgbench/floor_schema.sql");
 /// Figures of one pgbench run.
 #[derive(Debug, Clone, Default)]
 pub struct FloorRun {
+    pub transactions: u64,
     pub transactions_per_second: f64,
     pub latency_average_ms: f64,
     pub failed: u64,
+    /// CPU time per transaction of the measured run; pgbench is the client.
+    pub cpu: PerDocument,
 }
 
 /// The JSON documents the service stored for one sample invoice. The floor sends the same
@@ -88,7 +92,11 @@ pub fn run(
     if !warmup.is_zero() {
         pgbench(database_url, documents, mode, clients, warmup)?;
     }
-    pgbench(database_url, documents, mode, clients, duration)
+    let first = cpu::read(None, cpu::Client::Children);
+    let mut run = pgbench(database_url, documents, mode, clients, duration)?;
+    let last = cpu::read(None, cpu::Client::Children);
+    run.cpu = first.per_document(&last, run.transactions);
+    Ok(run)
 }
 
 fn pgbench(
@@ -149,8 +157,11 @@ fn parse(stdout: &str) -> anyhow::Result<FloorRun> {
     let transactions_per_second =
         number_after("tps =").ok_or_else(|| anyhow::anyhow!("no tps line"))?;
     Ok(FloorRun {
+        transactions: number_after("number of transactions actually processed:").unwrap_or(0.0)
+            as u64,
         transactions_per_second,
         latency_average_ms: number_after("latency average =").unwrap_or(0.0),
         failed: number_after("number of failed transactions:").unwrap_or(0.0) as u64,
+        cpu: PerDocument::default(),
     })
 }

@@ -4,6 +4,7 @@
 //!
 //! Run with `cargo bench --bench load -- --help`; BENCHMARKS.md records the figures.
 
+mod cpu;
 mod floor;
 mod report;
 mod service;
@@ -226,6 +227,8 @@ fn print(report: &Report) {
     }
     println!();
     report::print_table(&report.rows);
+    println!("\nCPU time per document in the measured window:\n");
+    report::print_cpu_table(&report.rows);
     println!("\n| journal lines | reads | HTTP p50 ms | HTTP p99 ms | SQL p50 ms | SQL p99 ms |");
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     for reads in &report.balance_reads {
@@ -424,6 +427,7 @@ impl Bench {
             batch_size,
             max_requests: self.options.max_requests,
             run_tag: format!("r{}-{}", std::process::id(), self.runs),
+            service_pid: self.service.pid,
         };
         let before = self.counters().await?;
         let result = traffic::run(&plan, self.shops(mode)).await?;
@@ -485,6 +489,7 @@ impl Bench {
             errors: traffic.errors,
             seq_scans: *seq_scans,
             journal_lines_before: *lines_before,
+            cpu: traffic.cpu,
         }
     }
 
@@ -557,6 +562,7 @@ impl Bench {
             errors: result.failed,
             seq_scans: 0,
             journal_lines_before: 0,
+            cpu: result.cpu,
         });
         Ok(())
     }

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::cpu::PerDocument;
+
 /// One measured run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -23,6 +25,8 @@ pub struct Row {
     pub seq_scans: i64,
     /// Journal lines already posted when the run started.
     pub journal_lines_before: i64,
+    /// CPU time per document in the measured window.
+    pub cpu: PerDocument,
 }
 
 /// Balance read latencies at one journal size.
@@ -83,6 +87,29 @@ pub fn print_table(rows: &[Row]) {
             row.errors,
             row.seq_scans,
             row.journal_lines_before,
+        );
+    }
+}
+
+/// CPU microseconds per document of each row: the machine's, the service's, the client's
+/// (the driver or pgbench) and the rest, mostly PostgreSQL. A dash where a figure is missing.
+pub fn print_cpu_table(rows: &[Row]) {
+    println!("| kind | mode | round | clients | docs/req | docs/s | machine µs | service µs | client µs | rest µs |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let figure = |value: Option<f64>| value.map_or("-".to_string(), |us| format!("{us:.0}"));
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
+            row.kind,
+            row.mode,
+            row.round,
+            row.concurrency,
+            row.batch_size,
+            row.documents_per_second,
+            figure(row.cpu.machine_us),
+            figure(row.cpu.service_us),
+            figure(row.cpu.client_us),
+            figure(row.cpu.rest_us()),
         );
     }
 }

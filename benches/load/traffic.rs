@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use crate::cpu::{self, PerDocument};
 use crate::setup::Shop;
 
 /// Outcome of one run of clients inside its measured window.
@@ -24,6 +25,8 @@ pub struct Traffic {
     /// Latency of every request that ended inside the window, in microseconds.
     pub latencies_us: Vec<u64>,
     pub window: Duration,
+    /// CPU time used inside the window, per document.
+    pub cpu: PerDocument,
 }
 
 /// Settings of one run of clients.
@@ -39,6 +42,8 @@ pub struct Plan {
     pub max_requests: u64,
     /// Distinguishes the idempotency keys and number series of runs.
     pub run_tag: String,
+    /// The service process, for its CPU time.
+    pub service_pid: Option<u32>,
 }
 
 /// Runs `plan.concurrency` clients for the warm-up and then the measured window, and returns
@@ -63,6 +68,13 @@ pub async fn run(plan: &Plan, shops: Arc<Vec<Shop>>) -> anyhow::Result<Traffic> 
         };
         tasks.push(tokio::spawn(client.drive(window_start, window_end)));
     }
+    let service_pid = plan.service_pid;
+    let readings = tokio::spawn(async move {
+        tokio::time::sleep_until(window_start.into()).await;
+        let first = cpu::read(service_pid, cpu::Client::Driver);
+        tokio::time::sleep_until(window_end.into()).await;
+        (first, cpu::read(service_pid, cpu::Client::Driver))
+    });
     let mut total = Traffic { window: plan.duration, ..Traffic::default() };
     for task in tasks {
         let part = task.await?;
@@ -73,6 +85,8 @@ pub async fn run(plan: &Plan, shops: Arc<Vec<Shop>>) -> anyhow::Result<Traffic> 
         total.latencies_us.extend(part.latencies_us);
     }
     total.latencies_us.sort_unstable();
+    let (first, last) = readings.await?;
+    total.cpu = first.per_document(&last, total.documents);
     Ok(total)
 }
 
