@@ -77,6 +77,58 @@ async fn unbalanced_entry_fails_at_commit() {
     assert_eq!(sqlstate(&err), "SL001");
 }
 
+/// A temporary table named like a journal table comes first in the session's default search
+/// path. The entry check must still sum the journal's own lines.
+#[tokio::test]
+async fn entry_check_ignores_temporary_tables() {
+    let app = TestApp::spawn().await;
+    let mut client = app.sql().await;
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(
+        "SET LOCAL ROLE subledger_app; \
+         CREATE TEMP TABLE journal_lines (LIKE public.journal_lines) ON COMMIT DROP",
+    )
+    .await
+    .expect("the app role may create temporary tables");
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&app.tenant_id, &id, &"2026-07-01"]).await.unwrap();
+    let unbalanced = INSERT_LINE.replace("INTO journal_lines", "INTO public.journal_lines");
+    tx.execute(&unbalanced, &[&app.tenant_id, &id, &1i16, &CASH, &"EUR", &"10.00"]).await.unwrap();
+    // Balanced lines in the look-alike table, which the check must not read.
+    for (line_no, amount) in [(1i16, "10.00"), (2, "-10.00")] {
+        tx.execute(INSERT_LINE, &[&app.tenant_id, &id, &line_no, &CASH, &"EUR", &amount])
+            .await
+            .unwrap();
+    }
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001", "{err}");
+
+    // An empty look-alike of the closed periods must not reopen a closed month.
+    client
+        .execute("SELECT ledger_close_period($1, '2026-06-01')", &[&app.tenant_id])
+        .await
+        .unwrap();
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(
+        "SET LOCAL ROLE subledger_app; \
+         CREATE TEMP TABLE fiscal_periods (LIKE public.fiscal_periods) ON COMMIT DROP",
+    )
+    .await
+    .unwrap();
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&app.tenant_id, &id, &"2026-06-30"]).await.unwrap();
+    for (line_no, (account, amount)) in [(1i16, (CASH, "1.00")), (2, (REVENUE, "-1.00"))] {
+        tx.execute(INSERT_LINE, &[&app.tenant_id, &id, &line_no, &account, &"EUR", &amount])
+            .await
+            .unwrap();
+    }
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL002", "{err}");
+    let count: i64 =
+        client.query_one("SELECT count(*) FROM journal_entries", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}
+
 #[tokio::test]
 async fn lines_are_checked_against_ledger() {
     let app = TestApp::spawn().await;
