@@ -1,6 +1,7 @@
 //! CPU time used in a measured window, per document posted: by the whole machine (every
-//! process, from `/proc/stat`), by the service (from `/proc/<pid>/stat`, all its threads) and
-//! by the client that sent the load (this driver, or pgbench for the floor). What is left is
+//! process, from `/proc/stat`), by the service (from `/proc/<pid>/stat`, all its threads,
+//! idle during the floor's runs) and by the client that sent the load (this driver, or
+//! pgbench for the floor). What is left is
 //! mostly PostgreSQL, when it runs on this machine. Linux only: elsewhere the machine and
 //! service figures are absent.
 
@@ -32,9 +33,11 @@ pub struct PerDocument {
 }
 
 impl PerDocument {
-    /// The machine's time less the service's and the client's: PostgreSQL, mostly.
+    /// Subtracts the service's and the client's time from the machine's. What remains is
+    /// PostgreSQL, mostly, with the kernel's interrupt work and the machine's background.
+    /// `None` where a part is missing.
     pub fn rest_us(&self) -> Option<f64> {
-        Some(self.machine_us? - self.service_us.unwrap_or(0.0) - self.client_us.unwrap_or(0.0))
+        Some(self.machine_us? - self.service_us? - self.client_us?)
     }
 }
 
@@ -73,8 +76,9 @@ fn ticks_per_second() -> f64 {
     }
 }
 
-/// Time all CPUs spent on anything but idling or waiting for I/O, from the first line of
-/// `/proc/stat` (user, nice, system, idle, iowait, irq, softirq, steal, in clock ticks).
+/// Time all CPUs spent working for this machine, from the first line of `/proc/stat` (user,
+/// nice, system, idle, iowait, irq, softirq, steal, in clock ticks). Idle, I/O wait and
+/// steal, the time the hypervisor gave to other guests, are left out.
 fn machine_busy_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
@@ -83,7 +87,7 @@ fn machine_busy_seconds() -> Option<f64> {
     if ticks.len() < 8 {
         return None;
     }
-    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7];
+    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6];
     Some(busy as f64 / ticks_per_second())
 }
 

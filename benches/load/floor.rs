@@ -80,7 +80,8 @@ const FLOOR_IS_CURRENT: &str = "\
         AND NOT EXISTS ((TABLE floor EXCEPT TABLE public) UNION ALL \
                         (TABLE public EXCEPT TABLE floor))";
 
-/// Runs pgbench for the warm-up, then for the measured duration, and returns the second run.
+/// Runs pgbench for the warm-up, then for the measured duration, and returns the second run
+/// with the CPU time it took, the idle service's `service_pid` included.
 pub fn run(
     database_url: &str,
     documents: &Documents,
@@ -88,13 +89,14 @@ pub fn run(
     clients: usize,
     warmup: Duration,
     duration: Duration,
+    service_pid: Option<u32>,
 ) -> anyhow::Result<FloorRun> {
     if !warmup.is_zero() {
         pgbench(database_url, documents, mode, clients, warmup)?;
     }
-    let first = cpu::read(None, cpu::Client::Children);
+    let first = cpu::read(service_pid, cpu::Client::Children);
     let mut run = pgbench(database_url, documents, mode, clients, duration)?;
-    let last = cpu::read(None, cpu::Client::Children);
+    let last = cpu::read(service_pid, cpu::Client::Children);
     run.cpu = first.per_document(&last, run.transactions);
     Ok(run)
 }

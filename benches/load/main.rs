@@ -336,7 +336,7 @@ impl Bench {
                 let url = self.database_url.clone();
                 let documents = self.floor_documents()?;
                 tokio::task::spawn_blocking(move || {
-                    floor::run(&url, &documents, mode, 8, Duration::ZERO, seed)
+                    floor::run(&url, &documents, mode, 8, Duration::ZERO, seed, None)
                 })
                 .await??;
             }
@@ -542,8 +542,9 @@ impl Bench {
     ) -> anyhow::Result<()> {
         let url = self.database_url.clone();
         let documents = self.floor_documents()?;
+        let service_pid = self.service.pid;
         let result = tokio::task::spawn_blocking(move || {
-            floor::run(&url, &documents, mode, clients, warmup, duration)
+            floor::run(&url, &documents, mode, clients, warmup, duration, service_pid)
         })
         .await??;
         let rate = result.transactions_per_second;

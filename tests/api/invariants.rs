@@ -93,6 +93,7 @@ async fn entry_check_ignores_temporary_tables() {
     let id = Uuid::now_v7();
     tx.execute(INSERT_ENTRY, &[&app.tenant_id, &id, &"2026-07-01"]).await.unwrap();
     let unbalanced = INSERT_LINE.replace("INTO journal_lines", "INTO public.journal_lines");
+    assert_ne!(unbalanced, INSERT_LINE, "the real line must go to the journal");
     tx.execute(&unbalanced, &[&app.tenant_id, &id, &1i16, &CASH, &"EUR", &"10.00"]).await.unwrap();
     // Balanced lines in the look-alike table, which the check must not read.
     for (line_no, amount) in [(1i16, "10.00"), (2, "-10.00")] {
@@ -102,6 +103,8 @@ async fn entry_check_ignores_temporary_tables() {
     }
     let err = tx.commit().await.unwrap_err();
     assert_eq!(sqlstate(&err), "SL001", "{err}");
+    let message = err.as_db_error().map(|db| db.message().to_string()).unwrap_or_default();
+    assert!(message.contains("EUR lines sum to 10.00"), "{message}");
 
     // An empty look-alike of the closed periods must not reopen a closed month.
     client
