@@ -1,13 +1,12 @@
-//! CPU time used in a measured window, per document posted: by the whole machine (every
-//! process, from `/proc/stat`), by the service (from `/proc/<pid>/stat`, all its threads,
-//! idle during the floor's runs) and by the client that sent the load (this driver, or
-//! pgbench for the floor). What is left is
-//! mostly PostgreSQL, when it runs on this machine. Linux only: elsewhere the machine and
-//! service figures are absent.
+//! CPU time used in a measured window, per document posted. It is read for the whole
+//! machine (every process, from `/proc/stat`) and for the service (from `/proc/<pid>/stat`,
+//! all its threads, idle during the floor's runs). It is also read for the client that sent
+//! the load: this driver, or pgbench for the floor. What is left is mostly PostgreSQL, when
+//! it runs on this machine. Linux only: elsewhere the machine and service figures are absent.
 
 use serde::Serialize;
 
-/// Where the client's CPU time is read.
+/// Source of the client's CPU time.
 #[derive(Debug, Clone, Copy)]
 pub enum Client {
     /// This process: the driver's HTTP clients.
@@ -50,8 +49,8 @@ pub fn read(service_pid: Option<u32>, client: Client) -> Reading {
 }
 
 impl Reading {
-    /// Time used between `self` and `later`, per document. `None` where a reading is missing or
-    /// nothing was posted.
+    /// Returns the time used between `self` and `later`, per document. A figure is `None`
+    /// where a reading is missing or nothing was posted.
     pub fn per_document(&self, later: &Reading, documents: u64) -> PerDocument {
         if documents == 0 {
             return PerDocument::default();
@@ -76,9 +75,9 @@ fn ticks_per_second() -> f64 {
     }
 }
 
-/// Time all CPUs spent working for this machine, from the first line of `/proc/stat` (user,
-/// nice, system, idle, iowait, irq, softirq, steal, in clock ticks). Idle, I/O wait and
-/// steal, the time the hypervisor gave to other guests, are left out.
+/// Returns the time all CPUs spent working for this machine, from the first line of
+/// `/proc/stat` (user, nice, system, idle, iowait, irq, softirq, steal, in clock ticks).
+/// Idle, I/O wait and steal, the time the hypervisor gave to other guests, are left out.
 fn machine_busy_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
@@ -91,12 +90,13 @@ fn machine_busy_seconds() -> Option<f64> {
     Some(busy as f64 / ticks_per_second())
 }
 
-/// User and system time of a process and all its threads, from `/proc/<pid>/stat`.
+/// Returns the user and system time of a process and all its threads, from `/proc/<pid>/stat`.
 fn process_seconds(pid: u32) -> Option<f64> {
     stat_seconds(&format!("/proc/{pid}/stat"), 11)
 }
 
-/// This process's time, or the time of its children that have ended and been waited for.
+/// Returns this process's time, or the time of its children that have ended and been waited
+/// for.
 fn client_seconds(client: Client) -> Option<f64> {
     let first = match client {
         Client::Driver => 11,

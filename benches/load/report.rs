@@ -63,22 +63,29 @@ pub struct Machine {
     pub load_average_at_start: String,
 }
 
+/// Header and alignment cells that both tables start with.
+const LEADING_HEADER: &str = "| kind | mode | round | clients | docs/req | docs/s |";
+const LEADING_RULE: &str = "| --- | --- | ---: | ---: | ---: | ---: |";
+
+/// Formats the cells that name a row's run and its rate, which both tables start with.
+fn leading_cells(row: &Row) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {:.0} |",
+        row.kind, row.mode, row.round, row.concurrency, row.batch_size, row.documents_per_second
+    )
+}
+
 /// Prints the rows as a Markdown table.
 pub fn print_table(rows: &[Row]) {
     println!(
-        "| kind | mode | round | clients | docs/req | docs/s | entries/s | lines/s | p50 ms | \
-         p95 ms | p99 ms | errors | seq scans | lines before |"
+        "{LEADING_HEADER} entries/s | lines/s | p50 ms | p95 ms | p99 ms | errors | seq scans | \
+         lines before |"
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("{LEADING_RULE} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} |",
-            row.kind,
-            row.mode,
-            row.round,
-            row.concurrency,
-            row.batch_size,
-            row.documents_per_second,
+            "{} {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} |",
+            leading_cells(row),
             row.entries_per_second,
             row.lines_per_second,
             row.p50_ms,
@@ -91,21 +98,16 @@ pub fn print_table(rows: &[Row]) {
     }
 }
 
-/// CPU microseconds per document of each row: the machine's, the service's, the client's
-/// (the driver or pgbench) and the rest, mostly PostgreSQL. A dash where a figure is missing.
+/// Prints the CPU microseconds per document of each row: the machine's, the service's, the
+/// client's (the driver or pgbench) and the rest, mostly PostgreSQL. A missing figure is a dash.
 pub fn print_cpu_table(rows: &[Row]) {
-    println!("| kind | mode | round | clients | docs/req | docs/s | machine µs | service µs | client µs | rest µs |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("{LEADING_HEADER} machine µs | service µs | client µs | rest µs |");
+    println!("{LEADING_RULE} ---: | ---: | ---: | ---: |");
     let figure = |value: Option<f64>| value.map_or("-".to_string(), |us| format!("{us:.0}"));
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
-            row.kind,
-            row.mode,
-            row.round,
-            row.concurrency,
-            row.batch_size,
-            row.documents_per_second,
+            "{} {} | {} | {} | {} |",
+            leading_cells(row),
             figure(row.cpu.machine_us),
             figure(row.cpu.service_us),
             figure(row.cpu.client_us),
