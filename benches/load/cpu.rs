@@ -40,6 +40,8 @@ impl PerDocument {
     }
 }
 
+/// Reads the CPU time used so far by the machine, by the service when its process id is
+/// known, and by the client.
 pub fn read(service_pid: Option<u32>, client: Client) -> Reading {
     Reading {
         machine: machine_busy_seconds(),
@@ -65,6 +67,7 @@ impl Reading {
     }
 }
 
+/// Returns the clock ticks per second that `/proc` counts time in, or 100 when unknown.
 fn ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
