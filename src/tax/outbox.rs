@@ -175,9 +175,10 @@ pub struct CreditedLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
-    /// The provider failed or could not be reached; the message stays pending.
+    /// The provider failed, refused the call or could not be reached; the message stays
+    /// pending.
     Failed,
-    /// The provider rejected the message (HTTP 4xx); it is not sent again.
+    /// The provider rejected the message (HTTP 400 or 422); it is not sent again.
     Rejected,
 }
 

@@ -204,20 +204,44 @@ async fn provider_rejection_is_not_retried() {
 
 #[tokio::test]
 async fn provider_error_is_retried_then_succeeds() {
+    for fault in ["error", "throttle"] {
+        let stub = RunningStub::start().unwrap();
+        let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+        stub.set_fault(fault, 0, Some(2)).await.unwrap();
+        let body = us_quote("10001", "NY", "78701", "TX");
+        let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+        assert_eq!(response.status, 200, "{fault}: {}", response.body);
+        assert_eq!(stub.requests().await.unwrap(), 3, "{fault}");
+    }
+}
+
+/// A 401 is not about the sale: the call is not repeated at once, the outage policy
+/// applies, and nothing is stored, so the same key succeeds once the credentials work.
+#[tokio::test]
+async fn provider_refusal_is_an_outage() {
     let stub = RunningStub::start().unwrap();
     let app = app_with_stub(&stub, ProviderOutage::Reject).await;
-    stub.set_fault("error", 0, Some(2)).await.unwrap();
+    stub.set_fault("unauthorized", 0, None).await.unwrap();
     let body = us_quote("10001", "NY", "78701", "TX");
-    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
-    assert_eq!(response.status, 200, "{}", response.body);
-    assert_eq!(stub.requests().await.unwrap(), 3);
+    let idempotency_key = key();
+    let refused = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.body["code"], "tax_provider_unavailable");
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("HTTP 401"), "{detail}");
+    assert_eq!(stub.requests().await.unwrap(), 1);
+
+    stub.set_fault("none", 0, None).await.unwrap();
+    let retried = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_eq!(retried.body["source"], "provider");
 }
 
 /// Runs each fault under each outage policy. Reject returns 503 and stores nothing, so the
 /// same key succeeds once the provider is back. Fallback returns an estimate flagged as such.
 #[tokio::test]
 async fn provider_faults_follow_the_outage_policy() {
-    for fault in ["slow", "error", "malformed"] {
+    for fault in ["slow", "error", "malformed", "throttle", "unauthorized"] {
         let stub = RunningStub::start().unwrap();
         let app = app_with_stub(&stub, ProviderOutage::Reject).await;
         stub.set_fault(fault, 5000, None).await.unwrap();

@@ -200,6 +200,34 @@ async fn failed_send_stays_pending_until_sync() {
     assert_eq!(sale.outbox().await, vec![(number, "sent".to_string(), 3, None)]);
 }
 
+/// A 401 or a 429 while recording an invoice is the provider turning the service away, not
+/// a verdict on the invoice, so the message stays pending and is sent once the provider
+/// accepts calls again.
+#[tokio::test]
+async fn refused_send_stays_pending() {
+    for (fault, status) in [("unauthorized", "HTTP 401"), ("throttle", "HTTP 429")] {
+        let stub = RunningStub::start().unwrap();
+        let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
+        stub.set_fault_on(fault, SaleMessageType::Invoice).await.unwrap();
+
+        let invoice =
+            create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
+        let number = invoice["number"].as_str().unwrap().to_string();
+        let pending = sale.outbox().await;
+        assert_eq!(pending.len(), 1, "{fault}");
+        assert_eq!(pending[0].1, "pending", "{fault}: {pending:?}");
+        let error = pending[0].3.as_deref().unwrap_or_default();
+        assert!(error.contains(status), "{fault}: {error}");
+
+        stub.set_fault("none", 0, None).await.unwrap();
+        let synced = tax_sync(&sale.app, &stub).await;
+        let stdout = String::from_utf8_lossy(&synced.stdout);
+        assert!(synced.status.success(), "{fault}: {stdout}");
+        assert_eq!(stub.recorded_invoices().await.unwrap(), vec![number], "{fault}");
+        assert_eq!(sale.outbox().await[0].1, "sent", "{fault}");
+    }
+}
+
 async fn tax_sync(app: &TestApp, stub: &RunningStub) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_subledger"))
         .args(["tax", "sync"])

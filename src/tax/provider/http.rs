@@ -1,5 +1,5 @@
-//! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts
-//! and 5xx responses, none on 4xx.
+//! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts,
+//! 5xx, 408 and 429 responses, none on other 4xx.
 
 use std::time::Duration;
 
@@ -55,12 +55,17 @@ impl HttpProvider {
         let response = self.client.post(&self.url).json(request).send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(transport)?;
-        if (500..600).contains(&status) {
+        if (500..600).contains(&status) || status == 408 || status == 429 {
             return Err(ProviderError::Server { status });
         }
         if status >= 400 {
             let message = String::from_utf8_lossy(&body).chars().take(500).collect();
-            return Err(ProviderError::Rejected { status, message });
+            // Only 400 and 422 are about the sale itself. Any other 4xx (401, 403, 404, ...)
+            // is the service's own configuration failing, which the sale must not pay for.
+            if status == 400 || status == 422 {
+                return Err(ProviderError::Rejected { status, message });
+            }
+            return Err(ProviderError::Refused { status, message });
         }
         let raw: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|err| ProviderError::Malformed(format!("body is not JSON: {err}")))?;

@@ -29,10 +29,17 @@ pub enum ProviderError {
     Timeout,
     #[error("cannot reach the tax provider: {0}")]
     Connect(String),
+    /// A 5xx, 408 (request timeout) or 429 (too many requests): the provider could not
+    /// handle the call now.
     #[error("the tax provider failed with HTTP {status}")]
     Server { status: u16 },
+    /// A 400 or 422: the provider cannot tax this sale as sent, so sending it again fails too.
     #[error("the tax provider rejected the request with HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
+    /// Any other 4xx, such as 401 or 404: the provider turned the service away (credentials,
+    /// URL), whatever the sale. Repeating at once does not help, but later may.
+    #[error("the tax provider refused the call with HTTP {status}: {message}")]
+    Refused { status: u16, message: String },
     #[error("the tax provider's response is not valid: {0}")]
     Malformed(String),
 }
@@ -342,6 +349,7 @@ mod tests {
         assert!(ProviderError::Timeout.is_retryable());
         assert!(ProviderError::Server { status: 503 }.is_retryable());
         assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
+        assert!(!ProviderError::Refused { status: 401, message: String::new() }.is_retryable());
         assert!(!ProviderError::Malformed(String::new()).is_retryable());
     }
 }

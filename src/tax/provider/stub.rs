@@ -2,7 +2,8 @@
 //! responses to calculation requests from `fixtures/tax/us_addresses.json`.
 //!
 //! Tests inject faults in two ways. A request header
-//! `X-Stub-Fault: slow | error | malformed | reject` (with `X-Stub-Delay-Ms` for `slow`)
+//! `X-Stub-Fault: slow | error | malformed | reject | throttle | unauthorized` (with
+//! `X-Stub-Delay-Ms` for `slow`)
 //! affects that request only. `POST /stub/faults` with
 //! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
 //! all of them when `count` is absent, and `{"fault": "none"}` clears it. With
@@ -64,6 +65,10 @@ pub enum Fault {
     Malformed,
     /// Respond with HTTP 400, as the provider rejects a request it cannot tax.
     Reject,
+    /// Respond with HTTP 429 and `Retry-After: 1`, as a provider does over its rate limit.
+    Throttle,
+    /// Respond with HTTP 401, as the provider does when the service's credentials are wrong.
+    Unauthorized,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +271,8 @@ fn take_fault(
             "error" => Fault::Error,
             "malformed" => Fault::Malformed,
             "reject" => Fault::Reject,
+            "throttle" => Fault::Throttle,
+            "unauthorized" => Fault::Unauthorized,
             _ => Fault::None,
         };
         return (fault, Duration::from_millis(delay).min(MAX_DELAY));
@@ -306,6 +313,18 @@ async fn calculate(
             record(&state, &body, 400);
             return HttpResponse::BadRequest().json(serde_json::json!({
                 "errors": [{ "detail": "injected rejection" }]
+            }));
+        }
+        Fault::Throttle => {
+            record(&state, &body, 429);
+            return HttpResponse::TooManyRequests()
+                .insert_header(("Retry-After", "1"))
+                .json(serde_json::json!({ "errors": [{ "detail": "injected rate limit" }] }));
+        }
+        Fault::Unauthorized => {
+            record(&state, &body, 401);
+            return HttpResponse::Unauthorized().json(serde_json::json!({
+                "errors": [{ "detail": "injected invalid credentials" }]
             }));
         }
         Fault::Slow => tokio::time::sleep(delay).await,
