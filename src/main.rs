@@ -162,8 +162,8 @@ async fn sync_tax(config: Config, tenant: Option<uuid::Uuid>) -> anyhow::Result<
     );
     anyhow::ensure!(
         report.failed == 0,
-        "{} messages failed to send and stay pending; run this again once the provider answers",
-        report.failed
+        "a message failed to send, so the pass stopped and every unsent message stays pending; \
+         run this again once the provider answers"
     );
     Ok(())
 }

@@ -218,7 +218,7 @@ impl Engine {
                 .field("buyer.domicile"))
             }
             Err(err) => {
-                tracing::error!(duration_ms, error = %err, "tax provider call failed");
+                tracing::error!(duration_ms, error = %err.detail(), "tax provider call failed");
                 Ok((self.outage(&rates, input, err)?, None))
             }
         }

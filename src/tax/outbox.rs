@@ -183,7 +183,9 @@ pub enum Outcome {
 }
 
 /// Sends the messages `queued` once their transaction has committed. A message that another
-/// sender holds, that was already sent, or whose transaction rolled back is skipped.
+/// sender holds, that was already sent, or whose transaction rolled back is skipped. The first
+/// failed send ends the delivery, because the provider would most likely fail the rest too,
+/// and they stay pending.
 pub async fn deliver(
     pool: &Pool,
     provider: &dyn TaxProvider,
@@ -197,6 +199,9 @@ pub async fn deliver(
     for message in queued {
         if let Some(outcome) = send(&mut client, provider, message.tenant_id, message.id).await? {
             outcomes.push(outcome);
+            if outcome == Outcome::Failed {
+                break;
+            }
         }
     }
     Ok(outcomes)
@@ -214,7 +219,7 @@ pub struct SyncReport {
 }
 
 /// Sends the pending messages of `tenant`, or of every tenant, oldest first, up to
-/// `SYNC_BATCH` per tenant.
+/// `SYNC_BATCH` per tenant. The first failed send ends the pass, as in [`deliver`].
 pub async fn sync(
     pool: &Pool,
     provider: &dyn TaxProvider,
@@ -240,7 +245,10 @@ pub async fn sync(
         for row in rows {
             match send(&mut client, provider, tenant_id, row.get(0)).await? {
                 Some(Outcome::Sent) => report.sent += 1,
-                Some(Outcome::Failed) => report.failed += 1,
+                Some(Outcome::Failed) => {
+                    report.failed += 1;
+                    return Ok(report);
+                }
                 Some(Outcome::Rejected) => report.rejected += 1,
                 None => report.skipped += 1,
             }
@@ -326,7 +334,7 @@ async fn send(
         Outcome::Failed => "pending",
         Outcome::Rejected => "rejected",
     };
-    let message = error.as_ref().map(ToString::to_string);
+    let message = error.as_ref().map(ProviderError::detail);
     tx.execute(
         "UPDATE tax_provider_outbox SET status = $3, attempts = attempts + 1, last_error = $4, \
          last_attempt_at = now(), response = coalesce($5, response), \
@@ -344,7 +352,7 @@ async fn send(
             tenant.id = %tenant_id,
             document.number = number,
             outbox.id = %id,
-            error = %err,
+            error = %err.detail(),
             status,
             "tax provider did not record the document"
         ),

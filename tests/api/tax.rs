@@ -215,6 +215,20 @@ async fn provider_error_is_retried_then_succeeds() {
     }
 }
 
+/// A 429 whose `Retry-After` fits in a call is waited for before the next attempt.
+#[tokio::test]
+async fn provider_waits_for_short_retry_after() {
+    let stub = RunningStub::start().unwrap();
+    let app = app_with_stub(&stub, ProviderOutage::Reject).await;
+    stub.set_fault("throttle", 1000, Some(1)).await.unwrap();
+    let body = us_quote("10001", "NY", "78701", "TX");
+    let started = std::time::Instant::now();
+    let response = app.post("/v1/tax/quotes", &app.write_key, &key(), &body).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(stub.requests().await.unwrap(), 2);
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
 /// A 401 is not about the sale: the call is not repeated at once, the outage policy
 /// applies, and nothing is stored, so the same key succeeds once the credentials work.
 #[tokio::test]
@@ -229,6 +243,7 @@ async fn provider_refusal_is_an_outage() {
     assert_eq!(refused.body["code"], "tax_provider_unavailable");
     let detail = refused.body["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("HTTP 401"), "{detail}");
+    assert!(!detail.contains("injected invalid credentials"), "provider body leaked: {detail}");
     assert_eq!(stub.requests().await.unwrap(), 1);
 
     stub.set_fault("none", 0, None).await.unwrap();
@@ -241,7 +256,12 @@ async fn provider_refusal_is_an_outage() {
 /// same key succeeds once the provider is back. Fallback returns an estimate flagged as such.
 #[tokio::test]
 async fn provider_faults_follow_the_outage_policy() {
-    for fault in ["slow", "error", "malformed", "throttle", "unauthorized"] {
+    // Each fault with the provider calls one quote makes: three attempts after a timeout or a
+    // 5xx; one after a malformed body, a refusal, or a 429 whose `Retry-After` (5 s) is longer
+    // than a call waits.
+    let faults =
+        [("slow", 3), ("error", 3), ("malformed", 1), ("throttle", 1), ("unauthorized", 1)];
+    for (fault, calls) in faults {
         let stub = RunningStub::start().unwrap();
         let app = app_with_stub(&stub, ProviderOutage::Reject).await;
         stub.set_fault(fault, 5000, None).await.unwrap();
@@ -250,10 +270,11 @@ async fn provider_faults_follow_the_outage_policy() {
         let rejected = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
         assert_eq!(rejected.status, 503, "{fault}: {}", rejected.body);
         assert_eq!(rejected.body["code"], "tax_provider_unavailable", "{fault}");
+        assert_eq!(stub.requests().await.unwrap(), calls, "{fault}");
         let stored: i64 = app
             .sql()
             .await
-            .query_one("SELECT count(*) FROM tax_determinations", &[])
+            .query_one("SELECT count(*) FROM idempotency_keys WHERE key = $1", &[&idempotency_key])
             .await
             .unwrap()
             .get(0);

@@ -205,7 +205,8 @@ async fn failed_send_stays_pending_until_sync() {
 /// accepts calls again.
 #[tokio::test]
 async fn refused_send_stays_pending() {
-    for (fault, status) in [("unauthorized", "HTTP 401"), ("throttle", "HTTP 429")] {
+    // A 401 is sent once; a 429 without a long Retry-After is tried three times.
+    for (fault, status, calls) in [("unauthorized", 401, 1), ("throttle", 429, 3)] {
         let stub = RunningStub::start().unwrap();
         let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
         stub.set_fault_on(fault, SaleMessageType::Invoice).await.unwrap();
@@ -217,7 +218,8 @@ async fn refused_send_stays_pending() {
         assert_eq!(pending.len(), 1, "{fault}");
         assert_eq!(pending[0].1, "pending", "{fault}: {pending:?}");
         let error = pending[0].3.as_deref().unwrap_or_default();
-        assert!(error.contains(status), "{fault}: {error}");
+        assert!(error.contains(&format!("HTTP {status}")), "{fault}: {error}");
+        assert_eq!(invoice_calls(&stub, status).await, calls, "{fault}");
 
         stub.set_fault("none", 0, None).await.unwrap();
         let synced = tax_sync(&sale.app, &stub).await;
@@ -226,6 +228,43 @@ async fn refused_send_stays_pending() {
         assert_eq!(stub.recorded_invoices().await.unwrap(), vec![number], "{fault}");
         assert_eq!(sale.outbox().await[0].1, "sent", "{fault}");
     }
+}
+
+/// Counts the `INVOICE` messages the stub answered with `status`.
+async fn invoice_calls(stub: &RunningStub, status: u16) -> usize {
+    let messages = stub.messages().await.unwrap();
+    messages
+        .iter()
+        .filter(|m| m.sale_message_type == SaleMessageType::Invoice && m.status == status)
+        .count()
+}
+
+/// A sync pass stops at the first failed send and leaves the later messages pending untried,
+/// so a provider that turns the service away is not called once per pending message.
+#[tokio::test]
+async fn sync_stops_at_first_failure() {
+    let stub = RunningStub::start().unwrap();
+    let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
+    stub.set_fault_on("unauthorized", SaleMessageType::Invoice).await.unwrap();
+    create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
+    create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-06T10:00:00Z")).await;
+    // Each request tried its own message once.
+    assert_eq!(invoice_calls(&stub, 401).await, 2);
+
+    let failed = tax_sync(&sale.app, &stub).await;
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(!failed.status.success(), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    assert_eq!(invoice_calls(&stub, 401).await, 3);
+    let mut attempts: Vec<i32> = sale.outbox().await.iter().map(|row| row.2).collect();
+    attempts.sort();
+    assert_eq!(attempts, [1, 2]);
+
+    stub.set_fault("none", 0, None).await.unwrap();
+    let synced = tax_sync(&sale.app, &stub).await;
+    let stdout = String::from_utf8_lossy(&synced.stdout);
+    assert!(synced.status.success(), "{stdout}");
+    assert!(stdout.contains("2 sent"), "{stdout}");
 }
 
 async fn tax_sync(app: &TestApp, stub: &RunningStub) -> std::process::Output {

@@ -1,5 +1,6 @@
 //! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts,
-//! 5xx, 408 and 429 responses, none on other 4xx.
+//! 5xx, 408 and 429 responses (waiting as long as a short `Retry-After` asks), none on other
+//! 4xx.
 
 use std::time::Duration;
 
@@ -11,6 +12,11 @@ use super::{ProviderError, ProviderReply, TaxProvider};
 
 /// Path of the calculation endpoint, as in the Vertex O Series REST v2 API.
 pub const CALCULATION_PATH: &str = "/vertex-ws/v2/supplies";
+
+/// Longest `Retry-After` that a call waits for before its next attempt. A provider that asks
+/// for longer is treated as unavailable at once, because the caller holds a database
+/// transaction while it waits.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Retry settings: the number of attempts and the first backoff, doubled on each retry.
 #[derive(Debug, Clone, Copy)]
@@ -54,18 +60,10 @@ impl HttpProvider {
     async fn attempt(&self, request: &CalculationRequest) -> Result<ProviderReply, ProviderError> {
         let response = self.client.post(&self.url).json(request).send().await.map_err(transport)?;
         let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
         let body = response.bytes().await.map_err(transport)?;
-        if (500..600).contains(&status) || status == 408 || status == 429 {
-            return Err(ProviderError::Server { status });
-        }
-        if status >= 400 {
-            let message = String::from_utf8_lossy(&body).chars().take(500).collect();
-            // Only 400 and 422 are about the sale itself. Any other 4xx (401, 403, 404, ...)
-            // is the service's own configuration failing, which the sale must not pay for.
-            if status == 400 || status == 422 {
-                return Err(ProviderError::Rejected { status, message });
-            }
-            return Err(ProviderError::Refused { status, message });
+        if let Some(err) = status_error(status, retry_after, &body) {
+            return Err(err);
         }
         let raw: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|err| ProviderError::Malformed(format!("body is not JSON: {err}")))?;
@@ -73,6 +71,27 @@ impl HttpProvider {
             .map_err(|err| ProviderError::Malformed(err.to_string()))?;
         Ok(ProviderReply { response, raw })
     }
+}
+
+/// Classifies a response status; `None` for a success. Only statuses about the request itself
+/// reject the sale. A refusal (credentials, URL) or a rate limit is the service's or the
+/// provider's condition, which the sale must not pay for.
+fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Option<ProviderError> {
+    let message = || String::from_utf8_lossy(body).chars().take(500).collect();
+    match status {
+        100..=399 => None,
+        429 => Some(ProviderError::Throttled { retry_after }),
+        408 => Some(ProviderError::Server { status }),
+        401 | 403 | 404 | 405 | 407 => Some(ProviderError::Refused { status, message: message() }),
+        400..=499 => Some(ProviderError::Rejected { status, message: message() }),
+        _ => Some(ProviderError::Server { status }),
+    }
+}
+
+/// Reads `Retry-After` given in seconds; the HTTP-date form is left to the normal backoff.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
 }
 
 fn transport(err: reqwest::Error) -> ProviderError {
@@ -96,16 +115,76 @@ impl TaxProvider for HttpProvider {
             let result = self.attempt(request).await;
             let duration_ms = started.elapsed().as_millis() as u64;
             match result {
+                Err(ProviderError::Throttled { retry_after: Some(wait) })
+                    if wait > MAX_RETRY_AFTER =>
+                {
+                    tracing::warn!(
+                        attempt,
+                        retry_after_s = wait.as_secs(),
+                        "tax provider asks to wait longer than a call may"
+                    );
+                    return result;
+                }
                 Err(err) if err.is_retryable() && attempt < self.retry.attempts => {
-                    tracing::warn!(attempt, duration_ms, error = %err, "tax provider call failed, retrying");
+                    tracing::warn!(attempt, duration_ms, error = %err.detail(), "tax provider call failed, retrying");
                     // Up to half the backoff again as jitter, so clients do not retry in step.
                     let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
-                    tokio::time::sleep(backoff + Duration::from_millis(jitter)).await;
+                    let mut pause = backoff + Duration::from_millis(jitter);
+                    if let ProviderError::Throttled { retry_after: Some(wait) } = err {
+                        pause = pause.max(wait);
+                    }
+                    tokio::time::sleep(pause).await;
                     backoff *= 2;
                     attempt += 1;
                 }
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let body = b"{\"errors\": []}";
+        assert_eq!(status_error(200, None, body), None);
+        for status in [500, 502, 503, 599, 408] {
+            assert_eq!(status_error(status, None, body), Some(ProviderError::Server { status }));
+        }
+        let wait = Some(Duration::from_secs(2));
+        assert_eq!(
+            status_error(429, wait, body),
+            Some(ProviderError::Throttled { retry_after: wait })
+        );
+        for status in [401, 403, 404, 405, 407] {
+            let refused = status_error(status, None, body);
+            assert!(matches!(refused, Some(ProviderError::Refused { .. })), "{status}");
+        }
+        for status in [400, 409, 413, 415, 422] {
+            let rejected = status_error(status, None, body);
+            let expected = ProviderError::Rejected { status, message: "{\"errors\": []}".into() };
+            assert_eq!(rejected, Some(expected), "{status}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        let date = "Wed, 21 Oct 2026 07:28:00 GMT";
+        headers.insert(reqwest::header::RETRY_AFTER, date.parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn refused_text_leaves_out_the_body() {
+        let refused = ProviderError::Refused { status: 401, message: "token expired".into() };
+        assert!(!refused.to_string().contains("token expired"));
+        assert!(refused.detail().ends_with(": token expired"), "{}", refused.detail());
     }
 }

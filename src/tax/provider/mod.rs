@@ -8,6 +8,7 @@ pub mod stub;
 pub mod wire;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -29,28 +30,48 @@ pub enum ProviderError {
     Timeout,
     #[error("cannot reach the tax provider: {0}")]
     Connect(String),
-    /// A 5xx, 408 (request timeout) or 429 (too many requests): the provider could not
-    /// handle the call now.
+    /// A 5xx or 408 (request timeout): the provider could not handle the call now.
     #[error("the tax provider failed with HTTP {status}")]
     Server { status: u16 },
-    /// A 400 or 422: the provider cannot tax this sale as sent, so sending it again fails too.
+    /// A 429: the provider is over its rate limit. `retry_after` is its `Retry-After`, when
+    /// given in seconds.
+    #[error("the tax provider is over its rate limit (HTTP 429)")]
+    Throttled { retry_after: Option<Duration> },
+    /// A 4xx about the request itself (400, 409, 413, 422, ...): the provider cannot tax this
+    /// sale as sent, so sending it again fails too.
     #[error("the tax provider rejected the request with HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
-    /// Any other 4xx, such as 401 or 404: the provider turned the service away (credentials,
-    /// URL), whatever the sale. Repeating at once does not help, but later may.
-    #[error("the tax provider refused the call with HTTP {status}: {message}")]
+    /// A 401, 403, 404, 405 or 407: the provider turned the service away (credentials, URL),
+    /// whatever the sale. Repeating at once does not help, but later may. `message` is the
+    /// response body, which the error's text leaves out because API clients see that text.
+    #[error("the tax provider refused the call with HTTP {status}")]
     Refused { status: u16, message: String },
     #[error("the tax provider's response is not valid: {0}")]
     Malformed(String),
 }
 
 impl ProviderError {
-    /// Tells whether a retry may succeed: after a timeout, a connection failure or a 5xx.
+    /// Tells whether a retry may succeed: after a timeout, a connection failure, a 5xx, a 408
+    /// or a 429.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ProviderError::Timeout | ProviderError::Connect(_) | ProviderError::Server { .. }
+            ProviderError::Timeout
+                | ProviderError::Connect(_)
+                | ProviderError::Server { .. }
+                | ProviderError::Throttled { .. }
         )
+    }
+
+    /// Returns the error's text with the provider's response body where the text leaves it
+    /// out, for logs and the outbox, never for API clients.
+    pub fn detail(&self) -> String {
+        match self {
+            ProviderError::Refused { message, .. } if !message.is_empty() => {
+                format!("{self}: {message}")
+            }
+            _ => self.to_string(),
+        }
     }
 }
 
@@ -348,6 +369,7 @@ mod tests {
     fn only_transient_failures_are_retried() {
         assert!(ProviderError::Timeout.is_retryable());
         assert!(ProviderError::Server { status: 503 }.is_retryable());
+        assert!(ProviderError::Throttled { retry_after: None }.is_retryable());
         assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
         assert!(!ProviderError::Refused { status: 401, message: String::new() }.is_retryable());
         assert!(!ProviderError::Malformed(String::new()).is_retryable());

@@ -2,9 +2,8 @@
 //! responses to calculation requests from `fixtures/tax/us_addresses.json`.
 //!
 //! Tests inject faults in two ways. A request header
-//! `X-Stub-Fault: slow | error | malformed | reject | throttle | unauthorized` (with
-//! `X-Stub-Delay-Ms` for `slow`)
-//! affects that request only. `POST /stub/faults` with
+//! `X-Stub-Fault: slow | error | malformed | reject | throttle | unauthorized`, with
+//! `X-Stub-Delay-Ms` for `slow` and `throttle`, affects that request only. `POST /stub/faults` with
 //! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
 //! all of them when `count` is absent, and `{"fault": "none"}` clears it. With
 //! `"sale_message_type": "INVOICE"` (or `QUOTATION`) the fault affects only requests of that
@@ -65,7 +64,8 @@ pub enum Fault {
     Malformed,
     /// Respond with HTTP 400, as the provider rejects a request it cannot tax.
     Reject,
-    /// Respond with HTTP 429 and `Retry-After: 1`, as a provider does over its rate limit.
+    /// Respond with HTTP 429, as a provider does over its rate limit, with `Retry-After` set
+    /// to `delay_ms` in whole seconds.
     Throttle,
     /// Respond with HTTP 401, as the provider does when the service's credentials are wrong.
     Unauthorized,
@@ -318,7 +318,7 @@ async fn calculate(
         Fault::Throttle => {
             record(&state, &body, 429);
             return HttpResponse::TooManyRequests()
-                .insert_header(("Retry-After", "1"))
+                .insert_header(("Retry-After", delay.as_secs().to_string()))
                 .json(serde_json::json!({ "errors": [{ "detail": "injected rate limit" }] }));
         }
         Fault::Unauthorized => {
