@@ -178,7 +178,8 @@ pub enum Outcome {
     /// The provider failed, refused the call or could not be reached; the message stays
     /// pending.
     Failed,
-    /// The provider rejected the message (HTTP 400 or 422); it is not sent again.
+    /// The provider rejected the message with a 4xx about the message itself (see
+    /// `ProviderError::Rejected`); it is not sent again.
     Rejected,
 }
 

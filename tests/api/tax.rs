@@ -256,9 +256,9 @@ async fn provider_refusal_is_an_outage() {
 /// same key succeeds once the provider is back. Fallback returns an estimate flagged as such.
 #[tokio::test]
 async fn provider_faults_follow_the_outage_policy() {
-    // Each fault with the provider calls one quote makes: three attempts after a timeout or a
-    // 5xx; one after a malformed body, a refusal, or a 429 whose `Retry-After` (5 s) is longer
-    // than a call waits.
+    // Each fault with the provider calls that one quote makes. A timeout or a 5xx is tried
+    // three times. A malformed body or a refusal is tried once, and so is a 429 whose
+    // `Retry-After` (5 s) is longer than a call waits.
     let faults =
         [("slow", 3), ("error", 3), ("malformed", 1), ("throttle", 1), ("unauthorized", 1)];
     for (fault, calls) in faults {

@@ -230,7 +230,7 @@ async fn refused_send_stays_pending() {
     }
 }
 
-/// Counts the `INVOICE` messages the stub answered with `status`.
+/// Counts the `INVOICE` messages that the stub responded to with `status`.
 async fn invoice_calls(stub: &RunningStub, status: u16) -> usize {
     let messages = stub.messages().await.unwrap();
     messages

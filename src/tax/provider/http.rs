@@ -1,6 +1,5 @@
 //! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts,
-//! 5xx, 408 and 429 responses (waiting as long as a short `Retry-After` asks), none on other
-//! 4xx.
+//! 5xx, 408 and 429 responses (waiting for a `Retry-After` of up to 1 s), none on other 4xx.
 
 use std::time::Duration;
 
@@ -13,9 +12,9 @@ use super::{ProviderError, ProviderReply, TaxProvider};
 /// Path of the calculation endpoint, as in the Vertex O Series REST v2 API.
 pub const CALCULATION_PATH: &str = "/vertex-ws/v2/supplies";
 
-/// Longest `Retry-After` that a call waits for before its next attempt. A provider that asks
-/// for longer is treated as unavailable at once, because the caller holds a database
-/// transaction while it waits.
+/// Longest `Retry-After` that a call waits for before its next attempt. A longer one makes
+/// the provider count as unavailable at once, because the caller holds a database transaction
+/// while it waits.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Retry settings: the number of attempts and the first backoff, doubled on each retry.
