@@ -42,6 +42,14 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         )),
         Err(err) => tracing::warn!(error = %err, "failed to count pending tax provider messages"),
     }
+    let (fallbacks, unavailable) = state.tax.outage_counts();
+    text.push_str(&format!(
+        "# HELP subledger_tax_provider_outages_total Sales whose tax provider call failed, by \
+         what the outage policy did: taxed at fallback rates, or rejected with 503\n\
+         # TYPE subledger_tax_provider_outages_total counter\n\
+         subledger_tax_provider_outages_total{{outcome=\"fallback\"}} {fallbacks}\n\
+         subledger_tax_provider_outages_total{{outcome=\"unavailable\"}} {unavailable}\n"
+    ));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }
 

@@ -1,7 +1,7 @@
 //! The service's tax engine: cached rates, local determination, and the external provider for
 //! sales to the United States with the configured outage policy.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
@@ -26,6 +26,10 @@ pub struct Engine {
     backlog: AtomicBool,
     /// Set while a background `sync` runs, so at most one runs at a time.
     syncing: AtomicBool,
+    /// Sales taxed at fallback rates because the provider failed, since start.
+    fallbacks: AtomicU64,
+    /// Sales rejected with 503 because the provider failed, since start.
+    unavailable: AtomicU64,
 }
 
 impl Engine {
@@ -55,6 +59,8 @@ impl Engine {
             outage: config.tax_provider_outage,
             backlog: AtomicBool::new(false),
             syncing: AtomicBool::new(false),
+            fallbacks: AtomicU64::new(0),
+            unavailable: AtomicU64::new(0),
         }
     }
 
@@ -71,6 +77,8 @@ impl Engine {
             outage,
             backlog: AtomicBool::new(false),
             syncing: AtomicBool::new(false),
+            fallbacks: AtomicU64::new(0),
+            unavailable: AtomicU64::new(0),
         }
     }
 
@@ -224,8 +232,26 @@ impl Engine {
         }
     }
 
-    /// Applies the outage policy after the provider failed.
+    /// Returns how many sales the outage policy has handled since start: taxed at fallback
+    /// rates, and rejected as unavailable.
+    pub fn outage_counts(&self) -> (u64, u64) {
+        (self.fallbacks.load(Ordering::Relaxed), self.unavailable.load(Ordering::Relaxed))
+    }
+
+    /// Applies the outage policy after the provider failed, and counts what it did.
     fn outage(
+        &self,
+        rates: &RateBook,
+        input: &TaxInput,
+        err: ProviderError,
+    ) -> Result<Determination, Error> {
+        let applied = self.apply_outage_policy(rates, input, err);
+        let counter = if applied.is_ok() { &self.fallbacks } else { &self.unavailable };
+        counter.fetch_add(1, Ordering::Relaxed);
+        applied
+    }
+
+    fn apply_outage_policy(
         &self,
         rates: &RateBook,
         input: &TaxInput,

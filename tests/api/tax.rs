@@ -61,6 +61,16 @@ async fn app_with_stub(stub: &RunningStub, outage: ProviderOutage) -> TestApp {
     .await
 }
 
+/// Reads `subledger_tax_provider_outages_total` for `outcome` from the service's metrics.
+async fn outages(app: &TestApp, outcome: &str) -> u64 {
+    let metrics = reqwest::get(format!("{}/metrics", app.address)).await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let series = format!("subledger_tax_provider_outages_total{{outcome=\"{outcome}\"}} ");
+    let line = text.lines().find(|line| line.starts_with(&series));
+    let value = line.unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+    value[series.len()..].parse().unwrap()
+}
+
 fn key() -> String {
     Uuid::new_v4().to_string()
 }
@@ -245,6 +255,8 @@ async fn provider_refusal_is_an_outage() {
     assert!(detail.contains("HTTP 401"), "{detail}");
     assert!(!detail.contains("injected invalid credentials"), "provider body leaked: {detail}");
     assert_eq!(stub.requests().await.unwrap(), 1);
+    assert_eq!(outages(&app, "unavailable").await, 1);
+    assert_eq!(outages(&app, "fallback").await, 0);
 
     stub.set_fault("none", 0, None).await.unwrap();
     let retried = app.post("/v1/tax/quotes", &app.write_key, &idempotency_key, &body).await;
@@ -291,6 +303,8 @@ async fn provider_faults_follow_the_outage_policy() {
         assert_eq!(estimated.body["tax_estimated"], true, "{fault}");
         assert_eq!(estimated.body["source"], "fallback", "{fault}");
         assert_eq!(estimated.body["tax_total"], "6.50", "{fault}");
+        assert_eq!(outages(&app, "fallback").await, 1, "{fault}");
+        assert_eq!(outages(&app, "unavailable").await, 0, "{fault}");
         stub.set_fault("none", 0, None).await.unwrap();
     }
 }
