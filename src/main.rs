@@ -157,13 +157,15 @@ async fn sync_tax(config: Config, tenant: Option<uuid::Uuid>) -> anyhow::Result<
     let engine = subledger::tax::Engine::new(pool, &config);
     let report = engine.sync(tenant).await?;
     println!(
-        "tax provider messages: {} sent, {} failed, {} rejected, {} waiting",
-        report.sent, report.failed, report.rejected, report.skipped
+        "tax provider messages: {} sent, {} failed, {} rejected, {} waiting, {} not tried",
+        report.sent, report.failed, report.rejected, report.skipped, report.not_tried
     );
     anyhow::ensure!(
         report.failed == 0,
-        "a message failed to send, so the pass stopped and every unsent message stays pending; \
-         run this again once the provider answers"
+        "{} messages failed to send and {} were not tried; all of them stay pending, so run \
+         this again once the provider answers",
+        report.failed,
+        report.not_tried
     );
     Ok(())
 }

@@ -44,8 +44,9 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     }
     let (fallbacks, unavailable) = state.tax.outage_counts();
     text.push_str(&format!(
-        "# HELP subledger_tax_provider_outages_total Sales whose tax provider call failed, by \
-         what the outage policy did: taxed at fallback rates, or rejected with 503\n\
+        "# HELP subledger_tax_provider_outages_total Tax determinations whose provider call \
+         failed or had no provider configured, by what the \
+         outage policy did: taxed at fallback rates, or rejected with 503\n\
          # TYPE subledger_tax_provider_outages_total counter\n\
          subledger_tax_provider_outages_total{{outcome=\"fallback\"}} {fallbacks}\n\
          subledger_tax_provider_outages_total{{outcome=\"unavailable\"}} {unavailable}\n"

@@ -26,9 +26,11 @@ pub struct Engine {
     backlog: AtomicBool,
     /// Set while a background `sync` runs, so at most one runs at a time.
     syncing: AtomicBool,
-    /// Sales taxed at fallback rates because the provider failed, since start.
+    /// Determinations made at fallback rates because the provider failed, since start.
     fallbacks: AtomicU64,
-    /// Sales rejected with 503 because the provider failed, since start.
+    /// Determinations rejected with 503 because the provider failed, since start. A batch
+    /// that falls back to posting one document at a time determines its invoices again, so
+    /// they count again.
     unavailable: AtomicU64,
 }
 
@@ -120,8 +122,9 @@ impl Engine {
 
     /// Sends the outbox messages `queued` after their transaction committed, over a
     /// connection of `pool` (the request's). Failures are logged and leave the message
-    /// pending; after a send succeeds while earlier ones failed, a `sync` of every tenant runs
-    /// in the background.
+    /// pending, and an unreachable provider leaves the rest untried and pending too. After a
+    /// send succeeds while earlier ones failed, a `sync` of every tenant runs in the
+    /// background.
     pub async fn deliver(self: &Arc<Self>, pool: &deadpool_postgres::Pool, queued: &[Queued]) {
         let Some(provider) = &self.provider else {
             return;
@@ -134,7 +137,7 @@ impl Engine {
                 return;
             }
         };
-        if outcomes.contains(&Outcome::Failed) {
+        if outcomes.contains(&Outcome::Failed) || outcomes.contains(&Outcome::Unreachable) {
             self.backlog.store(true, Ordering::Relaxed);
         } else if outcomes.contains(&Outcome::Sent) && self.backlog.swap(false, Ordering::Relaxed) {
             self.spawn_sync();
@@ -232,8 +235,8 @@ impl Engine {
         }
     }
 
-    /// Returns how many sales the outage policy has handled since start: taxed at fallback
-    /// rates, and rejected as unavailable.
+    /// Returns how many determinations the outage policy has handled since start: made at
+    /// fallback rates, and rejected as unavailable.
     pub fn outage_counts(&self) -> (u64, u64) {
         (self.fallbacks.load(Ordering::Relaxed), self.unavailable.load(Ordering::Relaxed))
     }

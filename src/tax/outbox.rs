@@ -175,18 +175,21 @@ pub struct CreditedLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
-    /// The provider failed, refused the call or could not be reached; the message stays
+    /// The provider failed on this message (a 5xx, a malformed response); the message stays
     /// pending.
     Failed,
+    /// The provider could not be reached, turned the service away or is over its rate limit.
+    /// The message stays pending, and no further message is sent in the same delivery or
+    /// pass, since it would fare the same.
+    Unreachable,
     /// The provider rejected the message with a 4xx about the message itself (see
     /// `ProviderError::Rejected`); it is not sent again.
     Rejected,
 }
 
 /// Sends the messages `queued` once their transaction has committed. A message that another
-/// sender holds, that was already sent, or whose transaction rolled back is skipped. The first
-/// failed send ends the delivery, because the provider would most likely fail the rest too,
-/// and they stay pending.
+/// sender holds, that was already sent, or whose transaction rolled back is skipped. An
+/// [`Outcome::Unreachable`] ends the delivery, and the rest stay pending.
 pub async fn deliver(
     pool: &Pool,
     provider: &dyn TaxProvider,
@@ -200,7 +203,7 @@ pub async fn deliver(
     for message in queued {
         if let Some(outcome) = send(&mut client, provider, message.tenant_id, message.id).await? {
             outcomes.push(outcome);
-            if outcome == Outcome::Failed {
+            if outcome == Outcome::Unreachable {
                 break;
             }
         }
@@ -217,10 +220,14 @@ pub struct SyncReport {
     /// Pending messages left unsent: held by another sender, or waiting for the message of
     /// the invoice they credit.
     pub skipped: u64,
+    /// Pending messages not tried because the provider was unreachable, which ends the pass.
+    pub not_tried: u64,
 }
 
 /// Sends the pending messages of `tenant`, or of every tenant, oldest first, up to
-/// `SYNC_BATCH` per tenant. The first failed send ends the pass, as in [`deliver`].
+/// `SYNC_BATCH` per tenant. An [`Outcome::Unreachable`] ends the pass, and the messages left,
+/// of this tenant and of the tenants after it, count as not tried. A message that fails on its
+/// own ([`Outcome::Failed`]) does not stop the others.
 pub async fn sync(
     pool: &Pool,
     provider: &dyn TaxProvider,
@@ -235,19 +242,30 @@ pub async fn sync(
         }
     };
     let mut report = SyncReport::default();
-    for tenant_id in tenants {
+    for (position, tenant_id) in tenants.iter().enumerate() {
         let rows = client
             .query(
                 "SELECT id FROM tax_provider_outbox WHERE tenant_id = $1 AND status = 'pending' \
                  ORDER BY created_at, id LIMIT $2",
-                &[&tenant_id, &SYNC_BATCH],
+                &[tenant_id, &SYNC_BATCH],
             )
             .await?;
-        for row in rows {
-            match send(&mut client, provider, tenant_id, row.get(0)).await? {
+        for (index, row) in rows.iter().enumerate() {
+            match send(&mut client, provider, *tenant_id, row.get(0)).await? {
                 Some(Outcome::Sent) => report.sent += 1,
-                Some(Outcome::Failed) => {
+                Some(Outcome::Failed) => report.failed += 1,
+                Some(Outcome::Unreachable) => {
                     report.failed += 1;
+                    let later_tenants = &tenants[position + 1..];
+                    let later: i64 = client
+                        .query_one(
+                            "SELECT count(*) FROM tax_provider_outbox \
+                             WHERE status = 'pending' AND tenant_id = ANY($1)",
+                            &[&later_tenants],
+                        )
+                        .await?
+                        .get(0);
+                    report.not_tried = (rows.len() - index - 1) as u64 + later as u64;
                     return Ok(report);
                 }
                 Some(Outcome::Rejected) => report.rejected += 1,
@@ -327,12 +345,13 @@ async fn send(
     let (outcome, error, response) = match provider.calculate(&request).await {
         Ok(reply) => (Outcome::Sent, None, Some(reply.raw)),
         Err(err @ ProviderError::Rejected { .. }) => (Outcome::Rejected, Some(err), None),
+        Err(err) if err.is_provider_wide() => (Outcome::Unreachable, Some(err), None),
         Err(err) => (Outcome::Failed, Some(err), None),
     };
 
     let status = match outcome {
         Outcome::Sent => "sent",
-        Outcome::Failed => "pending",
+        Outcome::Failed | Outcome::Unreachable => "pending",
         Outcome::Rejected => "rejected",
     };
     let message = error.as_ref().map(ProviderError::detail);

@@ -219,6 +219,10 @@ async fn refused_send_stays_pending() {
         assert_eq!(pending[0].1, "pending", "{fault}: {pending:?}");
         let error = pending[0].3.as_deref().unwrap_or_default();
         assert!(error.contains(&format!("HTTP {status}")), "{fault}: {error}");
+        if status == 401 {
+            // The outbox keeps the provider's body, which API clients never see.
+            assert!(error.contains("injected invalid credentials"), "{error}");
+        }
         assert_eq!(invoice_calls(&stub, status).await, calls, "{fault}");
 
         stub.set_fault("none", 0, None).await.unwrap();
@@ -239,32 +243,39 @@ async fn invoice_calls(stub: &RunningStub, status: u16) -> usize {
         .count()
 }
 
-/// A sync pass stops at the first failed send and leaves the later messages pending untried,
-/// so a provider that turns the service away is not called once per pending message.
+/// A provider that turns the service away ends a sync pass, leaving the later messages
+/// pending and untried, so it is not called once per pending message. A failure of one
+/// message (a 500) does not stop the others.
 #[tokio::test]
-async fn sync_stops_at_first_failure() {
-    let stub = RunningStub::start().unwrap();
-    let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
-    stub.set_fault_on("unauthorized", SaleMessageType::Invoice).await.unwrap();
-    create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
-    create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-06T10:00:00Z")).await;
-    // Each request tried its own message once.
-    assert_eq!(invoice_calls(&stub, 401).await, 2);
+async fn sync_stops_when_provider_refuses() {
+    // Fault, its status, calls per send, and the sync's report and attempts per message.
+    let cases = [
+        ("unauthorized", 401, 1, "1 failed, 0 rejected, 0 waiting, 1 not tried", [1, 2]),
+        ("error", 500, 3, "2 failed, 0 rejected, 0 waiting, 0 not tried", [2, 2]),
+    ];
+    for (fault, status, calls, report, attempts) in cases {
+        let stub = RunningStub::start().unwrap();
+        let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
+        stub.set_fault_on(fault, SaleMessageType::Invoice).await.unwrap();
+        create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
+        create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-06T10:00:00Z")).await;
+        // Each request sent its own message once.
+        assert_eq!(invoice_calls(&stub, status).await, 2 * calls, "{fault}");
 
-    let failed = tax_sync(&sale.app, &stub).await;
-    let stdout = String::from_utf8_lossy(&failed.stdout);
-    assert!(!failed.status.success(), "{stdout}");
-    assert!(stdout.contains("1 failed"), "{stdout}");
-    assert_eq!(invoice_calls(&stub, 401).await, 3);
-    let mut attempts: Vec<i32> = sale.outbox().await.iter().map(|row| row.2).collect();
-    attempts.sort();
-    assert_eq!(attempts, [1, 2]);
+        let failed = tax_sync(&sale.app, &stub).await;
+        let stdout = String::from_utf8_lossy(&failed.stdout);
+        assert!(!failed.status.success(), "{fault}: {stdout}");
+        assert!(stdout.contains(report), "{fault}: {stdout}");
+        let mut tried: Vec<i32> = sale.outbox().await.iter().map(|row| row.2).collect();
+        tried.sort();
+        assert_eq!(tried, attempts, "{fault}");
 
-    stub.set_fault("none", 0, None).await.unwrap();
-    let synced = tax_sync(&sale.app, &stub).await;
-    let stdout = String::from_utf8_lossy(&synced.stdout);
-    assert!(synced.status.success(), "{stdout}");
-    assert!(stdout.contains("2 sent"), "{stdout}");
+        stub.set_fault("none", 0, None).await.unwrap();
+        let synced = tax_sync(&sale.app, &stub).await;
+        let stdout = String::from_utf8_lossy(&synced.stdout);
+        assert!(synced.status.success(), "{fault}: {stdout}");
+        assert!(stdout.contains("2 sent"), "{fault}: {stdout}");
+    }
 }
 
 async fn tax_sync(app: &TestApp, stub: &RunningStub) -> std::process::Output {

@@ -1,5 +1,6 @@
 //! The provider's HTTP client: explicit timeouts, bounded retries with backoff on timeouts,
-//! 5xx, 408 and 429 responses (waiting for a `Retry-After` of up to 1 s), none on other 4xx.
+//! connection failures, 5xx, 408 and 429 responses, none on other 4xx. A 429 waits for its
+//! `Retry-After` when that is 1 s or less, and ends the call at once when it is longer.
 
 use std::time::Duration;
 
@@ -72,25 +73,32 @@ impl HttpProvider {
     }
 }
 
-/// Classifies a response status; `None` for a success. Only statuses about the request itself
-/// reject the sale. A refusal (credentials, URL) or a rate limit is the service's or the
-/// provider's condition, which the sale must not pay for.
+/// Classifies a response status; `None` for a success. Only 400, 413 and 422, which are about
+/// the request itself, reject the sale for good. Any other 4xx is the service's or the
+/// provider's condition (credentials, URL, format, rate limit), which the sale must not pay
+/// for.
 fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Option<ProviderError> {
     let message = || String::from_utf8_lossy(body).chars().take(500).collect();
     match status {
         100..=399 => None,
         429 => Some(ProviderError::Throttled { retry_after }),
         408 => Some(ProviderError::Server { status }),
-        401 | 403 | 404 | 405 | 407 => Some(ProviderError::Refused { status, message: message() }),
-        400..=499 => Some(ProviderError::Rejected { status, message: message() }),
+        400 | 413 | 422 => Some(ProviderError::Rejected { status, message: message() }),
+        400..=499 => Some(ProviderError::Refused { status, message: message() }),
         _ => Some(ProviderError::Server { status }),
     }
 }
 
-/// Reads `Retry-After` given in seconds; the HTTP-date form is left to the normal backoff.
+/// Reads `Retry-After` as seconds or as an HTTP date (RFC 9110, section 10.2.3), counting a
+/// date in the past as no wait.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse().ok().map(Duration::from_secs)
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 fn transport(err: reqwest::Error) -> ProviderError {
@@ -125,7 +133,13 @@ impl TaxProvider for HttpProvider {
                     return result;
                 }
                 Err(err) if err.is_retryable() && attempt < self.retry.attempts => {
-                    tracing::warn!(attempt, duration_ms, error = %err.detail(), "tax provider call failed, retrying");
+                    let error = err.detail();
+                    tracing::warn!(
+                        attempt,
+                        duration_ms,
+                        error,
+                        "tax provider call failed, retrying"
+                    );
                     // Up to half the backoff again as jitter, so clients do not retry in step.
                     let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
                     let mut pause = backoff + Duration::from_millis(jitter);
@@ -158,11 +172,11 @@ mod tests {
             status_error(429, wait, body),
             Some(ProviderError::Throttled { retry_after: wait })
         );
-        for status in [401, 403, 404, 405, 407] {
+        for status in [401, 403, 404, 405, 406, 407, 409, 410, 415, 426] {
             let refused = status_error(status, None, body);
             assert!(matches!(refused, Some(ProviderError::Refused { .. })), "{status}");
         }
-        for status in [400, 409, 413, 415, 422] {
+        for status in [400, 413, 422] {
             let rejected = status_error(status, None, body);
             let expected = ProviderError::Rejected { status, message: "{\"errors\": []}".into() };
             assert_eq!(rejected, Some(expected), "{status}");
@@ -170,13 +184,24 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_only() {
+    fn retry_after_reads_seconds_and_dates() {
         let mut headers = reqwest::header::HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
         headers.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        let date = "Wed, 21 Oct 2026 07:28:00 GMT";
+
+        let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+        let date = in_an_hour.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         headers.insert(reqwest::header::RETRY_AFTER, date.parse().unwrap());
+        let wait = retry_after(&headers).expect("an HTTP date is read");
+        assert!(wait > Duration::from_secs(3500), "{wait:?}");
+        assert!(wait <= Duration::from_secs(3600), "{wait:?}");
+
+        let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+        headers.insert(reqwest::header::RETRY_AFTER, past.parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+
+        headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }
 

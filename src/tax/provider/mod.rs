@@ -37,13 +37,14 @@ pub enum ProviderError {
     /// given in seconds.
     #[error("the tax provider is over its rate limit (HTTP 429)")]
     Throttled { retry_after: Option<Duration> },
-    /// A 4xx about the request itself (400, 409, 413, 422, ...): the provider cannot tax this
+    /// A 400, 413 or 422, which are about the request itself: the provider cannot tax this
     /// sale as sent, so sending it again fails too.
     #[error("the tax provider rejected the request with HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
-    /// A 401, 403, 404, 405 or 407: the provider turned the service away (credentials, URL),
-    /// whatever the sale. Repeating at once does not help, but later may. `message` is the
-    /// response body, which the error's text leaves out because API clients see that text.
+    /// Any other 4xx but 408 and 429, such as 401, 403, 404 or 415: the provider turned the
+    /// service away (credentials, URL, format), whatever the sale. Repeating at once does not
+    /// help, but later may. `message` is the response body, which the error's text leaves out
+    /// because API clients see that text.
     #[error("the tax provider refused the call with HTTP {status}")]
     Refused { status: u16, message: String },
     #[error("the tax provider's response is not valid: {0}")]
@@ -59,6 +60,18 @@ impl ProviderError {
             ProviderError::Timeout
                 | ProviderError::Connect(_)
                 | ProviderError::Server { .. }
+                | ProviderError::Throttled { .. }
+        )
+    }
+
+    /// Tells whether the next call would most likely fail the same way whatever it carries:
+    /// the provider cannot be reached, turned the service away or is over its rate limit.
+    pub fn is_provider_wide(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout
+                | ProviderError::Connect(_)
+                | ProviderError::Refused { .. }
                 | ProviderError::Throttled { .. }
         )
     }
@@ -370,6 +383,16 @@ mod tests {
         assert!(ProviderError::Timeout.is_retryable());
         assert!(ProviderError::Server { status: 503 }.is_retryable());
         assert!(ProviderError::Throttled { retry_after: None }.is_retryable());
+    }
+
+    #[test]
+    fn provider_wide_failures_stop_sending() {
+        assert!(ProviderError::Timeout.is_provider_wide());
+        assert!(ProviderError::Refused { status: 401, message: String::new() }.is_provider_wide());
+        assert!(ProviderError::Throttled { retry_after: None }.is_provider_wide());
+        assert!(!ProviderError::Server { status: 500 }.is_provider_wide());
+        assert!(!ProviderError::Malformed(String::new()).is_provider_wide());
+        assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_provider_wide());
         assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
         assert!(!ProviderError::Refused { status: 401, message: String::new() }.is_retryable());
         assert!(!ProviderError::Malformed(String::new()).is_retryable());

@@ -3,8 +3,9 @@
 //!
 //! Tests inject faults in two ways. A request header
 //! `X-Stub-Fault: slow | error | malformed | reject | throttle | unauthorized`, with
-//! `X-Stub-Delay-Ms` for `slow` and `throttle`, affects that request only. `POST /stub/faults` with
-//! `{"fault": "slow", "delay_ms": 3000, "count": 2}` affects the next `count` requests, or
+//! `X-Stub-Delay-Ms` (default 1000) for `slow` and `throttle`, affects that request only.
+//! `POST /stub/faults` with `{"fault": "slow", "delay_ms": 3000, "count": 2}` (`delay_ms`
+//! default 0) affects the next `count` requests, or
 //! all of them when `count` is absent, and `{"fault": "none"}` clears it. With
 //! `"sale_message_type": "INVOICE"` (or `QUOTATION`) the fault affects only requests of that
 //! type, and the others neither see it nor count towards `count`.
@@ -107,7 +108,8 @@ struct StubState {
     faults: Mutex<Faults>,
 }
 
-/// Maximum delay of a `slow` fault, so a stub never hangs a test run.
+/// Maximum delay of a `slow` fault and `Retry-After` of a `throttle`, so a stub never hangs a
+/// test run.
 const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Binds `listener` and returns the running stub server.
