@@ -346,6 +346,8 @@ async fn send(
         Ok(reply) => (Outcome::Sent, None, Some(reply.raw)),
         Err(err @ ProviderError::Rejected { .. }) => (Outcome::Rejected, Some(err), None),
         Err(err) if err.is_provider_wide() => (Outcome::Unreachable, Some(err), None),
+        // NOTE: a message that fails on its own every time (a 409, a 5xx for its payload)
+        // stays pending with no cap on its attempts, and each pass tries it again.
         Err(err) => (Outcome::Failed, Some(err), None),
     };
 

@@ -74,9 +74,9 @@ impl HttpProvider {
 }
 
 /// Classifies a response status; `None` for a success. Only 400, 413 and 422, which are about
-/// the request itself, reject the sale for good. Any other 4xx is the service's or the
-/// provider's condition (credentials, URL, format, rate limit), which the sale must not pay
-/// for.
+/// the request itself, reject the sale for good. A 409 depends on what the provider already
+/// holds, so it is not final either. Any other 4xx is the service's or the provider's
+/// condition (credentials, URL, format, rate limit), which the sale must not pay for.
 fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Option<ProviderError> {
     let message = || String::from_utf8_lossy(body).chars().take(500).collect();
     match status {
@@ -84,6 +84,7 @@ fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Opti
         429 => Some(ProviderError::Throttled { retry_after }),
         408 => Some(ProviderError::Server { status }),
         400 | 413 | 422 => Some(ProviderError::Rejected { status, message: message() }),
+        409 => Some(ProviderError::Conflict { message: message() }),
         400..=499 => Some(ProviderError::Refused { status, message: message() }),
         _ => Some(ProviderError::Server { status }),
     }
@@ -172,7 +173,9 @@ mod tests {
             status_error(429, wait, body),
             Some(ProviderError::Throttled { retry_after: wait })
         );
-        for status in [401, 403, 404, 405, 406, 407, 409, 410, 415, 426] {
+        let conflict = status_error(409, None, body);
+        assert!(matches!(conflict, Some(ProviderError::Conflict { .. })), "{conflict:?}");
+        for status in [401, 403, 404, 405, 406, 407, 410, 415, 426] {
             let refused = status_error(status, None, body);
             assert!(matches!(refused, Some(ProviderError::Refused { .. })), "{status}");
         }

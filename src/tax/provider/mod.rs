@@ -41,7 +41,11 @@ pub enum ProviderError {
     /// sale as sent, so sending it again fails too.
     #[error("the tax provider rejected the request with HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
-    /// Any other 4xx but 408 and 429, such as 401, 403, 404 or 415: the provider turned the
+    /// A 409: the provider's state conflicts with this request, such as a document number it
+    /// already holds. Not repeated at once and not final, and about this request only.
+    #[error("the tax provider reported a conflict (HTTP 409): {message}")]
+    Conflict { message: String },
+    /// Any other 4xx but 408, 409 and 429, such as 401, 403, 404 or 415: the provider turned the
     /// service away (credentials, URL, format), whatever the sale. Repeating at once does not
     /// help, but later may. `message` is the response body, which the error's text leaves out
     /// because API clients see that text.
@@ -392,6 +396,8 @@ mod tests {
         assert!(ProviderError::Throttled { retry_after: None }.is_provider_wide());
         assert!(!ProviderError::Server { status: 500 }.is_provider_wide());
         assert!(!ProviderError::Malformed(String::new()).is_provider_wide());
+        assert!(!ProviderError::Conflict { message: String::new() }.is_provider_wide());
+        assert!(!ProviderError::Conflict { message: String::new() }.is_retryable());
         assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_provider_wide());
         assert!(!ProviderError::Rejected { status: 400, message: String::new() }.is_retryable());
         assert!(!ProviderError::Refused { status: 401, message: String::new() }.is_retryable());
