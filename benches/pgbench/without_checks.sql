@@ -47,11 +47,6 @@ COMMIT;
 SELECT tgrelid::regclass AS "table", count(*) AS "triggers still on"
 FROM pg_trigger
 WHERE tgenabled <> 'D'
-  AND tgrelid IN ('journal_entries'::regclass, 'journal_lines'::regclass,
-                  'account_balances'::regclass, 'account_daily_balances'::regclass,
-                  'tax_determinations'::regclass, 'tax_determination_lines'::regclass,
-                  'invoices'::regclass, 'invoice_lines'::regclass, 'invoice_taxes'::regclass,
-                  'idempotency_keys'::regclass, 'partner_year_revenue'::regclass,
-                  'number_series'::regclass)
+  AND tgrelid IN (SELECT tgrelid FROM pg_trigger WHERE tgenabled = 'D')
 GROUP BY 1
 ORDER BY 1;

@@ -175,15 +175,15 @@ pub struct CreditedLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
-    /// The provider failed on this message (a 5xx, a malformed response); the message stays
-    /// pending.
+    /// The provider failed on this message (a 5xx, a 409, a malformed response), so the
+    /// message stays pending.
     Failed,
     /// The provider could not be reached, turned the service away or is over its rate limit.
     /// The message stays pending, and no further message is sent in the same delivery or
     /// pass, since it would fare the same.
     Unreachable,
     /// The provider rejected the message with a 4xx about the message itself (see
-    /// `ProviderError::Rejected`); it is not sent again.
+    /// `ProviderError::Rejected`), so it is not sent again.
     Rejected,
 }
 

@@ -205,7 +205,7 @@ async fn failed_send_stays_pending_until_sync() {
 /// accepts calls again.
 #[tokio::test]
 async fn refused_send_stays_pending() {
-    // A 401 is sent once; a 429 without a long Retry-After is tried three times.
+    // A 401 is sent once, and a 429 without a long Retry-After is tried three times.
     for (fault, status, calls) in [("unauthorized", 401, 1), ("throttle", 429, 3)] {
         let stub = RunningStub::start().unwrap();
         let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;

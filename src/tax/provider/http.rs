@@ -14,8 +14,8 @@ use super::{ProviderError, ProviderReply, TaxProvider};
 pub const CALCULATION_PATH: &str = "/vertex-ws/v2/supplies";
 
 /// Longest `Retry-After` that a call waits for before its next attempt. A longer one makes
-/// the provider count as unavailable at once, because the caller holds a database transaction
-/// while it waits.
+/// the provider count as unavailable at once, because the caller keeps a database transaction
+/// open while it waits.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Retry settings: the number of attempts and the first backoff, doubled on each retry.

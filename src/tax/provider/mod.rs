@@ -33,8 +33,8 @@ pub enum ProviderError {
     /// A 5xx or 408 (request timeout): the provider could not handle the call now.
     #[error("the tax provider failed with HTTP {status}")]
     Server { status: u16 },
-    /// A 429: the provider is over its rate limit. `retry_after` is its `Retry-After`, when
-    /// given in seconds.
+    /// A 429: the provider is over its rate limit. `retry_after` is its `Retry-After` header,
+    /// when given as seconds or as an HTTP date.
     #[error("the tax provider is over its rate limit (HTTP 429)")]
     Throttled { retry_after: Option<Duration> },
     /// A 400, 413 or 422, which are about the request itself: the provider cannot tax this
@@ -42,7 +42,7 @@ pub enum ProviderError {
     #[error("the tax provider rejected the request with HTTP {status}: {message}")]
     Rejected { status: u16, message: String },
     /// A 409: the provider's state conflicts with this request, such as a document number it
-    /// already holds. Not repeated at once and not final, and about this request only.
+    /// has already recorded. Not repeated at once and not final, and about this request only.
     #[error("the tax provider reported a conflict (HTTP 409): {message}")]
     Conflict { message: String },
     /// Any other 4xx but 408, 409 and 429, such as 401, 403, 404 or 415: the provider turned the

@@ -108,8 +108,8 @@ struct StubState {
     faults: Mutex<Faults>,
 }
 
-/// Maximum delay of a `slow` fault and `Retry-After` of a `throttle`, so a stub never hangs a
-/// test run.
+/// Maximum delay of a `slow` fault, and maximum `Retry-After` that a `throttle` sends, so a
+/// stub never hangs a test run.
 const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Binds `listener` and returns the running stub server.
