@@ -40,30 +40,8 @@ struct UsSale {
 impl UsSale {
     async fn open(stub: &RunningStub, outage: ProviderOutage, selling_role: &str) -> UsSale {
         let app = app_with_stub(stub, outage).await;
-        let german = json!({ "country": "DE", "time_zone": "Europe/Berlin" });
-        let seattle = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
-                              "time_zone": "America/Los_Angeles" });
-        let platform = json!({ "role": "platform", "name": "Platform", "business": true,
-                               "vat_id": "DE136695976", "domicile": german });
-        create(&app, "/v1/parties", &platform).await;
-        let partner = create(
-            &app,
-            "/v1/parties",
-            &json!({
-                "role": "partner", "name": "Partner", "business": true, "domicile": german,
-                "agreement": {
-                    "selling_role": selling_role, "currencies": ["USD"],
-                    "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
-                    "commission_on_refund": "refunded", "payout_delay_days": 0,
-                },
-            }),
-        )
-        .await;
-        let customer = json!({ "role": "customer", "name": "Customer", "business": false,
-                               "domicile": seattle });
-        let customer = create(&app, "/v1/parties", &customer).await;
-        let partner = partner["id"].as_str().unwrap().to_string();
-        let customer = customer["id"].as_str().unwrap().to_string();
+        let key = app.write_key.clone();
+        let (partner, customer) = open_parties(&app, &key, selling_role).await;
         UsSale { app, partner, customer }
     }
 
@@ -93,9 +71,38 @@ impl UsSale {
 }
 
 async fn create(app: &TestApp, path: &str, body: &Value) -> Value {
-    let response = app.post(path, &app.write_key, &key(), body).await;
+    create_as(app, &app.write_key, path, body).await
+}
+
+async fn create_as(app: &TestApp, write_key: &str, path: &str, body: &Value) -> Value {
+    let response = app.post(path, write_key, &key(), body).await;
     assert_eq!(response.status, 201, "{path}: {}", response.body);
     response.body
+}
+
+/// Creates, in the tenant of `write_key`, a German platform, a German partner selling in USD
+/// and a consumer in Seattle, and returns the ids of the partner and the consumer.
+async fn open_parties(app: &TestApp, write_key: &str, selling_role: &str) -> (String, String) {
+    let german = json!({ "country": "DE", "time_zone": "Europe/Berlin" });
+    let seattle = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
+                          "time_zone": "America/Los_Angeles" });
+    let platform = json!({ "role": "platform", "name": "Platform", "business": true,
+                           "vat_id": "DE136695976", "domicile": german });
+    create_as(app, write_key, "/v1/parties", &platform).await;
+    let partner = json!({
+        "role": "partner", "name": "Partner", "business": true, "domicile": german,
+        "agreement": {
+            "selling_role": selling_role, "currencies": ["USD"],
+            "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
+            "commission_on_refund": "refunded", "payout_delay_days": 0,
+        },
+    });
+    let partner = create_as(app, write_key, "/v1/parties", &partner).await;
+    let customer = json!({ "role": "customer", "name": "Customer", "business": false,
+                           "domicile": seattle });
+    let customer = create_as(app, write_key, "/v1/parties", &customer).await;
+    let id = |party: &Value| party["id"].as_str().unwrap().to_string();
+    (id(&partner), id(&customer))
 }
 
 async fn quotations(stub: &RunningStub) -> usize {
@@ -278,9 +285,81 @@ async fn sync_stops_when_provider_refuses() {
     }
 }
 
+/// Without `--tenant`, a sync sends the messages of every tenant, tenant by tenant in the
+/// order of their ids, and a provider that turns the service away leaves the messages of the
+/// tenants after it untried. With `--tenant`, it sends that tenant's messages only.
+#[tokio::test]
+async fn sync_covers_every_tenant() {
+    let stub = RunningStub::start().unwrap();
+    let sale = UsSale::open(&stub, ProviderOutage::Reject, "agent").await;
+    let (other_id, other_key) = sale.app.other_tenant("Other platform").await;
+    let (partner, customer) = open_parties(&sale.app, &other_key, "agent").await;
+    let mut other_invoice = sale.invoice("2026-10-05T10:00:00Z");
+    other_invoice["seller_id"] = json!(partner);
+    other_invoice["customer_id"] = json!(customer);
+    stub.set_fault_on("error", SaleMessageType::Invoice).await.unwrap();
+    create(&sale.app, "/v1/invoices", &sale.invoice("2026-10-05T10:00:00Z")).await;
+    create_as(&sale.app, &other_key, "/v1/invoices", &other_invoice).await;
+    let (first, second) = if sale.app.tenant_id < other_id {
+        (sale.app.tenant_id, other_id)
+    } else {
+        (other_id, sale.app.tenant_id)
+    };
+    let pending = |attempts_first: i32, attempts_second: i32| {
+        vec![
+            (first, "pending".to_string(), attempts_first),
+            (second, "pending".to_string(), attempts_second),
+        ]
+    };
+    assert_eq!(outbox_by_tenant(&sale.app).await, pending(1, 1));
+
+    stub.set_fault_on("unauthorized", SaleMessageType::Invoice).await.unwrap();
+    let turned_away = tax_sync(&sale.app, &stub).await;
+    let stdout = String::from_utf8_lossy(&turned_away.stdout);
+    assert!(!turned_away.status.success(), "{stdout}");
+    assert!(stdout.contains("1 failed, 0 rejected, 0 waiting, 1 not tried"), "{stdout}");
+    assert_eq!(outbox_by_tenant(&sale.app).await, pending(2, 1));
+
+    stub.set_fault("none", 0, None).await.unwrap();
+    let second_only = second.to_string();
+    let synced = tax_sync_with(&sale.app, &stub, &["--tenant", &second_only]).await;
+    let stdout = String::from_utf8_lossy(&synced.stdout);
+    assert!(synced.status.success(), "{stdout}");
+    assert!(stdout.contains("1 sent"), "{stdout}");
+    let statuses = outbox_by_tenant(&sale.app).await;
+    assert_eq!(statuses[0], (first, "pending".to_string(), 2));
+    assert_eq!(statuses[1], (second, "sent".to_string(), 2));
+
+    let synced = tax_sync(&sale.app, &stub).await;
+    let stdout = String::from_utf8_lossy(&synced.stdout);
+    assert!(synced.status.success(), "{stdout}");
+    assert!(stdout.contains("1 sent"), "{stdout}");
+    assert_eq!(outbox_by_tenant(&sale.app).await[0], (first, "sent".to_string(), 3));
+    assert_eq!(stub.recorded_invoices().await.unwrap().len(), 2);
+}
+
+/// Reads the tenant, status and attempts of every outbox message, ordered by tenant id.
+async fn outbox_by_tenant(app: &TestApp) -> Vec<(Uuid, String, i32)> {
+    let rows = app
+        .sql()
+        .await
+        .query(
+            "SELECT tenant_id, status, attempts FROM tax_provider_outbox ORDER BY tenant_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect()
+}
+
 async fn tax_sync(app: &TestApp, stub: &RunningStub) -> std::process::Output {
+    tax_sync_with(app, stub, &[]).await
+}
+
+async fn tax_sync_with(app: &TestApp, stub: &RunningStub, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_subledger"))
         .args(["tax", "sync"])
+        .args(args)
         .env("DATABASE_URL", &app.db.url)
         .env("SUBLEDGER_TAX_PROVIDER_URL", &stub.url)
         .env("RUST_LOG", "warn")
