@@ -51,18 +51,33 @@ fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
 }
 
 /// Converts a parsed JSON body into `T`, naming the JSON path of the first field that does not
-/// fit (`lines[1].amount`) and the value found there.
+/// fit (`lines[1].amount`) and the value found there, or the path of a missing field.
 pub fn typed<T: DeserializeOwned>(body: &Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(body).map_err(|err| {
+        let message = err.inner().to_string();
+        // serde reports a missing field at the object that lacks it, so its name is added.
+        if let Some(name) = missing_field_name(&message) {
+            let path = match err.path().to_string() {
+                parent if parent == "." => name.to_string(),
+                parent => format!("{parent}.{name}"),
+            };
+            return Error::new(ErrorCode::InvalidField, format!("{path}: missing required field"))
+                .field(path);
+        }
         let path = err.path().to_string();
         let found = value_at(body, &path);
         let mut error =
-            Error::new(ErrorCode::InvalidField, format!("{path}: {}", err.inner())).field(path);
+            Error::new(ErrorCode::InvalidField, format!("{path}: {message}")).field(path);
         if let Some(found) = found {
             error = error.value(found);
         }
         error
     })
+}
+
+/// Returns the field name of serde's "missing field `name`" message.
+fn missing_field_name(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
 /// Parses an optional JSON body: an empty body reads as `{}`.
@@ -121,5 +136,20 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidField);
         assert_eq!(err.field.as_deref(), Some("lines[1].amount"));
         assert_eq!(err.value, Some(serde_json::json!(2.5)));
+    }
+
+    #[test]
+    fn typed_names_missing_field() {
+        let nested = serde_json::json!({ "lines": [{ "amount": "1.00" }, {}] });
+        let err = typed::<Body>(&nested).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidField);
+        assert_eq!(err.field.as_deref(), Some("lines[1].amount"));
+        assert_eq!(err.value, None);
+        assert_eq!(err.detail, "lines[1].amount: missing required field");
+
+        let top = serde_json::json!({});
+        let err = typed::<Body>(&top).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("lines"));
+        assert_eq!(err.detail, "lines: missing required field");
     }
 }

@@ -101,6 +101,20 @@ async fn invoice_rejects_negative_amounts() {
 }
 
 #[tokio::test]
+async fn invoice_names_missing_fields() {
+    let sale = sale().await;
+    let mut body = invoice_body(&sale.customer, &sale.partner, "2026-10-06T10:00:00Z", &["1.00"]);
+    body.as_object_mut().unwrap().remove("currency");
+    let problem = rejected(&sale, "/v1/invoices", &body, "invalid_field", "currency").await;
+    assert_eq!(problem["detail"], "currency: missing required field");
+    assert!(problem.get("value").is_none(), "{problem}");
+
+    let mut body = invoice_body(&sale.customer, &sale.partner, "2026-10-06T10:00:00Z", &["1.00"]);
+    body["lines"][0].as_object_mut().unwrap().remove("unit_price");
+    rejected(&sale, "/v1/invoices", &body, "invalid_field", "lines[0].unit_price").await;
+}
+
+#[tokio::test]
 async fn credit_note_rejects_amount_above_residual() {
     let sale = sale().await;
     let body = json!({
