@@ -45,7 +45,7 @@ impl AccountRequest {
 /// Creates an account, or returns the existing one with the same code, currency and kind.
 #[utoipa::path(
     tag = "accounts",
-    params(("Idempotency-Key" = String, Header, description = "Unique per logical request")),
+    params(IdempotencyKey),
     request_body = AccountRequest,
     responses(
         (status = 201, description = "The account", body = Account),

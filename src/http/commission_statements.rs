@@ -15,7 +15,7 @@ use crate::error::Error;
 /// Issues a partner's commission statement of one month.
 #[utoipa::path(
     post, path = "/commission-statements", tag = "commission statements",
-    request_body = NewCommissionStatement,
+    request_body = NewCommissionStatement, params(IdempotencyKey),
     responses(
         (status = 201, body = CommissionStatement),
         (status = 409, body = Problem),

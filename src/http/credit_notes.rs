@@ -16,6 +16,7 @@ use crate::tax::outbox;
 /// Issues a credit note against an invoice and posts its journal entry.
 #[utoipa::path(
     post, path = "/credit-notes", tag = "credit notes", request_body = NewCreditNote,
+    params(IdempotencyKey),
     responses((status = 201, body = CreditNote), (status = 422, body = Problem))
 )]
 #[post("/credit-notes")]

@@ -105,7 +105,7 @@ const MAX_WHOLE_DIGITS: usize = 15;
 /// Posts a balanced journal entry. The `Idempotency-Key` becomes the entry's idempotency key.
 #[utoipa::path(
     tag = "entries",
-    params(("Idempotency-Key" = String, Header, description = "Unique per logical request")),
+    params(IdempotencyKey),
     request_body = EntryRequest,
     responses(
         (status = 201, description = "The posted entry", body = PostedEntry),
@@ -175,7 +175,7 @@ pub struct ReversalRequest {
     tag = "entries",
     params(
         ("id" = Uuid, Path, description = "The entry to reverse"),
-        ("Idempotency-Key" = String, Header, description = "Unique per logical request"),
+        IdempotencyKey,
     ),
     request_body(content = Option<ReversalRequest>, description = "Optional"),
     responses(

@@ -72,6 +72,31 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
+/// Documents the header in the OpenAPI description of a route that takes it.
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_KEY_LEN));
+        let parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::True)
+            .description(Some(
+                "Unique per logical request. A retry with the same key and body gets the stored \
+                 response; the same key with another body gets a 409.",
+            ))
+            .schema(Some(schema))
+            .build();
+        vec![parameter]
+    }
+}
+
 /// A response body as JSON text, serialized once, then stored for replay and sent unchanged.
 pub type Body = Box<RawValue>;
 

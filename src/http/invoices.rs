@@ -16,6 +16,7 @@ use crate::tax::outbox;
 /// Issues an invoice and posts its journal entry.
 #[utoipa::path(
     post, path = "/invoices", tag = "invoices", request_body = NewInvoice,
+    params(IdempotencyKey),
     responses((status = 201, body = Invoice), (status = 422, body = Problem))
 )]
 #[post("/invoices")]

@@ -180,8 +180,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Adds the errors any route can return (a bad parameter or body, a missing or read-only key,
-/// a body too large) to every operation that does not list them, and declares every error
-/// response as `application/problem+json`, the type it is sent with.
+/// a body too large) to every operation that does not list them, and a 409 to every route
+/// that takes an `Idempotency-Key`. Declares every error response as
+/// `application/problem+json`, the type it is sent with.
 fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = |description: &str| {
@@ -205,6 +206,13 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
             if writes {
                 common.push(("403", "The API key may only read"));
                 common.push(("413", "The body is larger than the service accepts"));
+            }
+            let keyed = operation.parameters.iter().flatten().any(|parameter| {
+                parameter.name == "Idempotency-Key"
+                    && parameter.parameter_in == utoipa::openapi::path::ParameterIn::Header
+            });
+            if keyed {
+                common.push(("409", "The Idempotency-Key was used with another request"));
             }
             for (status, description) in common {
                 responses.entry(status.to_string()).or_insert_with(|| problem(description));

@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorCode};
 /// Creates a party; a partner needs its agreement.
 #[utoipa::path(
     post, path = "/parties", tag = "parties", request_body = NewParty,
+    params(IdempotencyKey),
     responses((status = 201, body = Party), (status = 422, body = Problem))
 )]
 #[post("/parties")]
@@ -59,7 +60,7 @@ pub async fn show(
 /// Changes a partner's agreement from `effective_from` on: the body is the new agreement with
 /// an `effective_from` date.
 #[utoipa::path(
-    post, path = "/parties/{id}/agreements", tag = "parties", params(("id" = Uuid, Path)),
+    post, path = "/parties/{id}/agreements", tag = "parties", params(("id" = Uuid, Path), IdempotencyKey),
     request_body = NewAgreementVersion,
     responses(
         (status = 201, body = AgreementVersion),

@@ -15,6 +15,7 @@ use crate::error::Error;
 /// Records a payment, clears open items and posts its journal entry.
 #[utoipa::path(
     post, path = "/payments", tag = "payments", request_body = NewPayment,
+    params(IdempotencyKey),
     responses((status = 201, body = Payment), (status = 422, body = Problem))
 )]
 #[post("/payments")]

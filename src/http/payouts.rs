@@ -13,6 +13,7 @@ use crate::billing::payout_run::{self, NewPayoutRun, PayoutRun};
 /// Runs payouts as of a date for every partner of the tenant.
 #[utoipa::path(
     post, path = "/payout-runs", tag = "payouts", request_body = NewPayoutRun,
+    params(IdempotencyKey),
     responses((status = 201, body = PayoutRun), (status = 422, body = Problem))
 )]
 #[post("/payout-runs")]

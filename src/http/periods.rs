@@ -20,7 +20,7 @@ pub struct CloseRequest {}
     tag = "periods",
     params(
         ("id" = String, Path, description = "The month, as YYYY-MM"),
-        ("Idempotency-Key" = String, Header, description = "Unique per logical request"),
+        IdempotencyKey,
     ),
     request_body(content = Option<CloseRequest>, description = "Empty"),
     responses(

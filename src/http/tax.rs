@@ -15,7 +15,7 @@ use crate::tax::{Determination, TaxInput};
 #[utoipa::path(
     tag = "tax",
     request_body = TaxInput,
-    params(("Idempotency-Key" = String, Header, description = "Unique per logical request")),
+    params(IdempotencyKey),
     responses(
         (status = 200, description = "The determination", body = Determination),
         (status = 422, description = "Invalid input, named by `field`", body = Problem),

@@ -364,6 +364,17 @@ async fn openapi_lists_common_errors() {
             if method == "post" {
                 expected.extend(["403", "413"]);
             }
+            // Every write but a batch, whose documents carry their own keys, takes the header.
+            if method == "post" && path != "/v1/batches" {
+                let parameters = operation["parameters"].as_array();
+                let header = parameters.into_iter().flatten().find(|parameter| {
+                    parameter["name"] == "Idempotency-Key" && parameter["in"] == "header"
+                });
+                let header = header
+                    .unwrap_or_else(|| panic!("{method} {path} has no Idempotency-Key header"));
+                assert_eq!(header["required"], true, "{method} {path}");
+                expected.push("409");
+            }
             for status in expected {
                 assert!(responses.contains_key(status), "{method} {path} lacks {status}");
             }
