@@ -24,7 +24,8 @@ pub struct EmbeddedPostgres {
     owner: Option<(u32, u32)>,
     /// Whether this value started the cluster, and so stops it.
     started: bool,
-    _temp: Option<tempfile::TempDir>,
+    /// The temporary directory holding the cluster, removed once the cluster stops.
+    temporary_root: Option<PathBuf>,
 }
 
 /// Clusters still running, stopped by the `atexit` hook.
@@ -35,6 +36,7 @@ struct StopCommand {
     pg_ctl: PathBuf,
     data_dir: PathBuf,
     owner: Option<(u32, u32)>,
+    remove_after_stop: Option<PathBuf>,
 }
 
 impl StopCommand {
@@ -46,6 +48,11 @@ impl StopCommand {
         }
         if let Err(err) = command.status() {
             eprintln!("subledger: could not stop embedded PostgreSQL: {err}");
+        }
+        if let Some(root) = &self.remove_after_stop {
+            if let Err(err) = std::fs::remove_dir_all(root) {
+                eprintln!("subledger: failed to remove {}: {err}", root.display());
+            }
         }
     }
 }
@@ -61,18 +68,24 @@ extern "C" fn stop_all_at_exit() {
 }
 
 impl EmbeddedPostgres {
-    /// Starts a throwaway cluster in a new temporary directory, removed when it stops.
+    /// Starts a throwaway cluster in a new temporary directory, removed when it stops, at the
+    /// latest when the process exits (a cluster kept in a `static` is never dropped).
     pub fn start_temporary() -> anyhow::Result<EmbeddedPostgres> {
         let temp = tempfile::Builder::new().prefix("subledger-pg-").tempdir()?;
         let root = temp.path().to_path_buf();
-        let mut cluster = EmbeddedPostgres::start_in(&root, false)?;
-        cluster._temp = Some(temp);
+        let cluster = EmbeddedPostgres::open(&root, false, true)?;
+        // From here on the cluster's stop command removes the directory.
+        let _ = temp.keep();
         Ok(cluster)
     }
 
     /// Starts the cluster kept in `root`, creating it on first use. With `durable` false the
     /// cluster runs with `fsync=off`, which is only safe for data that may be lost.
     pub fn start_in(root: &Path, durable: bool) -> anyhow::Result<EmbeddedPostgres> {
+        EmbeddedPostgres::open(root, durable, false)
+    }
+
+    fn open(root: &Path, durable: bool, temporary: bool) -> anyhow::Result<EmbeddedPostgres> {
         let bin_dir = find_bin_dir()?;
         let owner = unprivileged_owner()?;
         std::fs::create_dir_all(root)
@@ -87,7 +100,7 @@ impl EmbeddedPostgres {
             port: free_port()?,
             owner,
             started: false,
-            _temp: None,
+            temporary_root: temporary.then(|| root.to_path_buf()),
         };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb()?;
@@ -184,6 +197,7 @@ impl EmbeddedPostgres {
             pg_ctl: self.bin_dir.join("pg_ctl"),
             data_dir: self.data_dir.clone(),
             owner: self.owner,
+            remove_after_stop: self.temporary_root.clone(),
         }
     }
 }
@@ -289,4 +303,24 @@ fn chown(path: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
 fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary cluster kept in a `static` is never dropped, so the stop command that the
+    /// exit hook runs must remove its directory.
+    #[test]
+    fn stop_command_removes_temporary_directory() {
+        let cluster = EmbeddedPostgres::start_temporary().unwrap();
+        let root = cluster.data_dir().parent().unwrap().to_path_buf();
+        let stop = cluster.stop_command();
+        RUNNING.lock().unwrap().retain(|command| *command != stop);
+        std::mem::forget(cluster);
+
+        stop.run();
+
+        assert!(!root.exists(), "{} is still there", root.display());
+    }
 }

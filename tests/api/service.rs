@@ -103,6 +103,18 @@ async fn second_start_joins_running_cluster() {
     tokio::task::spawn_blocking(move || drop(first)).await.unwrap();
 }
 
+/// A temporary cluster's directory goes when the cluster stops.
+#[tokio::test]
+async fn temporary_cluster_is_removed() {
+    use subledger::db::embedded::EmbeddedPostgres;
+    let cluster =
+        tokio::task::spawn_blocking(EmbeddedPostgres::start_temporary).await.unwrap().unwrap();
+    let root = cluster.data_dir().parent().unwrap().to_path_buf();
+    assert!(root.join("data").join("PG_VERSION").exists(), "{}", root.display());
+    tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap();
+    assert!(!root.exists(), "{} is still there", root.display());
+}
+
 #[tokio::test]
 async fn header_errors_name_the_header() {
     let app = TestApp::spawn().await;
