@@ -21,9 +21,9 @@ pub struct Problem {
     /// The request field at fault, as a JSON path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// The rejected value.
+    /// The rejected value, of any JSON type.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub value: Option<Value>,
 }
 
