@@ -264,6 +264,26 @@ pub mod amount_str {
     }
 }
 
+/// Deserializes an amount that is parsed later, with its currency, keeping its JSON string.
+/// A JSON number gets the same message as [`amount_str`] gives it.
+pub fn amount_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct TextVisitor;
+
+    impl serde::de::Visitor<'_> for TextVisitor {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal string such as \"12.50\"")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+
+    deserializer.deserialize_str(TextVisitor)
+}
+
 /// Serde adapter for optional amounts as JSON strings.
 pub mod option_amount_str {
     use super::*;

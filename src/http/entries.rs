@@ -32,6 +32,7 @@ pub struct LineRequest {
     pub account: String,
     /// A decimal string with at most the currency's minor-unit decimals.
     #[schema(example = "-12.50")]
+    #[serde(deserialize_with = "crate::money::amount_text")]
     pub amount: String,
     #[schema(example = "EUR")]
     pub currency: String,

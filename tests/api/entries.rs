@@ -348,6 +348,17 @@ async fn unparsable_amounts_get_fitting_errors() {
         assert_eq!(response.body["field"], "lines[0].amount");
         assert_eq!(response.body["value"], amount);
     }
+
+    // A JSON number is named with the message the billing routes give it.
+    let mut body = entry_body("2026-07-01", "1.00");
+    body["lines"][0]["amount"] = json!(1.5);
+    let response = post_entry(&app, "amount-number", &body).await;
+    assert_eq!(response.status, 422, "{}", response.body);
+    assert_eq!(response.body["code"], "invalid_field");
+    assert_eq!(response.body["field"], "lines[0].amount");
+    assert_eq!(response.body["value"], 1.5);
+    let detail = response.body["detail"].as_str().unwrap();
+    assert!(detail.contains("expected a decimal string such as \"12.50\""), "{detail}");
 }
 
 #[tokio::test]
