@@ -129,6 +129,11 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
+    /// Whether this value started the cluster, rather than joining one that was running.
+    pub fn started_here(&self) -> bool {
+        self.started
+    }
+
     /// Keeps the cluster running after this value is dropped and the process exits.
     pub fn detach(mut self) {
         let stop = self.stop_command();

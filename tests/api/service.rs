@@ -92,6 +92,8 @@ async fn second_start_joins_running_cluster() {
         .unwrap()
         .expect("second start on a running cluster");
     assert_eq!(second.port(), first.port());
+    assert!(first.started_here());
+    assert!(!second.started_here());
     tokio::task::spawn_blocking(move || drop(second)).await.unwrap();
     let url = first.url("postgres");
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
