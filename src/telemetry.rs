@@ -1,12 +1,17 @@
 //! Structured logging with tracing.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: JSON lines when `SUBLEDGER_LOG_FORMAT=json`, readable text
-/// otherwise; the level comes from `RUST_LOG` (default `info`).
+/// otherwise, coloured only on a terminal; the level comes from `RUST_LOG` (default `info`).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = if std::env::var("SUBLEDGER_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().flatten_event(true).try_init()
     } else {
