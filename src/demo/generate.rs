@@ -1,6 +1,6 @@
 //! The deterministic scenario generator behind `subledger fixtures generate`.
 //!
-//! Everything comes from one seeded [`Dice`] in a fixed order over slices (never over hash
+//! Everything comes from one seeded `Dice` in a fixed order over slices (never over hash
 //! maps), so one seed and scale always give the same files.
 
 use std::collections::BTreeMap;

@@ -230,7 +230,7 @@ fn document_common_errors(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi:
 }
 
 /// Starts the HTTP server on `listener`. Each worker has a pool of its own (see
-/// [`worker_pool_size`]).
+/// `worker_pool_size`).
 ///
 /// The tax rate book is loaded before the first request, so that no request waits for it.
 /// Pending tax provider messages are sent in the background.
