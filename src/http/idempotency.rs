@@ -89,7 +89,7 @@ impl utoipa::IntoParams for IdempotencyKey {
             .required(utoipa::openapi::Required::True)
             .description(Some(
                 "Unique per logical request. A retry with the same key and body gets the stored \
-                 response; the same key with another body gets a 409.",
+                 response. The same key with another body gets a 409.",
             ))
             .schema(Some(schema))
             .build();

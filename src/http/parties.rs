@@ -60,7 +60,8 @@ pub async fn show(
 /// Changes a partner's agreement from `effective_from` on: the body is the new agreement with
 /// an `effective_from` date.
 #[utoipa::path(
-    post, path = "/parties/{id}/agreements", tag = "parties", params(("id" = Uuid, Path), IdempotencyKey),
+    post, path = "/parties/{id}/agreements", tag = "parties",
+    params(("id" = Uuid, Path), IdempotencyKey),
     request_body = NewAgreementVersion,
     responses(
         (status = 201, body = AgreementVersion),
