@@ -237,6 +237,9 @@ pub fn parse_amount(text: &str) -> Result<Decimal, MoneyError> {
     Decimal::from_str_exact(trimmed).map_err(|_| MoneyError::InvalidAmount(text.to_string()))
 }
 
+/// What the amount deserializers expect, named in their error for any other JSON value.
+const AMOUNT_EXPECTED: &str = "a decimal string such as \"12.50\"";
+
 /// Serde adapter for amounts as JSON strings: `#[serde(with = "crate::money::amount_str")]`.
 pub mod amount_str {
     use super::*;
@@ -252,7 +255,7 @@ pub mod amount_str {
             type Value = Decimal;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string such as \"12.50\"")
+                f.write_str(AMOUNT_EXPECTED)
             }
 
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
@@ -265,7 +268,7 @@ pub mod amount_str {
 }
 
 /// Deserializes an amount that is parsed later, with its currency, keeping its JSON string.
-/// A JSON number gets the same message as [`amount_str`] gives it.
+/// A JSON number gets the same message as from [`amount_str`].
 pub fn amount_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     struct TextVisitor;
 
@@ -273,7 +276,7 @@ pub fn amount_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String,
         type Value = String;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a decimal string such as \"12.50\"")
+            f.write_str(AMOUNT_EXPECTED)
         }
 
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {

@@ -129,7 +129,7 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
-    /// Whether this value started the cluster, rather than joining one that was running.
+    /// Returns whether this value started the cluster rather than joining a running one.
     pub fn started_here(&self) -> bool {
         self.started
     }

@@ -126,12 +126,12 @@ impl Database {
         }
         drop(client);
         task.await??;
-        let data_dir = cluster.data_dir().display();
-        if cluster.started_here() {
-            tracing::info!(data_dir = %data_dir, port = cluster.port(), "embedded PostgreSQL started");
+        let event = if cluster.started_here() {
+            "embedded PostgreSQL started"
         } else {
-            tracing::info!(data_dir = %data_dir, port = cluster.port(), "joined the running embedded PostgreSQL");
-        }
+            "joined the running embedded PostgreSQL"
+        };
+        tracing::info!(data_dir = %cluster.data_dir().display(), port = cluster.port(), "{event}");
         Ok(Database { url: cluster.url("subledger"), embedded: Some(cluster) })
     }
 }

@@ -55,16 +55,13 @@ fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
 pub fn typed<T: DeserializeOwned>(body: &Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(body).map_err(|err| {
         let message = err.inner().to_string();
+        let path = err.path().to_string();
         // serde reports a missing field at the object that lacks it, so its name is added.
         if let Some(name) = missing_field_name(&message) {
-            let path = match err.path().to_string() {
-                parent if parent == "." => name.to_string(),
-                parent => format!("{parent}.{name}"),
-            };
+            let path = if path == "." { name.to_string() } else { format!("{path}.{name}") };
             return Error::new(ErrorCode::InvalidField, format!("{path}: missing required field"))
                 .field(path);
         }
-        let path = err.path().to_string();
         let found = value_at(body, &path);
         let mut error =
             Error::new(ErrorCode::InvalidField, format!("{path}: {message}")).field(path);

@@ -105,7 +105,7 @@ async fn second_start_joins_running_cluster() {
     tokio::task::spawn_blocking(move || drop(first)).await.unwrap();
 }
 
-/// A temporary cluster's directory goes when the cluster stops.
+/// Dropping a temporary cluster stops it and removes its directory.
 #[tokio::test]
 async fn temporary_cluster_is_removed() {
     use subledger::db::embedded::EmbeddedPostgres;

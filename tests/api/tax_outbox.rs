@@ -285,9 +285,9 @@ async fn sync_stops_when_provider_refuses() {
     }
 }
 
-/// Without `--tenant`, a sync sends the messages of every tenant, tenant by tenant in the
-/// order of their ids, and a provider that turns the service away leaves the messages of the
-/// tenants after it untried. With `--tenant`, it sends that tenant's messages only.
+/// Without `--tenant`, a sync sends the messages of every tenant in the order of their ids.
+/// A provider that turns the service away leaves the later tenants' messages untried. With
+/// `--tenant`, a sync sends that tenant's messages only.
 #[tokio::test]
 async fn sync_covers_every_tenant() {
     let stub = RunningStub::start().unwrap();

@@ -129,7 +129,8 @@ impl TaxProvider for HttpProvider {
                     tracing::warn!(
                         attempt,
                         retry_after_s = wait.as_secs(),
-                        "tax provider asks to wait longer than a call may"
+                        max_wait_s = MAX_RETRY_AFTER.as_secs(),
+                        "tax provider Retry-After exceeds the maximum wait, not retrying"
                     );
                     return result;
                 }
