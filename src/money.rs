@@ -237,7 +237,7 @@ pub fn parse_amount(text: &str) -> Result<Decimal, MoneyError> {
     Decimal::from_str_exact(trimmed).map_err(|_| MoneyError::InvalidAmount(text.to_string()))
 }
 
-/// What the amount deserializers expect, named in their error for any other JSON value.
+/// The expected value that the amount deserializers name when a JSON value is not a string.
 const AMOUNT_EXPECTED: &str = "a decimal string such as \"12.50\"";
 
 /// Serde adapter for amounts as JSON strings: `#[serde(with = "crate::money::amount_str")]`.
