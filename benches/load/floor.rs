@@ -1,5 +1,7 @@
 //! The raw PostgreSQL floor: pgbench running `benches/pgbench/invoice.sql` against the same
-//! database, at the same concurrency, for the same warm-up and duration as the service.
+//! database, at the same concurrency, for the same warm-up and duration as the service. The
+//! same script, run as the checked floor, writes into the service's own tables instead of
+//! copies without triggers and foreign keys.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +14,42 @@ use crate::setup::Mode;
 
 /// The floor's schema, written once per database before the first floor run.
 const SCHEMA: &str = include_str!("../pgbench/floor_schema.sql");
+
+/// The checked floor's tenant, parties and accounts in the service's tables.
+const CHECKED_SETUP: &str = include_str!("../pgbench/checked_floor_setup.sql");
+
+/// Which tables the floor writes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    /// Copies of the service's tables in schema `floor`, without triggers and foreign keys.
+    Copies,
+    /// The service's own tables, with every trigger and foreign key.
+    Checked,
+}
+
+impl Tables {
+    /// The row kind of its runs in the report.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Tables::Copies => "floor",
+            Tables::Checked => "checked_floor",
+        }
+    }
+
+    fn tenant(self) -> &'static str {
+        match self {
+            Tables::Copies => "00000000-0000-4000-8000-00000000f100",
+            Tables::Checked => "00000000-0000-4000-8000-00000000f200",
+        }
+    }
+
+    fn search_path(self) -> &'static str {
+        match self {
+            Tables::Copies => "floor",
+            Tables::Checked => "public",
+        }
+    }
+}
 
 /// Figures of one pgbench run.
 #[derive(Debug, Clone, Default)]
@@ -38,17 +76,21 @@ pub struct Documents {
     pub determinations: [String; 3],
 }
 
-/// Creates schema `floor`. With `reuse`, an existing schema is kept with its rows when it has
-/// every table and each table has the column types, compression and checks of its table in
-/// `public`.
-pub async fn create_schema(client: &tokio_postgres::Client, reuse: bool) -> anyhow::Result<()> {
-    if reuse {
-        let current = client.query_one(FLOOR_IS_CURRENT, &[]).await?;
-        if current.get(0) {
-            return Ok(());
-        }
+/// Creates schema `floor` and, with `checked`, the checked floor's tenant. With `reuse`, an
+/// existing schema is kept with its rows when it has every table and each table has the
+/// column types, compression and checks of its table in `public`.
+pub async fn create_schema(
+    client: &tokio_postgres::Client,
+    reuse: bool,
+    checked: bool,
+) -> anyhow::Result<()> {
+    let current = reuse && client.query_one(FLOOR_IS_CURRENT, &[]).await?.get(0);
+    if !current {
+        client.batch_execute(SCHEMA).await.context("creating schema floor")?;
     }
-    client.batch_execute(SCHEMA).await.context("creating schema floor")?;
+    if checked {
+        client.batch_execute(CHECKED_SETUP).await.context("creating the checked floor's tenant")?;
+    }
     Ok(())
 }
 
@@ -84,6 +126,7 @@ const FLOOR_IS_CURRENT: &str = "\
 /// with the CPU time it took, the idle service's `service_pid` included.
 pub fn run(
     database_url: &str,
+    tables: Tables,
     documents: &Documents,
     mode: Mode,
     clients: usize,
@@ -92,10 +135,10 @@ pub fn run(
     service_pid: Option<u32>,
 ) -> anyhow::Result<FloorRun> {
     if !warmup.is_zero() {
-        pgbench(database_url, documents, mode, clients, warmup)?;
+        pgbench(database_url, tables, documents, mode, clients, warmup)?;
     }
     let first = cpu::read(service_pid, cpu::Client::Children);
-    let mut run = pgbench(database_url, documents, mode, clients, duration)?;
+    let mut run = pgbench(database_url, tables, documents, mode, clients, duration)?;
     let last = cpu::read(service_pid, cpu::Client::Children);
     run.cpu = first.per_document(&last, run.transactions);
     Ok(run)
@@ -103,6 +146,7 @@ pub fn run(
 
 fn pgbench(
     database_url: &str,
+    tables: Tables,
     documents: &Documents,
     mode: Mode,
     clients: usize,
@@ -123,7 +167,8 @@ fn pgbench(
         .args(["-T", &duration.as_secs().max(1).to_string()])
         .arg("-f")
         .arg(&script)
-        .args(["-D", &format!("tenant={}", floor_tenant())])
+        .args(["-D", &format!("tenant={}", tables.tenant())])
+        .args(["-D", &format!("checked={}", u8::from(tables == Tables::Checked))])
         .args(["-D", &format!("hot={}", u8::from(mode == Mode::Hot))])
         .args(["-D", &format!("response={}", documents.response)])
         .args(["-D", &format!("invoice_determination={}", documents.invoice_determination)]);
@@ -136,6 +181,8 @@ fn pgbench(
     if let Some(password) = config.get_password() {
         command.env("PGPASSWORD", String::from_utf8_lossy(password).to_string());
     }
+    let options = std::env::var("PGOPTIONS").unwrap_or_default();
+    command.env("PGOPTIONS", format!("{options} -c search_path={}", tables.search_path()));
     command.arg(config.get_dbname().unwrap_or("subledger"));
     let output = command.output().context("cannot run pgbench: is it installed and on PATH?")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -143,11 +190,6 @@ fn pgbench(
         bail!("pgbench failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr).trim());
     }
     parse(&stdout).with_context(|| format!("cannot read pgbench output:\n{stdout}"))
-}
-
-/// Returns the tenant id of every floor row.
-fn floor_tenant() -> &'static str {
-    "00000000-0000-4000-8000-00000000f100"
 }
 
 fn parse(stdout: &str) -> anyhow::Result<FloorRun> {

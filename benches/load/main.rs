@@ -76,6 +76,10 @@ struct Options {
     /// Skip the pgbench floor.
     #[arg(long)]
     no_floor: bool,
+    /// Also run the floor's script against the service's own tables, whose triggers and
+    /// foreign keys check every row, right after each floor run.
+    #[arg(long)]
+    checked_floor: bool,
     /// Documents per batch for the batch runs; 0 skips them.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
@@ -326,19 +330,21 @@ impl Bench {
         if !self.options.no_floor && !self.options.only_growth {
             self.floor_documents = Some(self.sample_documents().await?);
             let client = self.pool.get().await?;
-            floor::create_schema(&client, self.options.reuse).await?;
+            floor::create_schema(&client, self.options.reuse, self.options.checked_floor).await?;
         }
         let seed = Duration::from_secs(self.options.seed);
         for (mode, _) in self.shops.clone() {
             eprintln!("seeding {} for {seed:?}", mode.name());
             self.traffic(mode, 8, 1, Duration::ZERO, seed).await?;
             if !self.options.no_floor && !self.options.only_growth {
-                let url = self.database_url.clone();
-                let documents = self.floor_documents()?;
-                tokio::task::spawn_blocking(move || {
-                    floor::run(&url, &documents, mode, 8, Duration::ZERO, seed, None)
-                })
-                .await??;
+                for tables in self.floor_tables() {
+                    let url = self.database_url.clone();
+                    let documents = self.floor_documents()?;
+                    tokio::task::spawn_blocking(move || {
+                        floor::run(&url, tables, &documents, mode, 8, Duration::ZERO, seed, None)
+                    })
+                    .await??;
+                }
             }
         }
         self.analyze_and_restart().await
@@ -402,6 +408,15 @@ impl Bench {
         let determinations = determinations.map(|value| value.to_string());
         let invoice_determination = invoice_determination.to_string();
         Ok(floor::Documents { response: text, invoice_determination, determinations })
+    }
+
+    /// The tables the floor runs write into, in the order they run.
+    fn floor_tables(&self) -> Vec<floor::Tables> {
+        let mut tables = vec![floor::Tables::Copies];
+        if self.options.checked_floor {
+            tables.push(floor::Tables::Checked);
+        }
+        tables
     }
 
     fn floor_documents(&self) -> anyhow::Result<floor::Documents> {
@@ -518,7 +533,10 @@ impl Bench {
             for clients in self.options.concurrency.clone() {
                 for mode in self.modes()? {
                     if !self.options.no_floor {
-                        self.measure_floor(mode, round, clients, warmup, duration).await?;
+                        for tables in self.floor_tables() {
+                            self.measure_floor(tables, mode, round, clients, warmup, duration)
+                                .await?;
+                        }
                     }
                     let measured = self.traffic(mode, clients, 1, warmup, duration).await?;
                     let row = self.row("service", mode, round, clients, 1, &measured);
@@ -534,6 +552,7 @@ impl Bench {
 
     async fn measure_floor(
         &mut self,
+        tables: floor::Tables,
         mode: Mode,
         round: usize,
         clients: usize,
@@ -544,12 +563,12 @@ impl Bench {
         let documents = self.floor_documents()?;
         let service_pid = self.service.pid;
         let result = tokio::task::spawn_blocking(move || {
-            floor::run(&url, &documents, mode, clients, warmup, duration, service_pid)
+            floor::run(&url, tables, &documents, mode, clients, warmup, duration, service_pid)
         })
         .await??;
         let rate = result.transactions_per_second;
         self.record(Row {
-            kind: "floor",
+            kind: tables.kind(),
             mode: mode.name(),
             round,
             concurrency: clients,

@@ -7,7 +7,7 @@ use crate::cpu::PerDocument;
 /// One measured run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    /// `service`, `floor`, `batch` or `growth`.
+    /// `service`, `floor`, `checked_floor`, `single`, `batch` or `growth`.
     pub kind: &'static str,
     pub mode: &'static str,
     pub round: usize,
@@ -147,6 +147,13 @@ pub fn summarize(rows: &[Row], modes: &[&'static str], concurrencies: &[usize]) 
                     "{mode}, {clients} clients: service {service:.0} docs/s, floor {floor:.0} \
                      docs/s, ratio {:.2}",
                     service / floor
+                ));
+            }
+            if let (Some(service), Some(checked)) = (rate("service"), rate("checked_floor")) {
+                lines.push(format!(
+                    "{mode}, {clients} clients: checked floor {checked:.0} docs/s, service / \
+                     checked floor {:.2}",
+                    service / checked
                 ));
             }
         }
