@@ -8,7 +8,7 @@
 --
 -- The journal lines trigger stays on in both, because it also keeps the stored balances,
 -- which the service reads and the floor writes too. It still checks each line's account and
--- entry. Switched off: the entry check at commit (balance and open period), the checks of
+-- entry, and still queues its entries for the check at commit, which no longer runs. Switched off: the entry check at commit (balance and open period), the checks of
 -- invoice, tax and determination rows, and the guards against updates, deletes and
 -- truncation, which an insert does not fire.
 \set ON_ERROR_STOP on
@@ -41,6 +41,7 @@ ALTER TABLE invoice_taxes DISABLE TRIGGER :triggers;
 ALTER TABLE idempotency_keys DISABLE TRIGGER :triggers;
 ALTER TABLE partner_year_revenue DISABLE TRIGGER :triggers;
 ALTER TABLE number_series DISABLE TRIGGER :triggers;
+ALTER TABLE ledger_entry_checks DISABLE TRIGGER :triggers;
 ALTER TABLE journal_lines ENABLE TRIGGER journal_lines_apply;
 COMMIT;
 

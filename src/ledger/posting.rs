@@ -408,7 +408,7 @@ async fn insert(
         let statement = tx.prepare_cached(INSERT_ENTRY).await?;
         tx.query_opt(&statement, &params).await
     };
-    let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
+    let check = tx.batch_execute(CHECK_ENTRIES_NOW);
     let row = insert_then_check(insert, check).await?;
     Ok(row.map(|row| row.get(0)))
 }
@@ -470,7 +470,7 @@ pub async fn insert_entries(
         let statement = tx.prepare_cached(INSERT_ENTRIES).await?;
         tx.query_one(&statement, &params).await
     };
-    let check = tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE");
+    let check = tx.batch_execute(CHECK_ENTRIES_NOW);
     let row = insert_then_check(insert, check).await?;
     let inserted: i64 = row.get(0);
     if inserted != entries.len() as i64 {
@@ -479,6 +479,12 @@ pub async fn insert_entries(
     }
     Ok(())
 }
+
+/// Runs the commit-time check of the entries inserted so far, then defers it again, so that each
+/// insert's entries get one check here. Left immediate, the check would run twice per insert:
+/// once when the entries are queued and again when their lines queue them.
+const CHECK_ENTRIES_NOW: &str = "SET CONSTRAINTS journal_entries_balanced IMMEDIATE; \
+                                 SET CONSTRAINTS journal_entries_balanced DEFERRED";
 
 /// Sends a journal insert and the balance check together and returns the insert's result. Both
 /// finish before an error is returned. The insert's error wins, because when the insert fails

@@ -179,6 +179,108 @@ async fn closed_period_fails_at_commit() {
     insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.expect("open period");
 }
 
+/// Opens a transaction as the app role and inserts a balanced entry: 1.00 on `CASH` and -1.00 on
+/// `REVENUE`.
+async fn begin_with_balanced_entry(
+    client: &mut deadpool_postgres::Object,
+    tenant_id: Uuid,
+) -> (deadpool_postgres::Transaction<'_>, Uuid) {
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&tenant_id, &id, &"2026-07-01"]).await.unwrap();
+    for (line_no, (account, amount)) in [(1i16, (CASH, "1.00")), (2, (REVENUE, "-1.00"))] {
+        tx.execute(INSERT_LINE, &[&tenant_id, &id, &line_no, &account, &"EUR", &amount])
+            .await
+            .unwrap();
+    }
+    (tx, id)
+}
+
+/// An entry checked early with SET CONSTRAINTS ... IMMEDIATE is checked again when lines are
+/// added to it, at once while the check is immediate and at commit once it is deferred again.
+#[tokio::test]
+async fn checked_entry_is_rechecked_after_new_lines() {
+    let app = TestApp::spawn().await;
+    let mut client = app.sql().await;
+    let (tx, id) = begin_with_balanced_entry(&mut client, app.tenant_id).await;
+    tx.batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE").await.unwrap();
+    let err = tx
+        .execute(INSERT_LINE, &[&app.tenant_id, &id, &3i16, &CASH, &"EUR", &"5.00"])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001", "{err}");
+    drop(tx);
+
+    let (tx, id) = begin_with_balanced_entry(&mut client, app.tenant_id).await;
+    tx.batch_execute(
+        "SET CONSTRAINTS journal_entries_balanced IMMEDIATE; \
+         SET CONSTRAINTS journal_entries_balanced DEFERRED",
+    )
+    .await
+    .unwrap();
+    tx.execute(INSERT_LINE, &[&app.tenant_id, &id, &3i16, &CASH, &"EUR", &"5.00"])
+        .await
+        .expect("the check waits for the commit");
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001", "{err}");
+    let message = err.as_db_error().map(|db| db.message().to_string()).unwrap_or_default();
+    assert!(message.contains("EUR lines sum to 5.00"), "{message}");
+    let count: i64 =
+        client.query_one("SELECT count(*) FROM journal_entries", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}
+
+/// A check that fails inside a savepoint which then rolls back runs again at commit.
+#[tokio::test]
+async fn entry_check_reruns_after_savepoint_rollback() {
+    let app = TestApp::spawn().await;
+    let mut client = app.sql().await;
+    let mut tx = client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&app.tenant_id, &id, &"2026-07-01"]).await.unwrap();
+    tx.execute(INSERT_LINE, &[&app.tenant_id, &id, &1i16, &CASH, &"EUR", &"2.00"]).await.unwrap();
+    let savepoint = tx.savepoint("early_check").await.unwrap();
+    let err = savepoint
+        .batch_execute("SET CONSTRAINTS journal_entries_balanced IMMEDIATE")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001", "{err}");
+    savepoint.rollback().await.unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL001", "{err}");
+    let count: i64 =
+        client.query_one("SELECT count(*) FROM journal_entries", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}
+
+/// The queue of entries awaiting their check is for the journal's triggers alone, and it is
+/// empty again after every commit.
+#[tokio::test]
+async fn entry_queue_is_closed_and_emptied() {
+    let app = TestApp::spawn().await;
+    let lines = [(CASH, "EUR", "1.00"), (REVENUE, "EUR", "-1.00")];
+    insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.unwrap();
+    let mut client = app.sql().await;
+    for statement in [
+        "SELECT count(*) FROM ledger_unchecked_entries",
+        "DELETE FROM ledger_unchecked_entries",
+        "DELETE FROM ledger_entry_checks",
+        "INSERT INTO ledger_entry_checks (xact) VALUES (pg_current_xact_id())",
+    ] {
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+        let err = tx.batch_execute(statement).await.unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{statement}: {err}");
+    }
+    for table in ["ledger_unchecked_entries", "ledger_entry_checks"] {
+        let count: i64 =
+            client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0);
+        assert_eq!(count, 0, "{table}");
+    }
+}
+
 #[tokio::test]
 async fn journal_is_append_only() {
     let app = TestApp::spawn().await;
@@ -409,10 +511,11 @@ async fn bulk_insert_looks_up_entries_by_key() {
     post_fifty(&mut client, app.tenant_id, 20).await;
     let fetched = table_statistic(&client, "journal_entries", "idx_tup_fetch").await - before;
 
-    // The trigger looks each entry up twice, once to check it and once for its date, which
-    // makes 100 fetches. Looking entries up per line would fetch 400, and reading the whole
-    // journal its 1,000 entries.
-    assert!((50..=100).contains(&fetched), "{fetched} journal entries fetched to post 50");
+    // The lines trigger looks each entry up twice, once to check it and once for its date,
+    // and the check at commit once more, for its date and transaction, which makes 150
+    // fetches. Looking entries up per line in the lines trigger would make 450, and reading the
+    // whole journal 1,000 per statement.
+    assert!((50..=150).contains(&fetched), "{fetched} journal entries fetched to post 50");
 }
 
 /// One statement that inserts entries of two dates, one of them with two lines on the same
