@@ -5,7 +5,6 @@
 \set p2 random(0, 63)
 \set p3 random(0, 63)
 BEGIN;
-SET CONSTRAINTS journal_entries_balanced IMMEDIATE;
 WITH entry AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, description)
     VALUES ('00000000-0000-0000-0000-000000000001', gen_random_uuid(), '2026-07-01', 'bench')
@@ -18,4 +17,6 @@ WITH entry AS (
          WITH ORDINALITY AS l (account, amount, n)
 )
 SELECT posted_at FROM entry;
+SET CONSTRAINTS journal_entries_balanced IMMEDIATE;
+SET CONSTRAINTS journal_entries_balanced DEFERRED;
 COMMIT;

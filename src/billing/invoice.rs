@@ -587,7 +587,8 @@ pub async fn write_all(
             invoice.determinations.iter().map(move |(kind, found)| (kind.as_str(), id, found))
         })
         .collect();
-    let (insert_header, insert_line, insert_tax, insert_allocation) = tokio::try_join!(
+    let ((), insert_header, insert_line, insert_tax, insert_allocation) = tokio::try_join!(
+        ledger::posting::prepare_insert_entries(tx),
         tx.prepare_cached(INSERT_INVOICES),
         tx.prepare_cached(INSERT_INVOICE_LINES),
         tx.prepare_cached(INSERT_INVOICE_TAXES),

@@ -404,16 +404,21 @@ async fn insert(
         &amounts,
         &memos,
     ];
-    let insert = async {
-        let statement = tx.prepare_cached(INSERT_ENTRY).await?;
-        tx.query_opt(&statement, &params).await
-    };
+    // Prepared first, so that the insert reaches Postgres before the check.
+    let statement = tx.prepare_cached(INSERT_ENTRY).await.map_err(journal_error)?;
+    let insert = tx.query_opt(&statement, &params);
     let check = tx.batch_execute(CHECK_ENTRIES_NOW);
     let row = insert_then_check(insert, check).await?;
     Ok(row.map(|row| row.get(0)))
 }
 
 const INSERT_ENTRIES: &str = include_str!("sql/insert_entries.sql");
+
+/// Prepares the statement of [`insert_entries`] ahead of it, so that a caller pipelining other
+/// statements with the insert has it reach Postgres first.
+pub async fn prepare_insert_entries(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    tx.prepare_cached(INSERT_ENTRIES).await.map(drop)
+}
 
 /// Inserts `entries`, each under the id paired with it, with one statement, and runs the
 /// commit-time checks right away. The caller has checked every entry with [`validate`], its
@@ -466,10 +471,9 @@ pub async fn insert_entries(
         &amounts,
         &memos,
     ];
-    let insert = async {
-        let statement = tx.prepare_cached(INSERT_ENTRIES).await?;
-        tx.query_one(&statement, &params).await
-    };
+    // Prepared first, so that the insert reaches Postgres before the check.
+    let statement = tx.prepare_cached(INSERT_ENTRIES).await.map_err(journal_error)?;
+    let insert = tx.query_one(&statement, &params);
     let check = tx.batch_execute(CHECK_ENTRIES_NOW);
     let row = insert_then_check(insert, check).await?;
     let inserted: i64 = row.get(0);

@@ -267,7 +267,8 @@ async fn entry_queue_is_closed_and_emptied() {
         "SELECT count(*) FROM ledger_unchecked_entries",
         "DELETE FROM ledger_unchecked_entries",
         "DELETE FROM ledger_entry_checks",
-        "INSERT INTO ledger_entry_checks (xact) VALUES (pg_current_xact_id())",
+        "INSERT INTO ledger_entry_checks (tenant_id, xact) \
+         SELECT id, pg_current_xact_id() FROM tenants",
     ] {
         let tx = client.transaction().await.unwrap();
         tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
@@ -279,6 +280,43 @@ async fn entry_queue_is_closed_and_emptied() {
             client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0);
         assert_eq!(count, 0, "{table}");
     }
+}
+
+/// Each tenant's entries are queued and checked apart, and a transaction that posts for two
+/// tenants commits only when the entries of both are balanced.
+#[tokio::test]
+async fn entry_check_covers_every_tenant() {
+    let app = TestApp::spawn().await;
+    let (other, _) = app.other_tenant("Second shop").await;
+    let mut client = app.sql().await;
+    for (other_credit, expected) in [("-4.00", Some("SL001")), ("-5.00", None)] {
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+        let entries = [(app.tenant_id, "1.00", "-1.00"), (other, "5.00", other_credit)];
+        for (tenant_id, debit, credit) in entries {
+            let id = Uuid::now_v7();
+            tx.execute(INSERT_ENTRY, &[&tenant_id, &id, &"2026-07-01"]).await.unwrap();
+            for (line_no, (account, amount)) in [(1i16, (CASH, debit)), (2, (REVENUE, credit))] {
+                tx.execute(INSERT_LINE, &[&tenant_id, &id, &line_no, &account, &"EUR", &amount])
+                    .await
+                    .unwrap();
+            }
+        }
+        let committed = tx.commit().await;
+        match expected {
+            Some(code) => assert_eq!(sqlstate(&committed.unwrap_err()), code),
+            None => committed.expect("both tenants' entries are balanced"),
+        }
+    }
+    let count: i64 =
+        client.query_one("SELECT count(*) FROM journal_entries", &[]).await.unwrap().get(0);
+    assert_eq!(count, 2, "only the balanced pair is kept");
+    let queued: i64 = client
+        .query_one("SELECT count(*) FROM ledger_unchecked_entries", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0);
 }
 
 #[tokio::test]
