@@ -46,19 +46,22 @@ CREATE UNLOGGED TABLE ledger_entry_checks (
 
 REVOKE ALL ON ledger_unchecked_entries, ledger_entry_checks FROM PUBLIC;
 
--- Queues the entries of one INSERT statement for the check at commit.
+-- Queues for the check at commit the entries of one INSERT statement on journal_entries, or
+-- the entries of the lines of one INSERT statement on journal_lines.
 CREATE FUNCTION ledger_queue_entries() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    WITH queued AS (
+    IF TG_TABLE_NAME = 'journal_entries' THEN
         INSERT INTO ledger_unchecked_entries (tenant_id, xact, entry_id)
-        SELECT tenant_id, pg_current_xact_id(), id FROM new_entries
-        RETURNING tenant_id
-    )
+        SELECT tenant_id, pg_current_xact_id(), id FROM new_rows;
+    ELSE
+        INSERT INTO ledger_unchecked_entries (tenant_id, xact, entry_id)
+        SELECT DISTINCT tenant_id, pg_current_xact_id(), entry_id FROM new_rows;
+    END IF;
     INSERT INTO ledger_entry_checks (tenant_id, xact)
-    SELECT DISTINCT tenant_id, pg_current_xact_id() FROM queued
+    SELECT DISTINCT tenant_id, pg_current_xact_id() FROM new_rows
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
@@ -138,116 +141,16 @@ $$;
 
 REVOKE ALL ON FUNCTION ledger_queue_entries(), ledger_check_entries() FROM PUBLIC;
 
--- The lines trigger of V0061, which now also queues the entries of the lines it adds.
-CREATE OR REPLACE FUNCTION ledger_apply_lines() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp
-SET enable_seqscan = off
-SET jit = off
-AS $$
-DECLARE
-    balance_slot smallint := ledger_balance_slot();
-    bad record;
-BEGIN
-    SELECT l.entry_id, l.line_no, l.account_code, l.currency, l.amount,
-           a.code IS NOT NULL AS account_found, a.currency AS account_currency,
-           c.minor_units
-    INTO bad
-    FROM new_lines l
-    LEFT JOIN LATERAL (
-        SELECT code, currency FROM accounts
-        WHERE tenant_id = l.tenant_id AND code = l.account_code
-        LIMIT 1
-    ) a ON true
-    LEFT JOIN currencies c ON c.code = l.currency
-    WHERE a.code IS NULL OR a.currency <> l.currency
-       OR c.code IS NULL OR l.amount <> round(l.amount, c.minor_units)
-    LIMIT 1;
-    IF FOUND THEN
-        IF NOT bad.account_found THEN
-            RAISE EXCEPTION 'line % of entry %: account % not found',
-                bad.line_no, bad.entry_id, bad.account_code USING ERRCODE = 'SL003';
-        ELSIF bad.account_currency <> bad.currency THEN
-            RAISE EXCEPTION 'line % of entry %: account % holds %, not %', bad.line_no,
-                bad.entry_id, bad.account_code, bad.account_currency, bad.currency
-                USING ERRCODE = 'SL004';
-        ELSE
-            RAISE EXCEPTION 'line % of entry %: amount % has more decimals than % allows',
-                bad.line_no, bad.entry_id, bad.amount, bad.currency USING ERRCODE = 'SL007';
-        END IF;
-    END IF;
-
-    SELECT n.entry_id, n.line_no INTO bad
-    FROM (
-        SELECT tenant_id, entry_id, min(line_no) AS line_no FROM new_lines
-        GROUP BY tenant_id, entry_id
-    ) n
-    LEFT JOIN LATERAL (
-        SELECT posted_xact FROM journal_entries
-        WHERE tenant_id = n.tenant_id AND id = n.entry_id
-        LIMIT 1
-    ) e ON true
-    WHERE e.posted_xact IS NULL OR e.posted_xact <> pg_current_xact_id()
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'line % of entry %: the entry was not inserted in this transaction',
-            bad.line_no, bad.entry_id USING ERRCODE = 'SL006';
-    END IF;
-
-    -- Lines change their entry's sums, so their entries go back into the queue, even an entry
-    -- whose check already ran under SET CONSTRAINTS ... IMMEDIATE.
-    WITH queued AS (
-        INSERT INTO ledger_unchecked_entries (tenant_id, xact, entry_id)
-        SELECT DISTINCT tenant_id, pg_current_xact_id(), entry_id FROM new_lines
-        RETURNING tenant_id
-    )
-    INSERT INTO ledger_entry_checks (tenant_id, xact)
-    SELECT DISTINCT tenant_id, pg_current_xact_id() FROM queued
-    ON CONFLICT DO NOTHING;
-
-    INSERT INTO account_balances AS b (tenant_id, account_code, slot, balance, line_count)
-    SELECT l.tenant_id, l.account_code, balance_slot, sum(l.amount), count(*)
-    FROM new_lines l
-    GROUP BY l.tenant_id, l.account_code
-    ORDER BY l.tenant_id, l.account_code
-    ON CONFLICT (tenant_id, account_code, slot) DO UPDATE
-        SET balance = b.balance + excluded.balance, line_count = b.line_count + excluded.line_count;
-
-    -- MATERIALIZED keeps the planner from moving the lookup into the join, where it ran once
-    -- for every account of an entry.
-    WITH dated AS MATERIALIZED (
-        SELECT n.tenant_id, n.entry_id, e.effective_date
-        FROM (SELECT DISTINCT tenant_id, entry_id FROM new_lines) n
-        CROSS JOIN LATERAL (
-            SELECT effective_date FROM journal_entries
-            WHERE tenant_id = n.tenant_id AND id = n.entry_id
-            LIMIT 1
-        ) e
-    )
-    INSERT INTO account_daily_balances AS d
-        (tenant_id, account_code, effective_date, slot, delta, line_count)
-    SELECT p.tenant_id, p.account_code, e.effective_date, balance_slot, sum(p.amount),
-           sum(p.lines)::bigint
-    FROM (
-        SELECT tenant_id, entry_id, account_code, sum(amount) AS amount, count(*) AS lines
-        FROM new_lines
-        GROUP BY tenant_id, entry_id, account_code
-    ) p
-    JOIN dated e ON e.tenant_id = p.tenant_id AND e.entry_id = p.entry_id
-    GROUP BY p.tenant_id, p.account_code, e.effective_date
-    ORDER BY p.tenant_id, p.account_code, e.effective_date
-    ON CONFLICT (tenant_id, account_code, effective_date, slot) DO UPDATE
-        SET delta = d.delta + excluded.delta, line_count = d.line_count + excluded.line_count;
-
-    RETURN NULL;
-END
-$$;
-
 DROP TRIGGER journal_entries_balanced ON journal_entries;
 DROP FUNCTION ledger_check_entry();
 
 CREATE TRIGGER journal_entries_queue AFTER INSERT ON journal_entries
-    REFERENCING NEW TABLE AS new_entries
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_queue_entries();
+-- Lines change their entry's sums, so they queue their entry again, even an entry whose check
+-- already ran under SET CONSTRAINTS ... IMMEDIATE.
+CREATE TRIGGER journal_lines_queue AFTER INSERT ON journal_lines
+    REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_queue_entries();
 
 CREATE CONSTRAINT TRIGGER journal_entries_balanced AFTER INSERT ON ledger_entry_checks

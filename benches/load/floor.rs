@@ -18,7 +18,7 @@ const SCHEMA: &str = include_str!("../pgbench/floor_schema.sql");
 /// The checked floor's tenant, parties and accounts in the service's tables.
 const CHECKED_SETUP: &str = include_str!("../pgbench/checked_floor_setup.sql");
 
-/// Which tables the floor writes into.
+/// The tables a floor run writes into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tables {
     /// Copies of the service's tables in schema `floor`, without triggers and foreign keys.
@@ -28,7 +28,7 @@ pub enum Tables {
 }
 
 impl Tables {
-    /// The row kind of its runs in the report.
+    /// Returns the row kind of its runs in the report.
     pub fn kind(self) -> &'static str {
         match self {
             Tables::Copies => "floor",

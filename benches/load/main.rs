@@ -410,7 +410,7 @@ impl Bench {
         Ok(floor::Documents { response: text, invoice_determination, determinations })
     }
 
-    /// The tables the floor runs write into, in the order they run.
+    /// Returns the tables the floor runs write into, in the order they run.
     fn floor_tables(&self) -> Vec<floor::Tables> {
         let mut tables = vec![floor::Tables::Copies];
         if self.options.checked_floor {

@@ -1,7 +1,7 @@
 -- The tenant of the checked floor: `invoice.sql` run with `checked=1` writes an invoice's rows
 -- into the service's own tables, with their triggers and foreign keys, so the database checks
 -- every row as it checks the service's. The rows need a tenant, the parties the invoices name
--- and the accounts the entries post to; this file creates them and changes nothing that
+-- and the accounts the entries post to. This file creates them and changes nothing that
 -- already exists, so it can run again on a reused database.
 --
 -- Party ids come from floor.party_id (floor_schema.sql): partners 1 to 500, customers 10,001 to

@@ -10,11 +10,12 @@
 --   statements. Its tenant, parties and accounts come from checked_floor_setup.sql.
 --
 -- A colon never precedes a name inside a literal here: pgbench would take it for a variable.
--- Variables (pgbench -D): tenant (uuid), checked (0 or 1, as above), hot (1: every invoice
--- posts to the one platform commission account and the one tax account; 0: to the platform
--- accounts of its partner), and the JSON text of the documents the service stored for a
--- sample invoice: response, invoice_determination, determination1 to determination3. They are
--- sent as parameters and stored as the service stores them: the response as text, the
+-- Variables (pgbench -D):
+-- - tenant (uuid) and checked (0 or 1, as above);
+-- - hot: with 1 every invoice posts to the one platform commission account and the one tax
+--   account, with 0 to the platform accounts of its partner;
+-- - response, invoice_determination and determination1 to determination3: the JSON text of
+--   the documents the service stored for a sample invoice. They are sent as parameters and stored as the service stores them: the response as text, the
 -- determinations as json, which Postgres checks on every invoice as it does the service's.
 -- Balance rows are striped over 16 slots by client, as the service stripes them by connection.
 \set customer random(1, 10000)

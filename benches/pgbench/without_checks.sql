@@ -8,10 +8,9 @@
 --
 -- The journal lines trigger stays on in both, because it also keeps the stored balances,
 -- which the service reads and the floor writes too. It still checks each line's account and
--- entry, and still queues its entries for the check at commit, which no longer runs, so the
--- queue keeps their rows. Switched off: the entry check at commit (balance and open period),
--- the checks of invoice, tax and determination rows, and the guards against updates, deletes
--- and truncation, which an insert does not fire.
+-- entry. Switched off: the entry check at commit (balance and open period) with the triggers
+-- that queue entries for it, the checks of invoice, tax and determination rows, and the guards
+-- against updates, deletes and truncation, which an insert does not fire.
 \set ON_ERROR_STOP on
 
 \if :{?keys}
