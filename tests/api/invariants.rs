@@ -179,6 +179,107 @@ async fn closed_period_fails_at_commit() {
     insert_raw(&app, "subledger_app", "2026-07-01", &lines).await.expect("open period");
 }
 
+/// Starts a REPEATABLE READ transaction as the app role.
+async fn begin_repeatable_read(
+    client: &mut deadpool_postgres::Object,
+) -> deadpool_postgres::Transaction<'_> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .unwrap();
+    tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
+    tx
+}
+
+/// Inserts an entry dated `date` of 1.00 on `CASH` and -1.00 on `REVENUE`, then commits.
+async fn commit_balanced_entry(
+    tx: deadpool_postgres::Transaction<'_>,
+    tenant_id: Uuid,
+    date: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let id = Uuid::now_v7();
+    tx.execute(INSERT_ENTRY, &[&tenant_id, &id, &date]).await?;
+    for (line_no, (account, amount)) in [(1i16, (CASH, "1.00")), (2, (REVENUE, "-1.00"))] {
+        tx.execute(INSERT_LINE, &[&tenant_id, &id, &line_no, &account, &"EUR", &amount]).await?;
+    }
+    tx.commit().await
+}
+
+async fn close_month(app: &TestApp, month_start: &str) {
+    let client = app.sql().await;
+    client
+        .execute("SELECT ledger_close_period($1, $2::text::date)", &[&app.tenant_id, &month_start])
+        .await
+        .unwrap();
+}
+
+async fn count_closed(tx: &deadpool_postgres::Transaction<'_>, tenant_id: Uuid) -> i64 {
+    let sql = "SELECT count(*) FROM fiscal_periods WHERE tenant_id = $1";
+    tx.query_one(sql, &[&tenant_id]).await.unwrap().get(0)
+}
+
+/// Posts into June 2026 in a REPEATABLE READ transaction whose snapshot is taken before June is
+/// closed on another connection.
+async fn post_in_snapshot_before_close(app: &TestApp) -> Result<(), tokio_postgres::Error> {
+    let mut client = app.sql().await;
+    let tx = begin_repeatable_read(&mut client).await;
+    let closed_before = count_closed(&tx, app.tenant_id).await;
+    close_month(app, "2026-06-01").await;
+    assert_eq!(count_closed(&tx, app.tenant_id).await, closed_before, "snapshot predates close");
+    commit_balanced_entry(tx, app.tenant_id, "2026-06-30").await
+}
+
+async fn count_entries(app: &TestApp) -> i64 {
+    let client = app.sql().await;
+    let sql = "SELECT count(*) FROM journal_entries WHERE tenant_id = $1";
+    client.query_one(sql, &[&app.tenant_id]).await.unwrap().get(0)
+}
+
+fn message(err: &tokio_postgres::Error) -> String {
+    err.as_db_error().map(|db| db.message().to_string()).unwrap_or_default()
+}
+
+/// Under REPEATABLE READ the check at commit reads the transaction's snapshot, which cannot see
+/// a close committed after it was taken. The posting must fail rather than commit an entry
+/// into the closed month, whether the close is the tenant's first or a later one.
+#[tokio::test]
+async fn repeatable_read_posting_fails_after_close() {
+    let first = TestApp::spawn().await;
+    let err = post_in_snapshot_before_close(&first).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "40001", "{err}");
+    assert!(message(&err).contains("closed after this transaction's snapshot"), "{err}");
+    assert_eq!(count_entries(&first).await, 0);
+
+    let later = TestApp::spawn().await;
+    close_month(&later, "2026-05-01").await;
+    let err = post_in_snapshot_before_close(&later).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "40001", "{err}");
+    assert!(message(&err).contains("closed after this transaction's snapshot"), "{err}");
+    assert_eq!(count_entries(&later).await, 0);
+}
+
+/// REPEATABLE READ postings into an open month commit, before and after the tenant's first
+/// close, and one that starts after its month closed gets the closed period's own error.
+#[tokio::test]
+async fn repeatable_read_posting_into_open_month_commits() {
+    let app = TestApp::spawn().await;
+    let mut client = app.sql().await;
+    let tx = begin_repeatable_read(&mut client).await;
+    commit_balanced_entry(tx, app.tenant_id, "2026-06-30").await.expect("nothing is closed");
+
+    close_month(&app, "2026-05-01").await;
+    let tx = begin_repeatable_read(&mut client).await;
+    commit_balanced_entry(tx, app.tenant_id, "2026-06-30").await.expect("June is open");
+
+    close_month(&app, "2026-06-01").await;
+    let tx = begin_repeatable_read(&mut client).await;
+    let err = commit_balanced_entry(tx, app.tenant_id, "2026-06-30").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "SL002", "{err}");
+    assert_eq!(count_entries(&app).await, 2);
+}
+
 /// Opens a transaction as the app role and inserts a balanced entry: 1.00 on `CASH` and -1.00 on
 /// `REVENUE`.
 async fn begin_with_balanced_entry(

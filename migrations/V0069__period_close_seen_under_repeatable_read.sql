@@ -1,0 +1,77 @@
+-- Makes a posting under REPEATABLE READ or SERIALIZABLE fail when a period of its tenant was
+-- closed after the posting's snapshot was taken.
+--
+-- The check at commit reads fiscal_periods with the transaction's snapshot. Under READ
+-- COMMITTED that snapshot is taken at commit, and ledger_close_period's SHARE lock on
+-- journal_entries keeps a close from committing between an entry's insert and its commit, so
+-- the check sees every close that could matter. Under REPEATABLE READ the snapshot is the one
+-- of the transaction's first statement: a close that committed after it, but before the
+-- first insert, was invisible, and the entry committed into the closed month.
+--
+-- A close now also bumps its tenant's row in fiscal_period_closes. At commit, a posting
+-- transaction that uses a transaction snapshot locks that row FOR SHARE, creating it first if
+-- it is missing. PostgreSQL raises serialization_failure (40001) when a REPEATABLE READ or
+-- SERIALIZABLE transaction locks a row updated after its snapshot, or meets in a unique index
+-- a row inserted after it, so a retry of the transaction sees the close. Such a posting fails
+-- after a close of any month of its tenant, not only of its entries' months. The lock lasts
+-- until commit, so a later close waits for the posting as before. READ COMMITTED postings skip
+-- the trigger, because its WHEN clause is evaluated when the check is queued.
+
+CREATE TABLE fiscal_period_closes (
+    tenant_id uuid PRIMARY KEY REFERENCES tenants (id),
+    closes bigint NOT NULL DEFAULT 0 CHECK (closes >= 0)
+);
+COMMENT ON TABLE fiscal_period_closes IS
+    'Number of periods each tenant has closed, bumped by every close, so that postings under '
+    'REPEATABLE READ detect a close newer than their snapshot.';
+REVOKE ALL ON fiscal_period_closes FROM PUBLIC;
+
+-- Counts the periods each tenant closed before this migration.
+INSERT INTO fiscal_period_closes (tenant_id, closes)
+SELECT tenant_id, count(*) FROM fiscal_periods GROUP BY tenant_id;
+
+-- As before, and bumps the tenant's count when the month was open.
+CREATE OR REPLACE FUNCTION ledger_close_period(p_tenant_id uuid, month_start date)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    closed timestamptz;
+BEGIN
+    LOCK TABLE journal_entries IN SHARE MODE;
+    INSERT INTO fiscal_periods (tenant_id, starts_on) VALUES (p_tenant_id, month_start)
+        ON CONFLICT (tenant_id, starts_on) DO NOTHING;
+    IF FOUND THEN
+        INSERT INTO fiscal_period_closes AS c (tenant_id, closes) VALUES (p_tenant_id, 1)
+            ON CONFLICT (tenant_id) DO UPDATE SET closes = c.closes + 1;
+    END IF;
+    SELECT closed_at INTO closed FROM fiscal_periods
+        WHERE tenant_id = p_tenant_id AND starts_on = month_start;
+    RETURN closed;
+END
+$$;
+
+-- Locks the closes row of the tenant whose entries the transaction queued for the check, so
+-- that a close committed after the transaction's snapshot raises serialization_failure.
+CREATE FUNCTION ledger_lock_period_closes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    INSERT INTO fiscal_period_closes (tenant_id) VALUES (NEW.tenant_id)
+        ON CONFLICT (tenant_id) DO NOTHING;
+    PERFORM 1 FROM fiscal_period_closes WHERE tenant_id = NEW.tenant_id FOR SHARE;
+    RETURN NULL;
+EXCEPTION
+    WHEN serialization_failure THEN
+        RAISE EXCEPTION 'a period of tenant % was closed after this transaction''s snapshot '
+            'was taken; retry the transaction', NEW.tenant_id
+            USING ERRCODE = 'serialization_failure';
+END
+$$;
+REVOKE ALL ON FUNCTION ledger_lock_period_closes() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER journal_entries_period_closes AFTER INSERT ON ledger_entry_checks
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW
+    WHEN (current_setting('transaction_isolation') <> 'read committed')
+    EXECUTE FUNCTION ledger_lock_period_closes();
