@@ -117,6 +117,12 @@ pub async fn find_contract_account(
     Ok(tx.query_opt(&statement, &params).await?.map(|row| row.get(0)))
 }
 
+/// Returns the code under which a party's contract account is opened, such as
+/// `receivable:<party id without hyphens>.EUR`.
+pub fn contract_account_code(party_id: Uuid, currency: Currency, purpose: Purpose) -> String {
+    format!("{}:{}.{currency}", purpose.prefix(), party_id.simple())
+}
+
 /// Opens a party's contract account in the ledger and returns its code; an account already
 /// open is kept.
 pub async fn open_contract_account(
@@ -126,7 +132,7 @@ pub async fn open_contract_account(
     currency: Currency,
     purpose: Purpose,
 ) -> Result<String, Error> {
-    let code = format!("{}:{}.{currency}", purpose.prefix(), party_id.simple());
+    let code = contract_account_code(party_id, currency, purpose);
     let account = NewAccount {
         code: AccountCode::parse(&code)?,
         name: format!("{} of party {party_id}", purpose.as_str()),
@@ -160,10 +166,27 @@ pub async fn platform_account(
     account: &PlatformAccount,
     currency: Currency,
 ) -> Result<String, Error> {
+    if let Some(code) = find_platform_account(tx, tenant_id, account, currency).await? {
+        return Ok(code);
+    }
+    // Opens the account, or reports one of the same code that is not the platform's.
+    let account = account.new_account(currency)?;
+    ledger::ensure_account(tx, tenant_id, &account).await?;
+    Ok(account.code.as_str().to_string())
+}
+
+/// Returns the code of a platform account when it is open as the platform's, without opening
+/// it. `None` also covers an account of the same code with another kind, currency or party.
+pub async fn find_platform_account(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    account: &PlatformAccount,
+    currency: Currency,
+) -> Result<Option<String>, Error> {
     let account = account.new_account(currency)?;
     let code = account.code.as_str().to_string();
     if settled().contains(tenant_id, &code) {
-        return Ok(code);
+        return Ok(Some(code));
     }
     // Every document posts to the same few platform accounts, so they are read first: a read
     // costs Postgres far less than an insert that finds the row.
@@ -176,13 +199,10 @@ pub async fn platform_account(
             if created_before {
                 settled().remember(tenant_id, code.clone());
             }
+            Ok(Some(code))
         }
-        // Opens the account, or reports one of the same code that is not the platform's.
-        _ => {
-            ledger::ensure_account(tx, tenant_id, &account).await?;
-        }
+        _ => Ok(None),
     }
-    Ok(code)
 }
 
 /// Platform accounts known to be open, by tenant and code, so that documents skip reading

@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::accounts::{self, PlatformAccount, Purpose};
-use super::invoice_batch::{Credit, Effects, InvoiceBatch, RevenueKey};
+use super::invoice_batch::{AccountsToOpen, Credit, Effects, InvoiceBatch, RevenueKey};
 use super::numbering;
 use super::parties::Agreement;
 use super::parties::{self, Party, PartyRole, SellingRole};
@@ -270,7 +270,8 @@ pub async fn create(
 
 /// Prices an invoice as [`create`] does and adds it to `batch`, which writes it at its next
 /// flush. Returns the invoice as [`find`] will read it back after the flush. A rejected
-/// invoice leaves the batch as it was, apart from contract and tax accounts it opened.
+/// invoice leaves the batch as it was and opens no account: the accounts it posts to are
+/// opened after its last check, unless opening one of them fails after another was opened.
 pub async fn issue(
     batch: &mut InvoiceBatch,
     tx: &Transaction<'_>,
@@ -279,7 +280,8 @@ pub async fn issue(
 ) -> Result<Invoice, Error> {
     let checked = check(&new)?;
     batch.load(tx, &[&new]).await?;
-    let sale = sale_parties(batch, tx, &new, checked.currency).await?;
+    let mut to_open = AccountsToOpen::default();
+    let sale = sale_parties(batch, tx, &new, checked.currency, &mut to_open).await?;
     let issuer = sale.agreement.selling_role.issuer(&sale.seller, &sale.platform);
     let issue_date = new.issued_at.with_timezone(&issuer.time_zone()).date_naive();
 
@@ -295,7 +297,7 @@ pub async fn issue(
     let year = numbering::issue_year(new.issued_at, issuer.time_zone());
     let series_key = (issuer.id, checked.series.clone(), year);
     let number = batch.next_number(&series_key, new.issued_at)?;
-    let tax_accounts = platform_tax_accounts(batch, tx, &priced, checked.currency).await?;
+    let tax_accounts = platform_tax_accounts(batch, &priced, checked.currency, &mut to_open)?;
     let stored = StoredInvoice {
         id,
         number: numbering::format_number(&checked.series, year, number),
@@ -318,6 +320,7 @@ pub async fn issue(
     if batch.period_closed(issue_date) {
         return Err(fields(ledger::posting::period_closed(issue_date)));
     }
+    batch.open_accounts(tx, to_open).await?;
 
     let entry_id = Uuid::now_v7();
     let invoice = issued(&new, &stored, &checked.lines, entry_id);
@@ -379,6 +382,7 @@ async fn sale_parties(
     tx: &Transaction<'_>,
     new: &NewInvoice,
     currency: Currency,
+    to_open: &mut AccountsToOpen,
 ) -> Result<SaleParties, Error> {
     let customer = batch.party_in_role(new.customer_id, PartyRole::Customer, "customer_id")?;
     let seller = batch.party_in_role(new.seller_id, PartyRole::Partner, "seller_id")?;
@@ -396,10 +400,12 @@ async fn sale_parties(
         .field("currency")
         .value(new.currency.as_str()));
     }
-    let receivable = batch.contract_account(tx, customer.id, currency, Purpose::Receivable).await?;
-    let payable = batch.contract_account(tx, seller.id, currency, Purpose::Payable).await?;
+    let receivable =
+        batch.contract_account(tx, customer.id, currency, Purpose::Receivable, to_open).await?;
+    let payable =
+        batch.contract_account(tx, seller.id, currency, Purpose::Payable, to_open).await?;
     let revenue = PlatformAccount::CommissionRevenue;
-    let revenue = batch.platform_accounts(tx, &[revenue], currency).await?.remove(0);
+    let revenue = batch.platform_accounts(&[revenue], currency, to_open)?.remove(0);
     let credit = batch.credit(customer.id, currency).cloned();
     let accounts = SaleAccounts { receivable, payable, revenue, credit };
     Ok(SaleParties { customer, seller, platform, agreement, accounts })
@@ -534,13 +540,13 @@ fn platform_taxes(priced: &Priced) -> impl Iterator<Item = &TaxLine> {
     taxes.filter(|tax| tax.liable == Liable::Platform)
 }
 
-/// Opens the platform's tax payable account of each jurisdiction whose tax the platform owes,
-/// and returns their codes by jurisdiction.
-async fn platform_tax_accounts(
-    batch: &mut InvoiceBatch,
-    tx: &Transaction<'_>,
+/// Returns the codes of the platform's tax payable accounts, by jurisdiction, of each
+/// jurisdiction whose tax the platform owes. Those not open yet are added to `to_open`.
+fn platform_tax_accounts(
+    batch: &InvoiceBatch,
     priced: &Priced,
     currency: Currency,
+    to_open: &mut AccountsToOpen,
 ) -> Result<HashMap<String, String>, Error> {
     let mut jurisdictions: Vec<&str> =
         platform_taxes(priced).map(|tax| tax.jurisdiction.as_str()).collect();
@@ -550,7 +556,7 @@ async fn platform_tax_accounts(
         .iter()
         .map(|jurisdiction| PlatformAccount::TaxPayable(jurisdiction.to_string()))
         .collect();
-    let codes = batch.platform_accounts(tx, &accounts, currency).await?;
+    let codes = batch.platform_accounts(&accounts, currency, to_open)?;
     Ok(jurisdictions.into_iter().map(str::to_string).zip(codes).collect())
 }
 

@@ -65,6 +65,14 @@ pub struct Effects {
     pub credit: Option<((Uuid, Currency), Decimal)>,
 }
 
+/// Accounts that one invoice posts to and that are not open yet. The invoice opens them only
+/// once it has passed every check, so that a rejected invoice of a batch opens none.
+#[derive(Default)]
+pub struct AccountsToOpen {
+    contract: Vec<(Uuid, Currency, Purpose)>,
+    platform: Vec<(PlatformAccount, Currency)>,
+}
+
 /// The reads, locks and pending writes of invoices issued in one transaction.
 pub struct InvoiceBatch {
     tenant_id: Uuid,
@@ -173,11 +181,10 @@ impl InvoiceBatch {
             }
         };
         let revenue = PlatformAccount::CommissionRevenue;
-        let revenue_accounts = futures::future::try_join_all(
-            currencies
-                .iter()
-                .map(|currency| accounts::platform_account(tx, tenant_id, &revenue, *currency)),
-        );
+        let revenue_accounts =
+            futures::future::try_join_all(currencies.iter().map(|currency| {
+                accounts::find_platform_account(tx, tenant_id, &revenue, *currency)
+            }));
         let closed = async {
             match self.closed_periods {
                 Some(_) => Ok(None),
@@ -201,7 +208,7 @@ impl InvoiceBatch {
         for key in account_keys {
             self.contract_accounts.insert(key, contract.get(&key).cloned());
         }
-        self.platform_accounts.extend(revenue_accounts);
+        self.platform_accounts.extend(revenue_accounts.into_iter().flatten());
         if let Some(closed) = closed {
             self.closed_periods = Some(closed);
         }
@@ -316,48 +323,78 @@ impl InvoiceBatch {
         self.platform.as_ref().and_then(Option::as_ref)
     }
 
-    /// Returns a party's contract account, opening it on first use.
+    /// Returns the code of a party's contract account. An account not open yet is added to
+    /// `to_open` under the code it will get.
     pub async fn contract_account(
         &mut self,
         tx: &Transaction<'_>,
         party_id: Uuid,
         currency: Currency,
         purpose: Purpose,
+        to_open: &mut AccountsToOpen,
     ) -> Result<String, Error> {
         let key = (party_id, currency, purpose);
-        let tenant_id = self.tenant_id;
-        let code = match self.contract_accounts.get(&key) {
-            Some(Some(code)) => return Ok(code.clone()),
-            // `load` found no such account, so it is opened without looking again.
-            Some(None) => {
-                accounts::open_contract_account(tx, tenant_id, party_id, currency, purpose).await?
+        let found = match self.contract_accounts.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let tenant_id = self.tenant_id;
+                let found =
+                    accounts::find_contract_account(tx, tenant_id, party_id, currency, purpose)
+                        .await?;
+                self.contract_accounts.insert(key, found.clone());
+                found
             }
-            None => accounts::contract_account(tx, tenant_id, party_id, currency, purpose).await?,
         };
-        self.contract_accounts.insert(key, Some(code.clone()));
-        Ok(code)
+        if let Some(code) = found {
+            return Ok(code);
+        }
+        to_open.contract.push(key);
+        Ok(accounts::contract_account_code(party_id, currency, purpose))
     }
 
-    /// Returns the codes of platform accounts in `currency`, opening those not open yet with
-    /// statements sent together.
-    pub async fn platform_accounts(
-        &mut self,
-        tx: &Transaction<'_>,
+    /// Returns the codes of platform accounts in `currency`. Those not known to be open are
+    /// added to `to_open`.
+    pub fn platform_accounts(
+        &self,
         platform_accounts: &[PlatformAccount],
         currency: Currency,
+        to_open: &mut AccountsToOpen,
     ) -> Result<Vec<String>, Error> {
         let codes = platform_accounts
             .iter()
             .map(|account| account.code(currency))
             .collect::<Result<Vec<_>, Error>>()?;
-        let missing = platform_accounts
-            .iter()
-            .zip(&codes)
-            .filter(|(_, code)| !self.platform_accounts.contains(*code))
-            .map(|(account, _)| accounts::platform_account(tx, self.tenant_id, account, currency));
-        let opened = futures::future::try_join_all(missing).await?;
-        self.platform_accounts.extend(opened);
+        for (account, code) in platform_accounts.iter().zip(&codes) {
+            if !self.platform_accounts.contains(code) {
+                to_open.platform.push((account.clone(), currency));
+            }
+        }
         Ok(codes)
+    }
+
+    /// Opens the accounts of `to_open`, with statements sent together. A platform account that
+    /// turns out to be open already is only read.
+    pub async fn open_accounts(
+        &mut self,
+        tx: &Transaction<'_>,
+        to_open: AccountsToOpen,
+    ) -> Result<(), Error> {
+        let tenant_id = self.tenant_id;
+        let contract = futures::future::try_join_all(to_open.contract.iter().map(
+            |&(party_id, currency, purpose)| {
+                accounts::open_contract_account(tx, tenant_id, party_id, currency, purpose)
+            },
+        ));
+        let platform =
+            futures::future::try_join_all(to_open.platform.iter().map(|(account, currency)| {
+                accounts::platform_account(tx, tenant_id, account, *currency)
+            }));
+        let (contract_codes, platform_codes) = tokio::try_join!(contract, platform)?;
+        for (key, code) in to_open.contract.into_iter().zip(contract_codes) {
+            self.contract_accounts.insert(key, Some(code));
+        }
+        self.platform_accounts.extend(platform_codes);
+        Ok(())
     }
 
     /// Returns the customer's credit account with its unapplied balance, if it has one.

@@ -628,3 +628,48 @@ async fn mixed_batches_lock_series_in_key_order() {
     assert!(metrics.contains("subledger_batches_total{path=\"one_by_one\"} 2"), "{metrics}");
     assert_eq!(balance_check_rows(&books).await, 0);
 }
+
+async fn account_exists(books: &Books, code: &str) -> bool {
+    let client = books.app.sql().await;
+    let sql = "SELECT EXISTS (SELECT 1 FROM accounts WHERE tenant_id = $1 AND code = $2)";
+    client.query_one(sql, &[&books.app.tenant_id, &code]).await.unwrap().get(0)
+}
+
+/// Returns the codes of the tenant's accounts that no journal line posts to.
+async fn accounts_without_lines(books: &Books) -> Vec<String> {
+    let client = books.app.sql().await;
+    let sql = "SELECT code FROM accounts a WHERE a.tenant_id = $1 AND NOT EXISTS \
+               (SELECT 1 FROM journal_lines l WHERE l.tenant_id = a.tenant_id \
+                AND l.account_code = a.code)";
+    let rows = client.query(sql, &[&books.app.tenant_id]).await.unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// A rejected invoice of a batch opens none of the accounts it would have posted to: neither
+/// the new customer's receivable nor the commission revenue account of a new currency.
+#[tokio::test]
+async fn rejected_invoices_open_no_accounts() {
+    let (books, partner, customer) = shop().await;
+    let newcomer = books.customer("FR").await;
+    let unused_before = accounts_without_lines(&books).await;
+    let first = invoice_body(&customer, &partner, "2026-07-01T11:00:00Z", &["10.00"]);
+    // Dated before the series' last invoice, a check made after the sale's accounts are known.
+    let earlier = invoice_body(&newcomer, &partner, "2026-07-01T10:00:00Z", &["10.00"]);
+    let mut pounds = invoice_body(&newcomer, &partner, "2026-07-01T12:00:00Z", &["10.00"]);
+    pounds["currency"] = json!("GBP");
+    let documents = vec![document("o-1", first), document("o-2", earlier), document("o-3", pounds)];
+
+    let response = post_batch(&books, documents).await;
+
+    assert_eq!(response.status, 200, "{}", response.body);
+    let results = response.body["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], 201, "{}", results[0]);
+    assert_eq!(results[1]["body"]["code"], "issued_before_series_last", "{}", results[1]);
+    assert_eq!(results[2]["body"]["code"], "currency_not_allowed", "{}", results[2]);
+    assert!(account_exists(&books, &account("receivable", &customer)).await);
+    assert!(!account_exists(&books, &account("receivable", &newcomer)).await);
+    assert!(!account_exists(&books, "commission_revenue.GBP").await);
+    for code in accounts_without_lines(&books).await {
+        assert!(unused_before.contains(&code), "{code} was opened without a line");
+    }
+}
