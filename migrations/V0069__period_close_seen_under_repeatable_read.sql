@@ -8,14 +8,19 @@
 -- of the transaction's first statement: a close that committed after it, but before the
 -- first insert, was invisible, and the entry committed into the closed month.
 --
--- A close now also bumps its tenant's row in fiscal_period_closes. At commit, a posting
--- transaction that uses a transaction snapshot locks that row FOR SHARE, creating it first if
--- it is missing. PostgreSQL raises serialization_failure (40001) when a REPEATABLE READ or
--- SERIALIZABLE transaction locks a row updated after its snapshot, or meets in a unique index
--- a row inserted after it, so a retry of the transaction sees the close. Such a posting fails
--- after a close of any month of its tenant, not only of its entries' months. The lock lasts
--- until commit, so a later close waits for the posting as before. READ COMMITTED postings skip
--- the trigger, because its WHEN clause is evaluated when the check is queued.
+-- Every tenant now has a row in fiscal_period_closes, created with the tenant, and a close
+-- bumps it. At commit, a posting transaction that uses a transaction snapshot locks that row
+-- FOR SHARE. PostgreSQL raises serialization_failure (40001) when a REPEATABLE READ or
+-- SERIALIZABLE transaction locks a row updated or deleted after its snapshot, or when its
+-- INSERT ... ON CONFLICT meets a row inserted after it, so a retry of the transaction sees the
+-- close. Such a posting fails after a close of any month of its tenant, not only of its
+-- entries' months. A close still waits on its SHARE lock for the postings in flight, as
+-- before. The row lock is taken at commit, so it adds no wait for a close. READ COMMITTED
+-- postings skip the trigger, because its WHEN clause, evaluated when the check is queued, is
+-- false for them.
+--
+-- Two transactions that each close months of the same two tenants, in opposite orders, can
+-- now deadlock on these rows. The service closes one month per transaction.
 
 CREATE TABLE fiscal_period_closes (
     tenant_id uuid PRIMARY KEY REFERENCES tenants (id),
@@ -28,7 +33,26 @@ REVOKE ALL ON fiscal_period_closes FROM PUBLIC;
 
 -- Counts the periods each tenant closed before this migration.
 INSERT INTO fiscal_period_closes (tenant_id, closes)
-SELECT tenant_id, count(*) FROM fiscal_periods GROUP BY tenant_id;
+SELECT t.id, count(p.starts_on)
+FROM tenants t LEFT JOIN fiscal_periods p ON p.tenant_id = t.id
+GROUP BY t.id;
+
+-- Creates the row of a new tenant. A row created later, by a posting, would be inserted
+-- after the snapshots of other postings in flight, whose own insert would then raise
+-- serialization_failure although no period was closed.
+CREATE FUNCTION ledger_add_period_closes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    INSERT INTO fiscal_period_closes (tenant_id) VALUES (NEW.id);
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION ledger_add_period_closes() FROM PUBLIC;
+
+CREATE TRIGGER tenants_period_closes AFTER INSERT ON tenants
+    FOR EACH ROW EXECUTE FUNCTION ledger_add_period_closes();
 
 -- As before, and bumps the tenant's count when the month was open.
 CREATE OR REPLACE FUNCTION ledger_close_period(p_tenant_id uuid, month_start date)
@@ -51,7 +75,8 @@ END
 $$;
 
 -- Locks the closes row of the tenant whose entries the transaction queued for the check, so
--- that a close committed after the transaction's snapshot raises serialization_failure.
+-- that a close committed after the transaction's snapshot raises serialization_failure. A row
+-- deleted by hand is created again.
 CREATE FUNCTION ledger_lock_period_closes() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -64,8 +89,8 @@ BEGIN
 EXCEPTION
     WHEN serialization_failure THEN
         RAISE EXCEPTION 'a period of tenant % was closed after this transaction''s snapshot '
-            'was taken; retry the transaction', NEW.tenant_id
-            USING ERRCODE = 'serialization_failure';
+            'was taken', NEW.tenant_id
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
 END
 $$;
 REVOKE ALL ON FUNCTION ledger_lock_period_closes() FROM PUBLIC;

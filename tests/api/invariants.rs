@@ -260,6 +260,22 @@ async fn repeatable_read_posting_fails_after_close() {
     assert_eq!(count_entries(&later).await, 0);
 }
 
+/// Two REPEATABLE READ postings of a tenant that never closed a month both commit, the one whose
+/// snapshot is older last.
+#[tokio::test]
+async fn repeatable_read_postings_without_close_commit() {
+    let app = TestApp::spawn().await;
+    let mut older = app.sql().await;
+    let mut newer = app.sql().await;
+    let older_tx = begin_repeatable_read(&mut older).await;
+    // The first query takes the older transaction's snapshot.
+    count_closed(&older_tx, app.tenant_id).await;
+    let newer_tx = begin_repeatable_read(&mut newer).await;
+    commit_balanced_entry(newer_tx, app.tenant_id, "2026-06-30").await.expect("newer commits");
+    commit_balanced_entry(older_tx, app.tenant_id, "2026-06-30").await.expect("older commits");
+    assert_eq!(count_entries(&app).await, 2);
+}
+
 /// REPEATABLE READ postings into an open month commit, before and after the tenant's first
 /// close, and one that starts after its month closed gets the closed period's own error.
 #[tokio::test]
