@@ -299,7 +299,11 @@ fn check(batch: &NewBatch) -> Result<Vec<BatchWrite>, Error> {
         }
         let request_sha256 =
             idempotency::fingerprint_of("POST", document.kind.path(), &document.body);
-        writes.push(BatchWrite { key: IdempotencyKey(key.clone()), request_sha256 });
+        writes.push(BatchWrite {
+            key: IdempotencyKey(key.clone()),
+            request_sha256,
+            position: index,
+        });
     }
     Ok(writes)
 }

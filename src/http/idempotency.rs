@@ -461,11 +461,13 @@ fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
     response.body(String::from(Box::<str>::from(body)))
 }
 
-/// A write under its own idempotency key: one document of a batch, or a single request.
+/// A write under its own idempotency key: one document of a batch.
 #[derive(Debug, Clone)]
 pub struct BatchWrite {
     pub key: IdempotencyKey,
     pub request_sha256: Vec<u8>,
+    /// Index of the document in the batch, for the field that errors name.
+    pub position: usize,
 }
 
 /// Result of one write of a batch: the status and body it would have returned alone.
@@ -588,13 +590,16 @@ async fn insert_record(
 }
 
 pub(super) fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutcome {
-    match replay_checked(&stored, &write.request_sha256) {
-        Ok(()) => outcome(write, stored.status, stored.body, true),
-        Err(error) => {
-            let error = error.value(write.key.0.as_str());
-            outcome(write, error.code.status(), problem_body(&error), false)
-        }
+    if stored.request_sha256 == write.request_sha256 {
+        return outcome(write, stored.status, stored.body, true);
     }
+    let error = Error::new(
+        ErrorCode::IdempotencyKeyReused,
+        "this idempotency_key was already used with a different document; use a new key",
+    )
+    .field(format!("documents[{}].idempotency_key", write.position))
+    .value(write.key.0.as_str());
+    outcome(write, error.code.status(), problem_body(&error), false)
 }
 
 fn replay_checked(stored: &Stored, request_sha256: &[u8]) -> Result<(), Error> {

@@ -114,6 +114,7 @@ async fn batch_key_with_other_body_conflicts() {
     assert_eq!(results[0]["status"], 201);
     assert_eq!(results[1]["status"], 409);
     assert_eq!(results[1]["body"]["code"], "idempotency_key_reused");
+    assert_eq!(results[1]["body"]["field"], "documents[1].idempotency_key");
     assert_eq!(results[1]["body"]["value"], "k-1");
     assert_eq!(books.count("invoices").await, 1);
 }
