@@ -57,8 +57,8 @@ struct Options {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Seconds of seeding per mode before any measurement (then ANALYZE and a service restart).
-    #[arg(long, default_value_t = 10)]
-    seed: u64,
+    #[arg(long = "seed-seconds", alias = "seed", default_value_t = 10)]
+    seed_seconds: u64,
     /// Journal lines bulk-loaded into the hot tenant before seeding, so that no measured run
     /// starts on tables small enough for sequential-scan plans.
     #[arg(long, default_value_t = 300_000)]
@@ -102,7 +102,7 @@ struct Options {
     /// Run the full-scan balance check (audit.balance_check) at the end.
     #[arg(long)]
     check_balances: bool,
-    /// Path of the JSON report.
+    /// Path of the JSON report, relative to the working directory.
     #[arg(long, default_value = "target/load-report.json")]
     json: PathBuf,
     /// Pool size of the started service (SUBLEDGER_POOL_SIZE).
@@ -332,7 +332,7 @@ impl Bench {
             let client = self.pool.get().await?;
             floor::create_schema(&client, self.options.reuse, self.options.checked_floor).await?;
         }
-        let seed = Duration::from_secs(self.options.seed);
+        let seed = Duration::from_secs(self.options.seed_seconds);
         for (mode, _) in self.shops.clone() {
             eprintln!("seeding {} for {seed:?}", mode.name());
             self.traffic(mode, 8, 1, Duration::ZERO, seed).await?;
@@ -632,9 +632,10 @@ impl Bench {
                 row.kind == "single" && row.concurrency == clients
             });
             if let (Some(batch), Some(single)) = (batch, single) {
+                let clients = report::clients_label(clients);
                 lines.push(format!(
-                    "batches of {}, {clients} clients: {batch:.0} docs/s, {:.2}x single documents \
-                     at {clients} clients, {:.2}x the best single-document run in hot mode",
+                    "batches of {}, {clients}: {batch:.0} docs/s, {:.2}x single documents at \
+                     {clients}, {:.2}x the best single-document run in hot mode",
                     self.options.batch_size,
                     batch / single,
                     batch / best_single

@@ -144,15 +144,15 @@ pub fn summarize(rows: &[Row], modes: &[&'static str], concurrencies: &[usize]) 
             };
             if let (Some(service), Some(floor)) = (rate("service"), rate("floor")) {
                 lines.push(format!(
-                    "{mode}, {clients} clients: service {service:.0} docs/s, floor {floor:.0} \
-                     docs/s, ratio {:.2}",
+                    "{mode}, {}: service {service:.0} docs/s, floor {floor:.0} docs/s, ratio {:.2}",
+                    clients_label(clients),
                     service / floor
                 ));
             }
             if let (Some(service), Some(checked)) = (rate("service"), rate("checked_floor")) {
                 lines.push(format!(
-                    "{mode}, {clients} clients: checked floor {checked:.0} docs/s, service / \
-                     checked floor {:.2}",
+                    "{mode}, {}: checked floor {checked:.0} docs/s, service / checked floor {:.2}",
+                    clients_label(clients),
                     service / checked
                 ));
             }
@@ -165,8 +165,17 @@ pub fn summarize(rows: &[Row], modes: &[&'static str], concurrencies: &[usize]) 
             })
         };
         if let (Some(hot), Some(uniform)) = (rate("hot"), rate("uniform")) {
-            lines.push(format!("{clients} clients: hot/uniform {:.2}", hot / uniform));
+            lines.push(format!("{}: hot/uniform {:.2}", clients_label(clients), hot / uniform));
         }
     }
     lines
+}
+
+/// Formats a client count for the summary lines: "1 client", "8 clients".
+pub fn clients_label(count: usize) -> String {
+    if count == 1 {
+        "1 client".to_string()
+    } else {
+        format!("{count} clients")
+    }
 }
