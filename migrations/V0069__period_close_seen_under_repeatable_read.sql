@@ -8,8 +8,8 @@
 -- of the transaction's first statement: a close that committed after it, but before the
 -- first insert, was invisible, and the entry committed into the closed month.
 --
--- Every tenant now has a row in fiscal_period_closes, created with the tenant, and a close
--- bumps it. At commit, a posting transaction that uses a transaction snapshot locks that row
+-- Every tenant now has a row in fiscal_period_closes, created with the tenant, and each
+-- closed month bumps it. At commit, a posting transaction that uses a transaction snapshot locks that row
 -- FOR SHARE. PostgreSQL raises serialization_failure (40001) when a REPEATABLE READ or
 -- SERIALIZABLE transaction locks a row updated or deleted after its snapshot, or when its
 -- INSERT ... ON CONFLICT meets a row inserted after it, so a retry of the transaction sees the
@@ -54,25 +54,22 @@ REVOKE ALL ON FUNCTION ledger_add_period_closes() FROM PUBLIC;
 CREATE TRIGGER tenants_period_closes AFTER INSERT ON tenants
     FOR EACH ROW EXECUTE FUNCTION ledger_add_period_closes();
 
--- As before, and bumps the tenant's count when the month was open.
-CREATE OR REPLACE FUNCTION ledger_close_period(p_tenant_id uuid, month_start date)
-RETURNS timestamptz
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    closed timestamptz;
+-- Bumps the tenant's count for each closed month. fiscal_periods rejects updates and deletes,
+-- so an insert is the only way to close a month, whoever makes it.
+CREATE FUNCTION ledger_count_period_close() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
 BEGIN
-    LOCK TABLE journal_entries IN SHARE MODE;
-    INSERT INTO fiscal_periods (tenant_id, starts_on) VALUES (p_tenant_id, month_start)
-        ON CONFLICT (tenant_id, starts_on) DO NOTHING;
-    IF FOUND THEN
-        INSERT INTO fiscal_period_closes AS c (tenant_id, closes) VALUES (p_tenant_id, 1)
-            ON CONFLICT (tenant_id) DO UPDATE SET closes = c.closes + 1;
-    END IF;
-    SELECT closed_at INTO closed FROM fiscal_periods
-        WHERE tenant_id = p_tenant_id AND starts_on = month_start;
-    RETURN closed;
+    INSERT INTO fiscal_period_closes AS c (tenant_id, closes) VALUES (NEW.tenant_id, 1)
+        ON CONFLICT (tenant_id) DO UPDATE SET closes = c.closes + 1;
+    RETURN NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION ledger_count_period_close() FROM PUBLIC;
+
+CREATE TRIGGER fiscal_periods_count_closes AFTER INSERT ON fiscal_periods
+    FOR EACH ROW EXECUTE FUNCTION ledger_count_period_close();
 
 -- Locks the closes row of the tenant whose entries the transaction queued for the check, so
 -- that a close committed after the transaction's snapshot raises serialization_failure. A row
