@@ -169,7 +169,8 @@ pub async fn platform_account(
     if let Some(code) = find_platform_account(tx, tenant_id, account, currency).await? {
         return Ok(code);
     }
-    // Opens the account, or reports one of the same code that is not the platform's.
+    // Opens the account, or fails when an account with this code exists that is not the
+    // platform's.
     let account = account.new_account(currency)?;
     ledger::ensure_account(tx, tenant_id, &account).await?;
     Ok(account.code.as_str().to_string())

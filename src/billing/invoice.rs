@@ -270,8 +270,8 @@ pub async fn create(
 
 /// Prices an invoice as [`create`] does and adds it to `batch`, which writes it at its next
 /// flush. Returns the invoice as [`find`] will read it back after the flush. A rejected
-/// invoice leaves the batch as it was and opens no account: the accounts it posts to are
-/// opened after its last check, unless opening one of them fails after another was opened.
+/// invoice leaves the batch as it was and opens no account, because the accounts it posts to
+/// are opened after its last check. Only a failure while opening them can leave some opened.
 pub async fn issue(
     batch: &mut InvoiceBatch,
     tx: &Transaction<'_>,

@@ -654,7 +654,8 @@ async fn rejected_invoices_open_no_accounts() {
     let newcomer = books.customer("FR").await;
     let unused_before = accounts_without_lines(&books).await;
     let first = invoice_body(&customer, &partner, "2026-07-01T11:00:00Z", &["10.00"]);
-    // Dated before the series' last invoice, a check made after the sale's accounts are known.
+    // Dated before the series' last invoice, which is checked after the sale's accounts are
+    // looked up.
     let earlier = invoice_body(&newcomer, &partner, "2026-07-01T10:00:00Z", &["10.00"]);
     let mut pounds = invoice_body(&newcomer, &partner, "2026-07-01T12:00:00Z", &["10.00"]);
     pounds["currency"] = json!("GBP");

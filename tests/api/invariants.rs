@@ -193,17 +193,27 @@ async fn begin_repeatable_read(
     tx
 }
 
-/// Inserts an entry dated `date` of 1.00 on `CASH` and -1.00 on `REVENUE`, then commits.
-async fn commit_balanced_entry(
-    tx: deadpool_postgres::Transaction<'_>,
+/// Inserts an entry dated `date` of 1.00 on `CASH` and -1.00 on `REVENUE` and returns its id.
+async fn insert_balanced_entry(
+    tx: &deadpool_postgres::Transaction<'_>,
     tenant_id: Uuid,
     date: &str,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<Uuid, tokio_postgres::Error> {
     let id = Uuid::now_v7();
     tx.execute(INSERT_ENTRY, &[&tenant_id, &id, &date]).await?;
     for (line_no, (account, amount)) in [(1i16, (CASH, "1.00")), (2, (REVENUE, "-1.00"))] {
         tx.execute(INSERT_LINE, &[&tenant_id, &id, &line_no, &account, &"EUR", &amount]).await?;
     }
+    Ok(id)
+}
+
+/// Inserts a balanced entry dated `date`, as [`insert_balanced_entry`] does, then commits.
+async fn commit_balanced_entry(
+    tx: deadpool_postgres::Transaction<'_>,
+    tenant_id: Uuid,
+    date: &str,
+) -> Result<(), tokio_postgres::Error> {
+    insert_balanced_entry(&tx, tenant_id, date).await?;
     tx.commit().await
 }
 
@@ -304,13 +314,7 @@ async fn begin_with_balanced_entry(
 ) -> (deadpool_postgres::Transaction<'_>, Uuid) {
     let tx = client.transaction().await.unwrap();
     tx.batch_execute("SET LOCAL ROLE subledger_app").await.unwrap();
-    let id = Uuid::now_v7();
-    tx.execute(INSERT_ENTRY, &[&tenant_id, &id, &"2026-07-01"]).await.unwrap();
-    for (line_no, (account, amount)) in [(1i16, (CASH, "1.00")), (2, (REVENUE, "-1.00"))] {
-        tx.execute(INSERT_LINE, &[&tenant_id, &id, &line_no, &account, &"EUR", &amount])
-            .await
-            .unwrap();
-    }
+    let id = insert_balanced_entry(&tx, tenant_id, "2026-07-01").await.unwrap();
     (tx, id)
 }
 
