@@ -25,6 +25,10 @@ pub struct Config {
     pub pool_size: usize,
     /// Number of HTTP worker threads.
     pub workers: usize,
+    /// Invoices of one tenant that post at the same time, each in its own transaction. Further
+    /// invoices of the tenant wait, and post together in one transaction when a slot frees.
+    /// Zero posts every invoice alone, at once.
+    pub invoice_slots: usize,
     /// Base URL of the external tax provider, if one is configured.
     pub tax_provider_url: Option<String>,
     /// Connect timeout for the tax provider.
@@ -45,6 +49,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             pool_size: 16,
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            invoice_slots: 2,
             tax_provider_url: None,
             tax_provider_connect_timeout: Duration::from_millis(500),
             tax_provider_timeout: Duration::from_secs(2),
@@ -56,6 +61,7 @@ impl Default for Config {
 
 impl Config {
     /// Reads `DATABASE_URL`, `SUBLEDGER_BIND`, `SUBLEDGER_POOL_SIZE`, `SUBLEDGER_WORKERS`,
+    /// `SUBLEDGER_INVOICE_SLOTS`,
     /// `SUBLEDGER_TAX_PROVIDER_URL`, `SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS`,
     /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS`, `SUBLEDGER_TAX_PROVIDER_OUTAGE` (`reject` or
     /// `fallback`) and `SUBLEDGER_KEY_CACHE_SECONDS`.
@@ -80,6 +86,8 @@ impl Config {
             bind,
             pool_size: env_number("SUBLEDGER_POOL_SIZE", defaults.pool_size as u64)? as usize,
             workers: env_number("SUBLEDGER_WORKERS", defaults.workers as u64)? as usize,
+            invoice_slots: env_number("SUBLEDGER_INVOICE_SLOTS", defaults.invoice_slots as u64)?
+                as usize,
             tax_provider_url: std::env::var("SUBLEDGER_TAX_PROVIDER_URL").ok(),
             tax_provider_connect_timeout: Duration::from_millis(env_number(
                 "SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS",

@@ -156,7 +156,7 @@ fn lock_invoice_rows(
 /// instead. That happens on any database error (a deadlock, say, or a failed joint write),
 /// when an invoice fails for another reason than a rejection, and when a concurrent request
 /// stored one of the keys first. Fails only when no connection or transaction can be had.
-async fn post_invoices_together(
+pub(super) async fn post_invoices_together(
     state: &AppState,
     caller: &Caller,
     documents: &[BatchDocument],
@@ -302,7 +302,7 @@ fn check(batch: &NewBatch) -> Result<Vec<BatchWrite>, Error> {
         writes.push(BatchWrite {
             key: IdempotencyKey(key.clone()),
             request_sha256,
-            position: index,
+            position: Some(index),
         });
     }
     Ok(writes)

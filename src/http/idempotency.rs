@@ -449,7 +449,7 @@ pub(super) fn problem_body(error: &Error) -> Body {
     body_of(&problem::Problem::from_error(error)).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
-fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
+pub(super) fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type =
         if status.is_success() { "application/json" } else { "application/problem+json" };
@@ -466,8 +466,9 @@ fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
 pub struct BatchWrite {
     pub key: IdempotencyKey,
     pub request_sha256: Vec<u8>,
-    /// Index of the document in the batch, for the field that errors name.
-    pub position: usize,
+    /// Index of the document in the batch, for the field that errors name; `None` for a
+    /// request sent alone, whose key came in its `Idempotency-Key` header.
+    pub position: Option<usize>,
 }
 
 /// Result of one write of a batch: the status and body it would have returned alone.
@@ -593,24 +594,31 @@ pub(super) fn replayed_outcome(stored: Stored, write: &BatchWrite) -> BatchOutco
     if stored.request_sha256 == write.request_sha256 {
         return outcome(write, stored.status, stored.body, true);
     }
-    let error = Error::new(
-        ErrorCode::IdempotencyKeyReused,
-        "this idempotency_key was already used with a different document; use a new key",
-    )
-    .field(format!("documents[{}].idempotency_key", write.position))
-    .value(write.key.0.as_str());
+    let error = match write.position {
+        Some(position) => Error::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this idempotency_key was already used with a different document; use a new key",
+        )
+        .field(format!("documents[{position}].idempotency_key")),
+        None => header_key_reused(),
+    };
+    let error = error.value(write.key.0.as_str());
     outcome(write, error.code.status(), problem_body(&error), false)
 }
 
 fn replay_checked(stored: &Stored, request_sha256: &[u8]) -> Result<(), Error> {
     if stored.request_sha256 != request_sha256 {
-        return Err(Error::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was already used with a different request; use a new key",
-        )
-        .field("Idempotency-Key"));
+        return Err(header_key_reused());
     }
     Ok(())
+}
+
+fn header_key_reused() -> Error {
+    Error::new(
+        ErrorCode::IdempotencyKeyReused,
+        "this Idempotency-Key was already used with a different request; use a new key",
+    )
+    .field("Idempotency-Key")
 }
 
 pub(super) fn outcome(write: &BatchWrite, status: u16, body: Body, replayed: bool) -> BatchOutcome {

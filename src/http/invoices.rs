@@ -5,15 +5,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::auth::{Reader, Writer};
-use super::body::typed;
-use super::idempotency::{self, IdempotencyKey, Reply};
+use super::idempotency::{self, IdempotencyKey};
 use super::problem::Problem;
-use super::AppState;
+use super::{grouping, AppState};
 use crate::billing::invoice::{self, Invoice, NewInvoice};
 use crate::error::Error;
-use crate::tax::outbox;
 
-/// Issues an invoice and posts its journal entry.
+/// Issues an invoice and posts its journal entry. Invoices that the tenant posts at the same
+/// time may share a transaction (see [`grouping`]); each gets the response it would get alone.
 #[utoipa::path(
     post, path = "/invoices", tag = "invoices", request_body = NewInvoice,
     params(IdempotencyKey),
@@ -29,20 +28,7 @@ pub async fn create(
 ) -> HttpResponse {
     let body = body.into_inner();
     let fingerprint = idempotency::fingerprint(&req, &body);
-    let tenant_id = caller.tenant_id;
-    let engine = state.tax.clone();
-    // The first statements of an invoice read its parties and accounts and take a key-share
-    // lock on its seller.
-    let write = idempotency::execute_reading_early(&state, &caller, &key, fingerprint, move |tx| {
-        Box::pin(async move {
-            let new: NewInvoice = typed(&body)?;
-            Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
-        })
-    });
-    // The provider records the document only after its transaction has committed.
-    let (response, queued) = outbox::collect(write).await;
-    state.tax.deliver(&state.pool, &queued).await;
-    response
+    grouping::post_invoice(&state, caller, key, fingerprint, body).await
 }
 
 /// Reads an invoice with its lines, taxes, commission, status and residual.

@@ -13,6 +13,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     batches: IntCounterVec,
+    grouped: IntCounterVec,
 }
 
 impl Metrics {
@@ -37,15 +38,31 @@ impl Metrics {
             &["path"],
         )
         .expect("metric definition is valid");
+        let grouped = IntCounterVec::new(
+            Opts::new(
+                "subledger_grouped_invoices_total",
+                "Invoices that waited for a posting slot of their tenant, by how they posted: \
+                 together with others, or alone after a group could not be written",
+            ),
+            &["path"],
+        )
+        .expect("metric definition is valid");
         registry.register(Box::new(requests.clone())).expect("metric names are unique");
         registry.register(Box::new(latency.clone())).expect("metric names are unique");
         registry.register(Box::new(batches.clone())).expect("metric names are unique");
-        Metrics { registry, requests, latency, batches }
+        registry.register(Box::new(grouped.clone())).expect("metric names are unique");
+        Metrics { registry, requests, latency, batches, grouped }
     }
 
     /// Counts a batch posted along `path`: `together` or `one_by_one`.
     pub fn count_batch(&self, path: &str) {
         self.batches.with_label_values(&[path]).inc();
+    }
+
+    /// Counts an invoice that waited for a posting slot and posted along `path`: `together`
+    /// or `alone`.
+    pub fn count_grouped_invoice(&self, path: &str) {
+        self.grouped.with_label_values(&[path]).inc();
     }
 
     /// Renders the text exposition format, with the connections of every pool appended.

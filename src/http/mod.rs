@@ -7,6 +7,7 @@ pub mod body;
 pub mod commission_statements;
 pub mod credit_notes;
 pub mod entries;
+pub mod grouping;
 pub mod health;
 pub mod idempotency;
 pub mod invoices;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub tax: Arc<crate::tax::Engine>,
     pub keys: Arc<auth::KeyCache>,
+    /// Posting slots and queues of invoices, per tenant, shared by every worker.
+    pub groups: Arc<grouping::Groups>,
     connector: Connector,
     pools: Arc<Mutex<Pools>>,
 }
@@ -77,6 +80,7 @@ impl AppState {
         let tax = Arc::new(crate::tax::Engine::new(pool.clone(), &config));
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         let metrics = Arc::new(metrics::Metrics::new());
+        let groups = Arc::new(grouping::Groups::new(config.invoice_slots));
         let pools = Arc::new(Mutex::new(Pools { all: vec![pool.clone()], closed: false }));
         Ok(AppState {
             pool: pool.clone(),
@@ -85,6 +89,7 @@ impl AppState {
             metrics,
             tax,
             keys,
+            groups,
             connector,
             pools,
         })

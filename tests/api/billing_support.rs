@@ -16,7 +16,15 @@ pub struct Books {
 
 impl Books {
     pub async fn open(platform_country: &str, platform_vat: Option<&str>) -> Books {
-        let app = TestApp::spawn().await;
+        Books::open_on(TestApp::spawn().await, platform_country, platform_vat).await
+    }
+
+    /// Opens books on a service already started.
+    pub async fn open_on(
+        app: TestApp,
+        platform_country: &str,
+        platform_vat: Option<&str>,
+    ) -> Books {
         let body = party_body("platform", "Platform", platform_country, true, platform_vat);
         let platform = created(&app, "/v1/parties", &body).await;
         Books { app, platform }

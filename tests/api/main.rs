@@ -18,6 +18,7 @@ mod demo;
 mod document_rows;
 mod entries;
 mod errors;
+mod grouping;
 mod helpers;
 mod invariants;
 mod ledger;
