@@ -4,10 +4,16 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+/// Default filter: `info`, except refinery's own lines, because the service logs each applied
+/// migration itself.
+const DEFAULT_FILTER: &str = "info,refinery_core=warn";
+
 /// Installs the global subscriber: JSON lines when `SUBLEDGER_LOG_FORMAT=json`, readable text
-/// otherwise, coloured only on a terminal; the level comes from `RUST_LOG` (default `info`).
+/// otherwise, coloured only on a terminal. The level comes from `RUST_LOG`, else
+/// [`DEFAULT_FILTER`].
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
