@@ -240,6 +240,20 @@ async fn price_and_write(
             Err(error) if error.is_rejection() => {
                 (error.code.status(), idempotency::problem_body(&error))
             }
+            Err(error) if error.code == ErrorCode::TaxProviderUnavailable => {
+                // The provider is only asked while pricing, which writes nothing, so the other
+                // invoices go on. This one gets its 503 and no record, so a retry prices it
+                // again, as it would be alone.
+                tracing::error!(
+                    error = %error,
+                    tenant_id = %caller.tenant_id,
+                    idempotency_key = key,
+                    "batch invoice failed"
+                );
+                let body = idempotency::problem_body(&error);
+                outcomes.push(idempotency::outcome(write, error.code.status(), body, false));
+                continue;
+            }
             Err(error) => return Err(error),
         };
         written.insert(key, index);

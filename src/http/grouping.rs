@@ -3,15 +3,18 @@
 //! Each tenant has a few posting slots ([`Config::invoice_slots`]). An invoice that finds a slot
 //! free posts alone, with the single-document path. One that finds every slot taken waits in
 //! its tenant's queue. When a posting ends, its slot goes to the queue: the first waiting
-//! invoice leads, and posts itself and the others behind it in one transaction through the
-//! batch path. Every request still gets the status and body it would have got alone, once
-//! its invoice has committed. So a tenant with many concurrent writers pays one transaction,
-//! one commit and one statement per table for several invoices, and one with few keeps the
-//! latency of single posting.
+//! request starts a task that posts it and the others behind it in one transaction through
+//! the batch path, and then waits for its own result like the others. The task, not a
+//! request, holds the slot, so a client that goes away cancels nothing of the group. Every
+//! request still gets the status and body it would have got alone, once its invoice has
+//! committed. So a tenant with many concurrent writers pays one transaction, one commit and
+//! one statement per table for several invoices, and one with few keeps the latency of
+//! single posting.
 //!
 //! When the joint write cannot be used (see `post_invoices_together`), nothing of it is
-//! written and each invoice of the group posts alone. A retry of any of them is safe at every
-//! point, because each keeps its own idempotency key.
+//! written and the task lets each invoice of the group post alone, one after another in
+//! arrival order, while it holds the slot. A retry of any of them is safe at every point,
+//! because each keeps its own idempotency key.
 //!
 //! [`Config::invoice_slots`]: crate::config::Config::invoice_slots
 
@@ -65,13 +68,13 @@ struct Request {
 
 /// The turn a waiting request gets when it leaves the queue.
 enum Turn {
-    /// Post alone, holding the tenant's slot when `Some`, and then hand the slot to the
-    /// requests listed: the rest of a group that could not be written together, which post
-    /// alone one after another in their order.
-    Alone(Option<Slot>, Vec<Waiting>),
-    /// Post this request first and `others` after it, together, holding the slot.
-    Lead(Slot, Vec<Waiting>),
-    /// Posted by the leader of its group.
+    /// Post alone, holding the tenant's slot when `slot` is given. When `done` is given, the
+    /// task of a group that could not be written together holds the slot and waits for this
+    /// posting to end before it lets the next invoice post.
+    Alone { slot: Option<Slot>, done: Option<oneshot::Sender<()>> },
+    /// Start the task that posts this request and the others handed over, together.
+    Lead(Handoff),
+    /// Posted by the task of its group.
     Answered(BatchOutcome),
 }
 
@@ -93,6 +96,47 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(groups) = self.groups.take() {
             groups.hand_over(self.tenant_id);
+        }
+    }
+}
+
+/// A slot and the waiting requests handed with it to the request that starts their group.
+/// Dropped before the group started (that request went away first), it puts the others back
+/// at the front of the queue and only then hands the slot over again.
+struct Handoff {
+    slot: Option<Slot>,
+    others: Vec<Waiting>,
+}
+
+impl Handoff {
+    /// Returns the slot and the other requests, for a group that starts now.
+    fn start(mut self) -> Option<(Slot, Vec<Waiting>)> {
+        let slot = self.slot.take()?;
+        Some((slot, std::mem::take(&mut self.others)))
+    }
+
+    /// Puts the other requests back at the front of their tenant's queue, in their order, and
+    /// returns the slot without handing it over.
+    fn requeue(mut self) -> Option<Slot> {
+        let slot = self.slot.take()?;
+        if let Some(groups) = &slot.groups {
+            let mut tenants = groups.tenants();
+            let tenant = tenants.entry(slot.tenant_id).or_default();
+            for waiting in std::mem::take(&mut self.others).into_iter().rev() {
+                tenant.waiting.push_front(waiting);
+            }
+        }
+        Some(slot)
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if self.slot.is_some() {
+            let handoff =
+                Handoff { slot: self.slot.take(), others: std::mem::take(&mut self.others) };
+            // Dropping the slot after the requests are back hands it to the first of them.
+            drop(handoff.requeue());
         }
     }
 }
@@ -129,7 +173,7 @@ impl Groups {
     }
 
     /// Gives a slot of `tenant_id` that has just been released to the requests waiting for
-    /// one: the first leads a group of up to [`MAX_GROUP`], or posts alone when no other
+    /// one: the first starts a group of up to [`MAX_GROUP`], or posts alone when no other
     /// waits. A request that no longer listens (its client went away) is skipped. With nobody
     /// waiting, the slot is freed.
     fn hand_over(self: &Arc<Groups>, tenant_id: Uuid) {
@@ -147,29 +191,23 @@ impl Groups {
                 let size = tenant.waiting.len().min(MAX_GROUP);
                 tenant.waiting.drain(..size).collect::<Vec<_>>()
             };
-            let leader = group.remove(0);
-            // The slot passes to the leader, so the count of slots in use stays as it is.
+            let first = group.remove(0);
+            // The slot passes on, so the count of slots in use stays as it is.
             let slot = Slot { groups: Some(self.clone()), tenant_id };
             let turn = if group.is_empty() {
-                Turn::Alone(Some(slot), Vec::new())
+                Turn::Alone { slot: Some(slot), done: None }
             } else {
-                Turn::Lead(slot, group)
+                Turn::Lead(Handoff { slot: Some(slot), others: group })
             };
-            match leader.turn.send(turn) {
+            let unsent = match first.turn.send(turn) {
                 Ok(()) => return,
-                Err(Turn::Lead(slot, others)) => {
-                    // The others go back to the front of the queue, in their order, and the
-                    // slot is handed over again on the next pass.
-                    let mut tenants = self.tenants();
-                    let tenant = tenants.entry(tenant_id).or_default();
-                    for waiting in others.into_iter().rev() {
-                        tenant.waiting.push_front(waiting);
-                    }
-                    drop(tenants);
-                    slot.take_back();
-                }
-                Err(Turn::Alone(Some(slot), _)) => slot.take_back(),
-                Err(_) => {}
+                Err(Turn::Lead(handoff)) => handoff.requeue(),
+                Err(Turn::Alone { slot, .. }) => slot,
+                Err(Turn::Answered(_)) => None,
+            };
+            // The slot is handed over again on the next pass.
+            if let Some(slot) = unsent {
+                slot.take_back();
             }
         }
     }
@@ -188,41 +226,41 @@ pub async fn post_invoice(
     if state.groups.slots == 0 {
         return post_alone(state, request).await;
     }
-    let turn = match state.groups.enter(&request) {
-        Ok(slot) => Turn::Alone(Some(slot), Vec::new()),
-        // The sender is dropped unanswered when the request that was to hand this one its
-        // turn went away first (its client left, or it panicked). Posting alone is always safe.
-        Err(receiver) => receiver.await.unwrap_or(Turn::Alone(None, Vec::new())),
+    let mut turn = match state.groups.enter(&request) {
+        Ok(slot) => Turn::Alone { slot: Some(slot), done: None },
+        Err(receiver) => wait(receiver).await,
     };
-    match turn {
-        Turn::Alone(slot, then) => {
-            let response = post_alone(state, request).await;
-            pass_on(slot, then);
-            response
-        }
-        Turn::Lead(slot, others) => post_group(state, slot, request, others).await,
-        Turn::Answered(outcome) => {
-            state.metrics.count_grouped_invoice("together");
-            idempotency::respond(outcome.status, outcome.body, outcome.replayed)
+    loop {
+        match turn {
+            Turn::Alone { slot, done } => {
+                let response = post_alone(state, request).await;
+                drop(slot);
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                return response;
+            }
+            Turn::Lead(handoff) => {
+                let Some((slot, others)) = handoff.start() else {
+                    return post_alone(state, request).await;
+                };
+                let (own, receiver) = oneshot::channel();
+                let mut group = vec![Waiting { request: request.clone(), turn: own }];
+                group.extend(others);
+                actix_web::rt::spawn(post_group(state.clone(), slot, group));
+                turn = wait(receiver).await;
+            }
+            Turn::Answered(outcome) => {
+                return idempotency::respond(outcome.status, outcome.body, outcome.replayed);
+            }
         }
     }
 }
 
-/// Hands `slot` to the first request of `then` that still listens, with the rest of `then` to
-/// post after it, or releases it when none is left.
-fn pass_on(mut slot: Option<Slot>, then: Vec<Waiting>) {
-    let mut then = then.into_iter();
-    while let Some(next) = then.next() {
-        match next.turn.send(Turn::Alone(slot, then.collect())) {
-            Ok(()) => return,
-            Err(Turn::Alone(returned, rest)) => {
-                slot = returned;
-                then = rest.into_iter();
-            }
-            Err(_) => return,
-        }
-    }
-    drop(slot);
+/// Waits for a turn. The sender is dropped unanswered only when the request or task that was
+/// to hand this one its turn panicked, and posting alone is then always safe.
+async fn wait(receiver: oneshot::Receiver<Turn>) -> Turn {
+    receiver.await.unwrap_or(Turn::Alone { slot: None, done: None })
 }
 
 /// Posts one invoice with the single-document path.
@@ -245,69 +283,62 @@ async fn post_alone(state: &AppState, request: Request) -> HttpResponse {
     response
 }
 
-/// Posts the leader's invoice and then `others` in one transaction, holding `slot`, answers
-/// each of the others, and returns the leader's response. When the joint write cannot be used,
-/// every invoice of the group posts alone instead, one after another in their order, so that
-/// each is numbered as it would have been in the group.
-async fn post_group(
-    state: &AppState,
-    slot: Slot,
-    leader: Request,
-    others: Vec<Waiting>,
-) -> HttpResponse {
-    let requests: Vec<&Request> =
-        std::iter::once(&leader).chain(others.iter().map(|waiting| &waiting.request)).collect();
-    let documents: Vec<BatchDocument> = requests
+/// Posts the invoices of `group` in one transaction while holding `slot`, and sends each its
+/// result. Runs as a task of its own, so that no client going away cancels it. The tax
+/// provider's messages are sent after every result, and after the slot is released. When
+/// the joint write cannot be used, the invoices post alone one after another, in their order,
+/// so that each is numbered as it would have been in the group.
+async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
+    let documents: Vec<BatchDocument> = group
         .iter()
-        .map(|request| BatchDocument {
+        .map(|waiting| BatchDocument {
             kind: DocumentKind::Invoice,
-            idempotency_key: request.key.0.clone(),
-            body: Value::clone(&request.body),
+            idempotency_key: waiting.request.key.0.clone(),
+            body: Value::clone(&waiting.request.body),
         })
         .collect();
-    let writes: Vec<BatchWrite> = requests
+    let writes: Vec<BatchWrite> = group
         .iter()
-        .map(|request| BatchWrite {
-            key: request.key.clone(),
-            request_sha256: request.request_sha256.clone(),
+        .map(|waiting| BatchWrite {
+            key: waiting.request.key.clone(),
+            request_sha256: waiting.request.request_sha256.clone(),
             position: None,
         })
         .collect();
-    let posted = batches::post_invoices_together(state, &leader.caller, &documents, &writes);
+    let caller = group[0].request.caller;
+    let posted = batches::post_invoices_together(&state, &caller, &documents, &writes);
     let (posted, queued) = outbox::collect(posted).await;
     match posted {
         Ok(Some(outcomes)) => {
-            state.tax.deliver(&state.pool, &queued).await;
-            let mut outcomes = outcomes.into_iter();
-            let own = outcomes.next();
-            for (waiting, outcome) in others.into_iter().zip(outcomes) {
+            for (waiting, outcome) in group.into_iter().zip(outcomes) {
+                state.metrics.count_grouped_invoice("together");
                 // A request that no longer listens has its response stored under its key.
                 let _ = waiting.turn.send(Turn::Answered(outcome));
             }
-            state.metrics.count_grouped_invoice("together");
             drop(slot);
-            match own {
-                Some(own) => idempotency::respond(own.status, own.body, own.replayed),
-                None => post_alone(state, leader).await,
-            }
+            state.tax.deliver(&state.pool, &queued).await;
         }
         Ok(None) | Err(_) => {
-            // Nothing was written, so each invoice posts alone, as it would have without a
-            // group. `post_invoices_together` has logged why, unless no connection could be had.
+            // Nothing was written. `post_invoices_together` has logged why, unless no
+            // connection could be had.
             if let Err(error) = &posted {
                 tracing::warn!(
                     error = %error,
-                    tenant_id = %leader.caller.tenant_id,
-                    invoices = others.len() + 1,
+                    tenant_id = %caller.tenant_id,
+                    invoices = group.len(),
                     "invoice group posts one invoice at a time"
                 );
             }
-            for _ in 0..=others.len() {
+            for waiting in group {
                 state.metrics.count_grouped_invoice("alone");
+                let (done, ended) = oneshot::channel();
+                let turn = Turn::Alone { slot: None, done: Some(done) };
+                if waiting.turn.send(turn).is_ok() {
+                    // An error means that the request went away during its posting.
+                    let _ = ended.await;
+                }
             }
-            let response = post_alone(state, leader).await;
-            pass_on(Some(slot), others);
-            response
+            drop(slot);
         }
     }
 }

@@ -260,3 +260,308 @@ async fn tenants_have_their_own_slots() {
     lock.rollback().await.unwrap();
     assert_eq!(held.await.unwrap(), 201);
 }
+
+/// Sends an invoice over a connection of its own, which the test can then reset.
+async fn send_raw(app: &TestApp, key: &str, body: &Value) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let body = body.to_string();
+    let head = format!(
+        "POST /v1/invoices HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Idempotency-Key: {key}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.write_key,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Closes `stream` with a TCP reset. The service then drops the request's handler, as it does
+/// when a client or a proxy in front of it gives up.
+#[allow(deprecated)]
+fn reset(stream: tokio::net::TcpStream) {
+    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(stream);
+}
+
+fn spawn_post(app: &TestApp, key: &str, body: &Value) -> tokio::task::JoinHandle<Response> {
+    let request = app
+        .client
+        .post(format!("{}/v1/invoices", app.address))
+        .bearer_auth(&app.write_key)
+        .header("Idempotency-Key", key)
+        .json(body);
+    tokio::spawn(async move { crate::helpers::read_response(request.send().await.unwrap()).await })
+}
+
+/// Sessions of the test database that wait for a lock.
+async fn lock_waiters(app: &TestApp) -> i64 {
+    let sql = "SELECT count(*) FROM pg_stat_activity \
+               WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    app.sql().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// A leader whose client goes away while its group waits must not set the rest of the group
+/// free of the tenant's slots.
+#[tokio::test]
+async fn reset_leader_keeps_group_slotted() {
+    let (books, partner, customer) = shop().await;
+    let app = &books.app;
+    let mut client = app.sql().await;
+    let lock = client.transaction().await.unwrap();
+    let seller = Uuid::parse_str(&partner).unwrap();
+    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let first = send_raw(app, "r-0", &invoice_at(&customer, &partner, 0, "10.00")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let leader = send_raw(app, "r-1", &invoice_at(&customer, &partner, 1, "11.00")).await;
+    wait_for_queue(&books, 1).await;
+    let mut waiters = Vec::new();
+    for index in 2..6 {
+        let body = invoice_at(&customer, &partner, index, &format!("1{index}.00"));
+        waiters.push(spawn_post(app, &format!("r-{index}"), &body));
+        wait_for_queue(&books, index as usize).await;
+    }
+
+    // The first request goes away, so its slot passes to the group that r-1 leads.
+    reset(first);
+    wait_for_queue(&books, 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = lock_waiters(app).await;
+    // The leader goes away while its group waits for the seller's row.
+    reset(leader);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = lock_waiters(app).await;
+    lock.rollback().await.unwrap();
+    let responses: Vec<Response> =
+        join_all(waiters).await.into_iter().map(|joined| joined.unwrap()).collect();
+
+    // The group goes on without the request that started it: no session starts to wait for
+    // the seller, as one would for each invoice posting alone.
+    assert_eq!(after, before, "{before} sessions waited for the seller, then {after}");
+    // In arrival order, none of them is issued before the last numbered one.
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    // The first request's transaction was rolled back with its handler. The group of five,
+    // its leader's invoice included, posted in one transaction.
+    assert_eq!(books.count("invoices").await, 5);
+    assert_eq!(invoice_transactions(&books).await, 1);
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+/// Starts the service with one slot per tenant and the provider stub, and opens a German
+/// platform, a German partner selling in USD and a consumer in Seattle. Returns the books,
+/// the partner and the customer.
+async fn us_shop(
+    stub: &subledger::tax::provider::stub::RunningStub,
+    slots: usize,
+) -> (Books, String, String) {
+    us_shop_with_timeout(stub, slots, 3000).await
+}
+
+async fn us_shop_with_timeout(
+    stub: &subledger::tax::provider::stub::RunningStub,
+    slots: usize,
+    timeout_ms: u64,
+) -> (Books, String, String) {
+    let url = stub.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.invoice_slots = slots;
+        config.tax_provider_url = Some(url);
+        config.tax_provider_timeout = Duration::from_millis(timeout_ms);
+    })
+    .await;
+    let books = Books::open_on(app, "DE", Some("DE136695976")).await;
+    let german = json!({ "country": "DE", "time_zone": "Europe/Berlin" });
+    let partner = json!({
+        "role": "partner", "name": "Partner", "business": true, "domicile": german,
+        "agreement": {
+            "selling_role": "agent", "currencies": ["USD"],
+            "commission_tiers": [{ "up_to": null, "rate": "0.10" }],
+            "commission_on_refund": "refunded", "payout_delay_days": 0,
+        },
+    });
+    let partner = books.create("/v1/parties", &partner).await;
+    let seattle = json!({ "country": "US", "subdivision": "WA", "postal_code": "98101",
+                          "time_zone": "America/Los_Angeles" });
+    let customer = json!({ "role": "customer", "name": "Customer", "business": false,
+                           "domicile": seattle });
+    let customer = books.create("/v1/parties", &customer).await;
+    let id = |party: &Value| party["id"].as_str().unwrap().to_string();
+    (books, id(&partner), id(&customer))
+}
+
+fn us_invoice(customer: &str, partner: &str, minute: u32) -> Value {
+    json!({
+        "customer_id": customer, "seller_id": partner, "currency": "USD",
+        "issued_at": format!("2026-10-05T10:{minute:02}:00Z"),
+        "lines": [{ "product": "app", "tax_code": "saas", "quantity": "1",
+                    "unit_price": "100.00" }],
+    })
+}
+
+async fn slow_invoice_messages(stub: &subledger::tax::provider::stub::RunningStub, ms: u64) {
+    let fault = json!({ "fault": "slow", "delay_ms": ms, "sale_message_type": "INVOICE" });
+    let url = format!("{}/stub/faults", stub.url);
+    let response = reqwest::Client::new().post(url).json(&fault).send().await.unwrap();
+    assert!(response.status().is_success());
+}
+
+/// A grouped invoice that committed is answered as created, not as a replay, even when the
+/// leader's client goes away while the group's provider messages are sent.
+#[tokio::test]
+async fn reset_after_commit_keeps_answers() {
+    let stub = subledger::tax::provider::stub::RunningStub::start().unwrap();
+    let (books, partner, customer) = us_shop(&stub, 1).await;
+    let app = &books.app;
+    slow_invoice_messages(&stub, 1000).await;
+    let mut client = app.sql().await;
+    let lock = client.transaction().await.unwrap();
+    let seller = Uuid::parse_str(&partner).unwrap();
+    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let first = spawn_post(app, "u-0", &us_invoice(&customer, &partner, 0));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let leader = send_raw(app, "u-1", &us_invoice(&customer, &partner, 1)).await;
+    wait_for_queue(&books, 1).await;
+    let mut waiters = Vec::new();
+    for index in 2..4 {
+        waiters.push(spawn_post(
+            app,
+            &format!("u-{index}"),
+            &us_invoice(&customer, &partner, index),
+        ));
+        wait_for_queue(&books, index as usize).await;
+    }
+    lock.rollback().await.unwrap();
+
+    // The group has committed once the four invoices are there; its messages take a second each.
+    for _ in 0..1000 {
+        if books.count("invoices").await == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(books.count("invoices").await, 4);
+    reset(leader);
+    let first = first.await.unwrap();
+    let responses: Vec<Response> =
+        join_all(waiters).await.into_iter().map(|joined| joined.unwrap()).collect();
+
+    assert_eq!(first.status, 201, "{}", first.body);
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    for response in &responses {
+        assert!(response.headers.get("idempotent-replayed").is_none(), "{:?}", response.headers);
+    }
+    // The group's task sends every message of the group, the leader's included, though the
+    // leader's client went away: the outbox empties.
+    let mut pending: i64 = -1;
+    for _ in 0..100 {
+        let sql = "SELECT count(*) FROM tax_provider_outbox \
+                   WHERE tenant_id = $1 AND status = 'pending'";
+        pending = app.sql().await.query_one(sql, &[&app.tenant_id]).await.unwrap().get(0);
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, 0);
+    let recorded = stub.recorded_invoices().await.unwrap();
+    for response in &responses {
+        let number = response.body["number"].as_str().unwrap();
+        assert!(recorded.iter().any(|sent| sent == number), "{number} never reached the provider");
+    }
+    assert_eq!(recorded.len(), 4, "{recorded:?}");
+}
+
+/// More than 100 waiting invoices post in groups of at most 100, numbered in arrival order.
+#[tokio::test]
+async fn long_queue_splits_at_100() {
+    let (books, partner, customer) = shop().await;
+    let requests: Vec<(String, Value)> = (0..131)
+        .map(|index| {
+            let body = invoice_body(
+                &customer,
+                &partner,
+                &format!("2026-07-01T10:{:02}:{:02}Z", index / 60, index % 60),
+                &["10.00"],
+            );
+            (format!("q-{index}"), body)
+        })
+        .collect();
+
+    let responses = post_held(&books, &partner, requests).await;
+
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    let numbers: Vec<&str> =
+        responses.iter().map(|response| response.body["number"].as_str().unwrap()).collect();
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    assert_eq!(numbers, sorted);
+    assert_eq!(invoice_transactions(&books).await, 3);
+    assert_eq!(grouped_count(&books.app, "together").await, 130);
+    assert_eq!(books.app.state.groups.waiting(books.app.tenant_id), 0);
+    assert_eq!(balance_check_rows(&books).await, 0);
+}
+
+/// During a provider outage, a US invoice of a group gets its own 503, asks the provider as
+/// often as it would alone, and the rest of the group posts together.
+#[tokio::test]
+async fn outage_fails_only_its_invoice() {
+    let stub = subledger::tax::provider::stub::RunningStub::start().unwrap();
+    let (books, partner, us_customer) = us_shop_with_timeout(&stub, 1, 1000).await;
+    let app = &books.app;
+    let german = json!({ "role": "customer", "name": "Kunde", "business": false,
+                         "domicile": { "country": "DE", "time_zone": "Europe/Berlin" } });
+    let german = books.create("/v1/parties", &german).await;
+    let german = german["id"].as_str().unwrap().to_string();
+    let fault = json!({ "fault": "slow", "delay_ms": 1500, "sale_message_type": "QUOTATION" });
+    let url = format!("{}/stub/faults", stub.url);
+    reqwest::Client::new().post(url).json(&fault).send().await.unwrap();
+
+    let mut client = app.sql().await;
+    let lock = client.transaction().await.unwrap();
+    let seller = Uuid::parse_str(&partner).unwrap();
+    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let first = spawn_post(app, "o-0", &us_invoice(&german, &partner, 0));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let us = spawn_post(app, "o-1", &us_invoice(&us_customer, &partner, 1));
+    wait_for_queue(&books, 1).await;
+    let eu = spawn_post(app, "o-2", &us_invoice(&german, &partner, 2));
+    wait_for_queue(&books, 2).await;
+    let asked_before = stub.requests().await.unwrap();
+    lock.rollback().await.unwrap();
+
+    let first = first.await.unwrap();
+    let eu = eu.await.unwrap();
+    let us = us.await.unwrap();
+    let asked_in_group = stub.requests().await.unwrap() - asked_before;
+
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(us.status, 503, "{}", us.body);
+    assert_eq!(us.body["code"], "tax_provider_unavailable");
+    assert!(us.headers.get("idempotent-replayed").is_none());
+    assert_eq!(eu.status, 201, "{}", eu.body);
+    assert_eq!(grouped_count(app, "together").await, 2);
+    assert_eq!(grouped_count(app, "alone").await, 0);
+    // The same invoice alone, under another key, asks the provider as many times.
+    let alone = books.post("/v1/invoices", &us_invoice(&us_customer, &partner, 3)).await;
+    assert_eq!(alone.status, 503, "{}", alone.body);
+    let asked_alone = stub.requests().await.unwrap() - asked_before - asked_in_group;
+    assert!(asked_in_group > 0);
+    assert_eq!(asked_in_group, asked_alone);
+    // The 503 is not stored, so a retry of the same key asks the provider again.
+    let retry = books
+        .app
+        .post("/v1/invoices", &app.write_key, "o-1", &us_invoice(&us_customer, &partner, 1))
+        .await;
+    assert_eq!(retry.status, 503, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    assert_eq!(books.count("invoices").await, 2);
+}
