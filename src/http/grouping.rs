@@ -2,9 +2,9 @@
 //!
 //! Each tenant has a few posting slots ([`Config::invoice_slots`]). An invoice that finds a slot
 //! free posts alone, with the single-document path. One that finds every slot taken waits in
-//! its tenant's queue. When a posting ends, its slot goes to the queue: the first waiting
+//! its tenant's queue. When a posting ends, its slot goes to the queue. The first waiting
 //! request starts a task that posts it and the others behind it in one transaction through
-//! the batch path, and then waits for its own result like the others. The task, not a
+//! the batch path. It then waits for its own result like the others. The task, not a
 //! request, holds the slot, so a client that goes away cancels nothing of the group. Every
 //! request still gets the status and body it would have got alone, once its invoice has
 //! committed. So a tenant with many concurrent writers pays one transaction, one commit and
@@ -69,7 +69,7 @@ struct Request {
 /// The turn a waiting request gets when it leaves the queue.
 enum Turn {
     /// Post alone, holding the tenant's slot when `slot` is given. When `done` is given, the
-    /// task of a group that could not be written together holds the slot and waits for this
+    /// task of a group that could not be written together keeps the slot and waits for this
     /// posting to end before it lets the next invoice post.
     Alone { slot: Option<Slot>, done: Option<oneshot::Sender<()>> },
     /// Start the task that posts this request and the others handed over, together.
@@ -257,8 +257,9 @@ pub async fn post_invoice(
     }
 }
 
-/// Waits for a turn. The sender is dropped unanswered only when the request or task that was
-/// to hand this one its turn panicked, and posting alone is then always safe.
+/// Waits for a turn. The sender is dropped unanswered when the request or task that was to
+/// hand this one its turn ended early (a panic, or the service shutting down). Posting alone
+/// is then safe, because it looks up the request's key first.
 async fn wait(receiver: oneshot::Receiver<Turn>) -> Turn {
     receiver.await.unwrap_or(Turn::Alone { slot: None, done: None })
 }
