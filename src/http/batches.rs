@@ -154,8 +154,9 @@ fn lock_invoice_rows(
 /// since pricing writes nothing.
 /// Returns `None`, with nothing written, when the batch must run one document at a time
 /// instead. That happens on any database error (a deadlock, say, or a failed joint write),
-/// when an invoice fails for another reason than a rejection, and when a concurrent request
-/// stored one of the keys first. Fails only when no connection or transaction can be had.
+/// when an invoice fails for another reason than a rejection or an unavailable tax provider,
+/// and when a concurrent request stored one of the keys first. Fails only when no connection
+/// or transaction can be had.
 pub(super) async fn post_invoices_together(
     state: &AppState,
     caller: &Caller,
