@@ -9,8 +9,8 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_FILTER: &str = "info,refinery_core=warn";
 
 /// Installs the global subscriber: JSON lines when `SUBLEDGER_LOG_FORMAT=json`, readable text
-/// otherwise, coloured only on a terminal. The level comes from `RUST_LOG`, else
-/// [`DEFAULT_FILTER`].
+/// otherwise, coloured only on a terminal. The level comes from `RUST_LOG`, else `info` with
+/// refinery's lines at `warn`.
 pub fn init() {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
