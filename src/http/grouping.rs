@@ -5,7 +5,7 @@
 //! its tenant's queue. When a posting ends, its slot goes to the queue. The first waiting
 //! request starts a task that posts it and the others behind it in one transaction through
 //! the batch path. It then waits for its own result like the others. The task, not a
-//! request, holds the slot, so a client that goes away cancels nothing of the group. Every
+//! request, keeps the slot, so a client that goes away cancels nothing of the group. Every
 //! request still gets the status and body it would have got alone, once its invoice has
 //! committed. So a tenant with many concurrent writers pays one transaction, one commit and
 //! one statement per table for several invoices, and one with few keeps the latency of
@@ -13,7 +13,7 @@
 //!
 //! When the joint write cannot be used (see `post_invoices_together`), nothing of it is
 //! written and the task lets each invoice of the group post alone, one after another in
-//! arrival order, while it holds the slot. A retry of any of them is safe at every point,
+//! arrival order, while it keeps the slot. A retry of any of them is safe at every point,
 //! because each keeps its own idempotency key.
 //!
 //! [`Config::invoice_slots`]: crate::config::Config::invoice_slots
@@ -174,8 +174,8 @@ impl Groups {
 
     /// Gives a slot of `tenant_id` that has just been released to the requests waiting for
     /// one: the first starts a group of up to [`MAX_GROUP`], or posts alone when no other
-    /// waits. A request that no longer listens (its client went away) is skipped. With nobody
-    /// waiting, the slot is freed.
+    /// waits. A request that no longer listens (its client went away) is skipped. When no
+    /// request waits, the slot is freed.
     fn hand_over(self: &Arc<Groups>, tenant_id: Uuid) {
         loop {
             let mut group = {

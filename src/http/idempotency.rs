@@ -466,8 +466,8 @@ pub(super) fn respond(status: u16, body: Body, replayed: bool) -> HttpResponse {
 pub struct BatchWrite {
     pub key: IdempotencyKey,
     pub request_sha256: Vec<u8>,
-    /// Index of the document in the batch, for the field that errors name; `None` for a
-    /// request sent alone, whose key came in its `Idempotency-Key` header.
+    /// Index of the document in the batch, which errors name in their field. It is `None` for
+    /// a request sent alone, because its key came in the `Idempotency-Key` header.
     pub position: Option<usize>,
 }
 

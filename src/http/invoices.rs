@@ -12,7 +12,7 @@ use crate::billing::invoice::{self, Invoice, NewInvoice};
 use crate::error::Error;
 
 /// Issues an invoice and posts its journal entry. Invoices that the tenant posts at the same
-/// time may share a transaction (see [`grouping`]); each gets the response it would get alone.
+/// time may share a transaction (see [`grouping`]). Each gets the response it would get alone.
 #[utoipa::path(
     post, path = "/invoices", tag = "invoices", request_body = NewInvoice,
     params(IdempotencyKey),

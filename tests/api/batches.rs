@@ -31,11 +31,6 @@ async fn post_batch(books: &Books, documents: Vec<Value>) -> Response {
     crate::helpers::read_response(request.send().await.expect("POST")).await
 }
 
-async fn balance_check_rows(books: &Books) -> i64 {
-    let client = books.app.sql().await;
-    client.query_one("SELECT count(*) FROM audit.balance_check", &[]).await.unwrap().get(0)
-}
-
 #[tokio::test]
 async fn batch_rejects_one_and_posts_others() {
     let (books, partner, customer) = shop().await;
@@ -61,7 +56,7 @@ async fn batch_rejects_one_and_posts_others() {
     assert_eq!(books.count("journal_entries").await, 2);
     // 120.00 + 19% German VAT, then 50.00 + 19%.
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("202.30"));
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -249,7 +244,7 @@ async fn invoices_in_one_batch_match_invoices_posted_alone() {
     for books in [&alone, &together] {
         assert_eq!(books.count("invoices").await, 8);
         assert_eq!(books.balance(&account("customer_credit", &customers[0])).await, dec("0.00"));
-        assert_eq!(balance_check_rows(books).await, 0);
+        assert_eq!(books.balance_check_rows().await, 0);
     }
     let metrics = reqwest::get(format!("{}/metrics", together.app.address)).await.unwrap();
     let metrics = metrics.text().await.unwrap();
@@ -305,7 +300,7 @@ async fn concurrent_batches_number_every_series_without_gaps() {
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.contains("subledger_batches_total{path=\"together\"} 4"), "{metrics}");
     assert_eq!(books.count("invoices").await, 96);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -331,7 +326,7 @@ async fn batch_of_mixed_documents_posts_each_in_turn() {
     let id = results[0]["body"]["id"].as_str().unwrap();
     assert_eq!(books.get(&format!("/v1/invoices/{id}")).await["status"], "paid");
     assert_eq!(books.balance(&account("receivable", &customer)).await, dec("0.00"));
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -398,7 +393,7 @@ async fn batch_in_parts_keeps_results() {
         .collect();
     let expected: Vec<String> = (1..=248).map(|n| format!("INV-2026-{n:06}")).collect();
     assert_eq!(numbers, expected);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
     let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.contains("subledger_batches_total{path=\"together\"} 1"), "{metrics}");
@@ -501,7 +496,7 @@ async fn period_closed_while_batch_is_priced() {
     assert_eq!(books.count("invoices").await, 1);
     let number = results[1]["body"]["number"].as_str().unwrap().to_string();
     assert_eq!(stub.recorded_invoices().await.unwrap(), vec![number]);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -552,7 +547,7 @@ async fn batch_locks_credit_after_revenue() {
     assert_eq!(result["status"], 201, "{}", result["body"]);
     assert_eq!(result["body"]["paid_total"], "20.00");
     assert_eq!(books.count("invoices").await, 3);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -627,7 +622,7 @@ async fn mixed_batches_lock_series_in_key_order() {
     let metrics = reqwest::get(format!("{}/metrics", books.app.address)).await.unwrap();
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.contains("subledger_batches_total{path=\"one_by_one\"} 2"), "{metrics}");
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 async fn account_exists(books: &Books, code: &str) -> bool {

@@ -85,6 +85,13 @@ impl Books {
         row.map(|row| row.get(0)).unwrap_or(Decimal::ZERO)
     }
 
+    /// Rows of `audit.balance_check`, over every tenant: accounts whose stored balance differs
+    /// from the sum of their lines.
+    pub async fn balance_check_rows(&self) -> i64 {
+        let client = self.app.sql().await;
+        client.query_one("SELECT count(*) FROM audit.balance_check", &[]).await.unwrap().get(0)
+    }
+
     /// Number of rows of `table` for the tenant.
     pub async fn count(&self, table: &str) -> i64 {
         let client = self.app.sql().await;

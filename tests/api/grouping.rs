@@ -2,7 +2,7 @@
 //! response it would have got alone.
 //!
 //! Each test runs the service with one slot per tenant. A first invoice takes the slot and is
-//! held by a row lock on its seller, the others queue behind it one at a time, so that their
+//! blocked by a row lock on its seller, the others queue behind it one at a time, so that their
 //! order is known. Releasing the lock lets the first post alone and hands the slot to the
 //! queue.
 
@@ -40,28 +40,42 @@ async fn wait_for_queue(books: &Books, count: usize) {
     panic!("{count} invoices never waited; {} did", groups.waiting(books.app.tenant_id));
 }
 
-/// Sends `requests` (key, body) while the seller's row is locked: the first takes the slot and
-/// waits for the lock, the others queue in order. Then releases the lock and returns every
-/// response, in request order.
-async fn post_held(books: &Books, seller: &str, requests: Vec<(String, Value)>) -> Vec<Response> {
-    let mut client = books.app.sql().await;
+/// Locks the seller's party row in a transaction of `client`, so that an invoice of that
+/// seller waits for its key-share lock until the transaction ends.
+async fn lock_seller<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    seller: &str,
+) -> deadpool_postgres::Transaction<'a> {
     let lock = client.transaction().await.unwrap();
     let seller = Uuid::parse_str(seller).unwrap();
     lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    lock
+}
+
+fn spawn_post(app: &TestApp, key: &str, body: &Value) -> tokio::task::JoinHandle<Response> {
+    let request = app
+        .client
+        .post(format!("{}/v1/invoices", app.address))
+        .bearer_auth(&app.write_key)
+        .header("Idempotency-Key", key)
+        .json(body);
+    tokio::spawn(async move { crate::helpers::read_response(request.send().await.unwrap()).await })
+}
+
+/// Sends `requests` (key, body) while the seller's row is locked: the first takes the slot and
+/// waits for the lock, the others queue in order. Then releases the lock and returns every
+/// response, in request order.
+async fn post_while_locked(
+    books: &Books,
+    seller: &str,
+    requests: Vec<(String, Value)>,
+) -> Vec<Response> {
+    let mut client = books.app.sql().await;
+    let lock = lock_seller(&mut client, seller).await;
     let app = &books.app;
     let mut pending = Vec::new();
     for (index, (key, body)) in requests.into_iter().enumerate() {
-        let request = tokio::spawn({
-            let url = format!("{}/v1/invoices", app.address);
-            let request = app
-                .client
-                .post(url)
-                .bearer_auth(&app.write_key)
-                .header("Idempotency-Key", key)
-                .json(&body);
-            async move { crate::helpers::read_response(request.send().await.expect("POST")).await }
-        });
-        pending.push(request);
+        pending.push(spawn_post(app, &key, &body));
         // The first takes the slot, so the queue grows from the second on.
         if index > 0 {
             wait_for_queue(books, index).await;
@@ -89,11 +103,6 @@ async fn invoice_transactions(books: &Books) -> i64 {
     client.query_one(sql, &[&books.app.tenant_id]).await.unwrap().get(0)
 }
 
-async fn balance_check_rows(books: &Books) -> i64 {
-    let client = books.app.sql().await;
-    client.query_one("SELECT count(*) FROM audit.balance_check", &[]).await.unwrap().get(0)
-}
-
 #[tokio::test]
 async fn waiting_invoices_post_in_one_transaction() {
     let (books, partner, customer) = shop().await;
@@ -104,7 +113,7 @@ async fn waiting_invoices_post_in_one_transaction() {
         })
         .collect();
 
-    let responses = post_held(&books, &partner, requests.clone()).await;
+    let responses = post_while_locked(&books, &partner, requests.clone()).await;
 
     for response in &responses {
         assert_eq!(response.status, 201, "{}", response.body);
@@ -128,7 +137,7 @@ async fn waiting_invoices_post_in_one_transaction() {
         assert_eq!(retry.headers["idempotent-replayed"], "true");
     }
     assert_eq!(books.count("invoices").await, 5);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
@@ -150,7 +159,7 @@ async fn each_waiting_invoice_gets_its_own_answer() {
         ("g-stored".to_string(), stored),
     ];
 
-    let responses = post_held(&books, &partner, requests).await;
+    let responses = post_while_locked(&books, &partner, requests).await;
 
     assert_eq!(grouped_count(&books.app, "together").await, 5);
     assert_eq!(responses[0].status, 201, "{}", responses[0].body);
@@ -177,11 +186,11 @@ async fn each_waiting_invoice_gets_its_own_answer() {
     assert_eq!(responses[5].body, before.body);
     assert_eq!(responses[5].headers["idempotent-replayed"], "true");
     assert_eq!(books.count("invoices").await, 3);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 #[tokio::test]
-async fn a_group_that_cannot_be_written_posts_each_alone() {
+async fn failed_group_posts_each_alone() {
     let (books, partner, customer) = shop().await;
     // Any statement that writes more than one invoice fails, as a group's joint write does.
     books
@@ -208,7 +217,7 @@ async fn a_group_that_cannot_be_written_posts_each_alone() {
         })
         .collect();
 
-    let responses = post_held(&books, &partner, requests).await;
+    let responses = post_while_locked(&books, &partner, requests).await;
 
     for response in &responses {
         assert_eq!(response.status, 201, "{}", response.body);
@@ -217,7 +226,7 @@ async fn a_group_that_cannot_be_written_posts_each_alone() {
     assert_eq!(grouped_count(&books.app, "alone").await, 3);
     assert_eq!(invoice_transactions(&books).await, 4);
     assert_eq!(books.count("invoices").await, 4);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 /// An invoice of another tenant does not wait for a tenant whose slot is taken.
@@ -241,24 +250,16 @@ async fn tenants_have_their_own_slots() {
     let other_customer = create("o-customer", party_body("customer", "C", "DE", false, None)).await;
 
     let mut client = app.sql().await;
-    let lock = client.transaction().await.unwrap();
-    let seller = Uuid::parse_str(&partner).unwrap();
-    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
-    let request = app
-        .client
-        .post(format!("{}/v1/invoices", app.address))
-        .bearer_auth(&app.write_key)
-        .header("Idempotency-Key", "t-held")
-        .json(&invoice_at(&customer, &partner, 0, "10.00"));
-    let held = tokio::spawn(async move { request.send().await.expect("POST").status().as_u16() });
+    let lock = lock_seller(&mut client, &partner).await;
+    let blocked = spawn_post(app, "t-blocked", &invoice_at(&customer, &partner, 0, "10.00"));
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let body = invoice_at(&other_customer, &other_partner, 0, "10.00");
     let other = app.post("/v1/invoices", &other_key, "o-invoice", &body).await;
     assert_eq!(other.status, 201, "{}", other.body);
-    assert!(!held.is_finished());
+    assert!(!blocked.is_finished());
     lock.rollback().await.unwrap();
-    assert_eq!(held.await.unwrap(), 201);
+    assert_eq!(blocked.await.unwrap().status, 201);
 }
 
 /// Sends an invoice over a connection of its own, which the test can then reset.
@@ -287,16 +288,6 @@ fn reset(stream: tokio::net::TcpStream) {
     drop(stream);
 }
 
-fn spawn_post(app: &TestApp, key: &str, body: &Value) -> tokio::task::JoinHandle<Response> {
-    let request = app
-        .client
-        .post(format!("{}/v1/invoices", app.address))
-        .bearer_auth(&app.write_key)
-        .header("Idempotency-Key", key)
-        .json(body);
-    tokio::spawn(async move { crate::helpers::read_response(request.send().await.unwrap()).await })
-}
-
 /// Sessions of the test database that wait for a lock.
 async fn lock_waiters(app: &TestApp) -> i64 {
     let sql = "SELECT count(*) FROM pg_stat_activity \
@@ -311,9 +302,7 @@ async fn reset_leader_keeps_group_slotted() {
     let (books, partner, customer) = shop().await;
     let app = &books.app;
     let mut client = app.sql().await;
-    let lock = client.transaction().await.unwrap();
-    let seller = Uuid::parse_str(&partner).unwrap();
-    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let lock = lock_seller(&mut client, &partner).await;
     let first = send_raw(app, "r-0", &invoice_at(&customer, &partner, 0, "10.00")).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let leader = send_raw(app, "r-1", &invoice_at(&customer, &partner, 1, "11.00")).await;
@@ -349,7 +338,7 @@ async fn reset_leader_keeps_group_slotted() {
     // its leader's invoice included, posted in one transaction.
     assert_eq!(books.count("invoices").await, 5);
     assert_eq!(invoice_transactions(&books).await, 1);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
 /// Starts the service with one slot per tenant and the provider stub, and opens a German
@@ -410,7 +399,7 @@ async fn slow_invoice_messages(stub: &subledger::tax::provider::stub::RunningStu
     assert!(response.status().is_success());
 }
 
-/// A grouped invoice that committed is answered as created, not as a replay, even when the
+/// A grouped invoice that committed gets 201 without the replay header, even when the
 /// leader's client goes away while the group's provider messages are sent.
 #[tokio::test]
 async fn reset_after_commit_keeps_answers() {
@@ -419,9 +408,7 @@ async fn reset_after_commit_keeps_answers() {
     let app = &books.app;
     slow_invoice_messages(&stub, 1000).await;
     let mut client = app.sql().await;
-    let lock = client.transaction().await.unwrap();
-    let seller = Uuid::parse_str(&partner).unwrap();
-    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let lock = lock_seller(&mut client, &partner).await;
     let first = spawn_post(app, "u-0", &us_invoice(&customer, &partner, 0));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let leader = send_raw(app, "u-1", &us_invoice(&customer, &partner, 1)).await;
@@ -494,7 +481,7 @@ async fn long_queue_splits_at_100() {
         })
         .collect();
 
-    let responses = post_held(&books, &partner, requests).await;
+    let responses = post_while_locked(&books, &partner, requests).await;
 
     for response in &responses {
         assert_eq!(response.status, 201, "{}", response.body);
@@ -507,11 +494,11 @@ async fn long_queue_splits_at_100() {
     assert_eq!(invoice_transactions(&books).await, 3);
     assert_eq!(grouped_count(&books.app, "together").await, 130);
     assert_eq!(books.app.state.groups.waiting(books.app.tenant_id), 0);
-    assert_eq!(balance_check_rows(&books).await, 0);
+    assert_eq!(books.balance_check_rows().await, 0);
 }
 
-/// During a provider outage, a US invoice of a group gets its own 503, asks the provider as
-/// often as it would alone, and the rest of the group posts together.
+/// During a provider outage, a US invoice of a group gets its own 503 after as many quote
+/// requests as alone, and the rest of the group posts together.
 #[tokio::test]
 async fn outage_fails_only_its_invoice() {
     let stub = subledger::tax::provider::stub::RunningStub::start().unwrap();
@@ -526,22 +513,20 @@ async fn outage_fails_only_its_invoice() {
     reqwest::Client::new().post(url).json(&fault).send().await.unwrap();
 
     let mut client = app.sql().await;
-    let lock = client.transaction().await.unwrap();
-    let seller = Uuid::parse_str(&partner).unwrap();
-    lock.execute("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE", &[&seller]).await.unwrap();
+    let lock = lock_seller(&mut client, &partner).await;
     let first = spawn_post(app, "o-0", &us_invoice(&german, &partner, 0));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let us = spawn_post(app, "o-1", &us_invoice(&us_customer, &partner, 1));
     wait_for_queue(&books, 1).await;
     let eu = spawn_post(app, "o-2", &us_invoice(&german, &partner, 2));
     wait_for_queue(&books, 2).await;
-    let asked_before = stub.requests().await.unwrap();
+    let quotes_before = stub.requests().await.unwrap();
     lock.rollback().await.unwrap();
 
     let first = first.await.unwrap();
     let eu = eu.await.unwrap();
     let us = us.await.unwrap();
-    let asked_in_group = stub.requests().await.unwrap() - asked_before;
+    let quotes_in_group = stub.requests().await.unwrap() - quotes_before;
 
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(us.status, 503, "{}", us.body);
@@ -550,13 +535,13 @@ async fn outage_fails_only_its_invoice() {
     assert_eq!(eu.status, 201, "{}", eu.body);
     assert_eq!(grouped_count(app, "together").await, 2);
     assert_eq!(grouped_count(app, "alone").await, 0);
-    // The same invoice alone, under another key, asks the provider as many times.
+    // The same invoice alone, under another key, sends the provider as many quote requests.
     let alone = books.post("/v1/invoices", &us_invoice(&us_customer, &partner, 3)).await;
     assert_eq!(alone.status, 503, "{}", alone.body);
-    let asked_alone = stub.requests().await.unwrap() - asked_before - asked_in_group;
-    assert!(asked_in_group > 0);
-    assert_eq!(asked_in_group, asked_alone);
-    // The 503 is not stored, so a retry of the same key asks the provider again.
+    let quotes_alone = stub.requests().await.unwrap() - quotes_before - quotes_in_group;
+    assert!(quotes_in_group > 0);
+    assert_eq!(quotes_in_group, quotes_alone);
+    // The 503 is not stored, so a retry of the same key requests a quote again.
     let retry = books
         .app
         .post("/v1/invoices", &app.write_key, "o-1", &us_invoice(&us_customer, &partner, 1))
