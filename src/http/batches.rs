@@ -2,6 +2,7 @@
 //! idempotency key and its own result.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use actix_web::{post, web, HttpResponse};
 use deadpool_postgres::Transaction;
@@ -164,21 +165,42 @@ pub(super) async fn post_invoices_together(
     writes: &[BatchWrite],
 ) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let mut client = state.pool.get().await?;
+    let tenant = [(*caller, 0..documents.len())];
+    post_tenants_together(state, &mut client, documents, writes, &tenant).await
+}
+
+/// Posts the invoices of several tenants as [`post_invoices_together`] posts one tenant's, in
+/// one transaction on `client`. Each of `tenants` names a caller and its documents' range of
+/// `documents` and `writes`, and each is priced against its own reads and locks, one tenant
+/// after another. The tenants must come in the order of their ids, so that two such
+/// transactions lock the rows of their common tenants in one order. Returns the results in
+/// the order of `documents`.
+pub(super) async fn post_tenants_together(
+    state: &AppState,
+    client: &mut deadpool_postgres::Object,
+    documents: &[BatchDocument],
+    writes: &[BatchWrite],
+    tenants: &[(Caller, Range<usize>)],
+) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let tx = client.transaction().await?;
     db::use_generic_plans(&tx).await?;
-    // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
-    let outcomes = match price_and_write(state, caller, &tx, documents, writes).await {
-        Ok(Some(outcomes)) => outcomes,
-        Ok(None) => {
-            let _ = tx.rollback().await;
-            return Ok(None);
+    let mut outcomes = Vec::with_capacity(documents.len());
+    for (caller, range) in tenants {
+        let (documents, writes) = (&documents[range.clone()], &writes[range.clone()]);
+        // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
+        match price_and_write(state, caller, &tx, documents, writes).await {
+            Ok(Some(tenant_outcomes)) => outcomes.extend(tenant_outcomes),
+            Ok(None) => {
+                let _ = tx.rollback().await;
+                return Ok(None);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+                let _ = tx.rollback().await;
+                return Ok(None);
+            }
         }
-        Err(error) => {
-            tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
-            let _ = tx.rollback().await;
-            return Ok(None);
-        }
-    };
+    }
     if let Err(error) = tx.commit().await {
         tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
         return Ok(None);

@@ -1,4 +1,4 @@
-//! Invoices that one tenant posts alone at the same time, written together.
+//! Invoices posted alone at the same time, written together.
 //!
 //! Each tenant has a few posting slots ([`Config::invoice_slots`]). An invoice that finds a slot
 //! free posts alone, with the single-document path. One that finds every slot taken waits in
@@ -11,14 +11,22 @@
 //! one statement per table for several invoices, and one with few keeps the latency of
 //! single posting.
 //!
+//! An invoice that holds a slot but finds every connection of its HTTP worker in use waits
+//! for the next one in the worker's [`ConnectionQueue`], with the invoices of any tenant that
+//! come in meanwhile. A task takes that connection for all of them and posts them in one
+//! transaction, one tenant after another. Many tenants with one writer each then share a
+//! transaction and a commit when the database is the bottleneck, and nothing waits longer
+//! than it would have waited for the connection.
+//!
 //! When the joint write cannot be used (see `post_invoices_together`), nothing of it is
 //! written and the task lets each invoice of the group post alone, one after another in
-//! arrival order, while it keeps the slot. A retry of any of them is safe at every point,
+//! arrival order, while it keeps the slots. A retry of any of them is safe at every point,
 //! because each keeps its own idempotency key.
 //!
 //! [`Config::invoice_slots`]: crate::config::Config::invoice_slots
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::HttpResponse;
@@ -42,6 +50,8 @@ pub struct Groups {
     /// Invoices of one tenant posted at the same time; 0 posts every invoice alone at once.
     slots: usize,
     tenants: Mutex<HashMap<Uuid, Tenant>>,
+    /// Invoices waiting in the connection queues of every worker.
+    waiting_for_connection: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -143,7 +153,12 @@ impl Drop for Handoff {
 
 impl Groups {
     pub fn new(slots: usize) -> Groups {
-        Groups { slots, tenants: Mutex::new(HashMap::new()) }
+        Groups { slots, tenants: Mutex::new(HashMap::new()), waiting_for_connection: 0.into() }
+    }
+
+    /// Invoices, of any tenant, waiting in a worker's connection queue.
+    pub fn waiting_for_connection(&self) -> usize {
+        self.waiting_for_connection.load(Ordering::Relaxed)
     }
 
     /// Invoices of `tenant_id` waiting for a posting slot.
@@ -233,6 +248,17 @@ pub async fn post_invoice(
     loop {
         match turn {
             Turn::Alone { slot, done } => {
+                // An invoice of a group that could not be written together posts alone.
+                let slot = match (slot, &done) {
+                    (Some(slot), None) => match state.connections.join(state, &request, slot) {
+                        Ok(receiver) => {
+                            turn = wait(receiver).await;
+                            continue;
+                        }
+                        Err(slot) => Some(slot),
+                    },
+                    (slot, _) => slot,
+                };
                 let response = post_alone(state, request).await;
                 drop(slot);
                 if let Some(done) = done {
@@ -284,52 +310,92 @@ async fn post_alone(state: &AppState, request: Request) -> HttpResponse {
     response
 }
 
-/// Posts the invoices of `group` in one transaction while holding `slot`, and sends each its
-/// result. Runs as a task of its own, so that no client going away cancels it. The tax
-/// provider's messages are sent after every result, and after the slot is released. When
-/// the joint write cannot be used, the invoices post alone one after another, in their order,
-/// so that each is numbered as it would have been in the group.
+/// Posts the invoices of `group` in one transaction while holding `slot`, as
+/// [`post_held`] does.
 async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
-    let documents: Vec<BatchDocument> = group
-        .iter()
-        .map(|waiting| BatchDocument {
-            kind: DocumentKind::Invoice,
-            idempotency_key: waiting.request.key.0.clone(),
-            body: Value::clone(&waiting.request.body),
-        })
-        .collect();
-    let writes: Vec<BatchWrite> = group
-        .iter()
-        .map(|waiting| BatchWrite {
-            key: waiting.request.key.clone(),
-            request_sha256: waiting.request.request_sha256.clone(),
-            position: None,
-        })
-        .collect();
-    let caller = group[0].request.caller;
-    let posted = batches::post_invoices_together(&state, &caller, &documents, &writes);
-    let (posted, queued) = outbox::collect(posted).await;
+    let client = state.pool.get().await;
+    post_held(state, client, group, vec![slot]).await;
+}
+
+/// The invoices of one HTTP worker that hold a posting slot and wait for a connection of the
+/// worker's pool.
+#[derive(Default)]
+pub struct ConnectionQueue {
+    /// The invoices and their slots; `None` while no task waits for a connection.
+    waiting: Mutex<Option<Vec<(Waiting, Slot)>>>,
+}
+
+impl ConnectionQueue {
+    fn waiting(&self) -> MutexGuard<'_, Option<Vec<(Waiting, Slot)>>> {
+        // Every change under the lock is a single push or take.
+        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `request` with its `slot` when a task of this worker already waits for a
+    /// connection, or when every connection of the worker's pool is in use (a task then starts
+    /// waiting). Otherwise returns the slot, for the request to post alone.
+    fn join(
+        &self,
+        state: &AppState,
+        request: &Request,
+        slot: Slot,
+    ) -> Result<oneshot::Receiver<Turn>, Slot> {
+        let mut waiting = self.waiting();
+        let queued = match waiting.as_mut() {
+            Some(queued) if queued.len() < MAX_GROUP => queued,
+            Some(_) => return Err(slot),
+            None => {
+                let pool = state.pool.status();
+                if pool.available > 0 || pool.size < pool.max_size {
+                    return Err(slot);
+                }
+                actix_web::rt::spawn(post_when_connected(state.clone()));
+                waiting.insert(Vec::new())
+            }
+        };
+        let (turn, receiver) = oneshot::channel();
+        queued.push((Waiting { request: request.clone(), turn }, slot));
+        state.groups.waiting_for_connection.fetch_add(1, Ordering::Relaxed);
+        Ok(receiver)
+    }
+}
+
+/// Waits for a connection of the worker's pool, then posts every invoice that has joined the
+/// worker's connection queue meanwhile, as [`post_held`] does.
+async fn post_when_connected(state: AppState) {
+    let client = state.pool.get().await;
+    let queued = state.connections.waiting().take().unwrap_or_default();
+    state.groups.waiting_for_connection.fetch_sub(queued.len(), Ordering::Relaxed);
+    let (group, slots): (Vec<Waiting>, Vec<Slot>) = queued.into_iter().unzip();
+    post_held(state, client, group, slots).await;
+}
+
+/// Posts the invoices of `group` in one transaction on `client` while holding `slots`, and
+/// sends each its result. Runs as a task of its own, so that no client going away cancels
+/// it. The tax provider's messages are sent after every result, and after the slots are
+/// released. When the joint write cannot be used, the invoices post alone one after another,
+/// in their order, so that each is numbered as it would have been in the group.
+async fn post_held(
+    state: AppState,
+    client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
+    group: Vec<Waiting>,
+    slots: Vec<Slot>,
+) {
+    if group.is_empty() {
+        return;
+    }
+    let (posted, queued) = outbox::collect(write_together(&state, client, &group)).await;
     match posted {
-        Ok(Some(outcomes)) => {
+        Some(outcomes) => {
             for (waiting, outcome) in group.into_iter().zip(outcomes) {
                 state.metrics.count_grouped_invoice("together");
                 // A request that no longer listens has its response stored under its key.
                 let _ = waiting.turn.send(Turn::Answered(outcome));
             }
-            drop(slot);
+            drop(slots);
             state.tax.deliver(&state.pool, &queued).await;
         }
-        Ok(None) | Err(_) => {
-            // Nothing was written. `post_invoices_together` has logged why, unless no
-            // connection could be had.
-            if let Err(error) = &posted {
-                tracing::warn!(
-                    error = %error,
-                    tenant_id = %caller.tenant_id,
-                    invoices = group.len(),
-                    "invoice group posts one invoice at a time"
-                );
-            }
+        None => {
             for waiting in group {
                 state.metrics.count_grouped_invoice("alone");
                 let (done, ended) = oneshot::channel();
@@ -339,7 +405,68 @@ async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
                     let _ = ended.await;
                 }
             }
-            drop(slot);
+            drop(slots);
         }
     }
+}
+
+/// Writes the invoices of `group` in one transaction on `client`, its tenants in the order of
+/// their ids and each tenant's invoices in their order, and returns their results in the
+/// order of `group`. Returns `None`, with nothing written, when the joint write cannot be used
+/// or no connection could be had. The connection is back in the pool when this returns.
+async fn write_together(
+    state: &AppState,
+    client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
+    group: &[Waiting],
+) -> Option<Vec<BatchOutcome>> {
+    // A stable sort keeps each tenant's invoices in arrival order.
+    let mut order: Vec<usize> = (0..group.len()).collect();
+    order.sort_by_key(|&index| group[index].request.caller.tenant_id);
+    let requests: Vec<&Request> = order.iter().map(|&index| &group[index].request).collect();
+    let documents: Vec<BatchDocument> = requests
+        .iter()
+        .map(|request| BatchDocument {
+            kind: DocumentKind::Invoice,
+            idempotency_key: request.key.0.clone(),
+            body: Value::clone(&request.body),
+        })
+        .collect();
+    let writes: Vec<BatchWrite> = requests
+        .iter()
+        .map(|request| BatchWrite {
+            key: request.key.clone(),
+            request_sha256: request.request_sha256.clone(),
+            position: None,
+        })
+        .collect();
+    let mut tenants = Vec::new();
+    let mut start = 0;
+    for run in requests.chunk_by(|a, b| a.caller.tenant_id == b.caller.tenant_id) {
+        tenants.push((run[0].caller, start..start + run.len()));
+        start += run.len();
+    }
+    let posted = match client {
+        Ok(mut client) => {
+            batches::post_tenants_together(state, &mut client, &documents, &writes, &tenants).await
+        }
+        Err(error) => Err(error.into()),
+    };
+    let outcomes = match posted {
+        Ok(Some(outcomes)) => outcomes,
+        // `post_tenants_together` has logged why.
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::warn!(
+                error = %error,
+                invoices = group.len(),
+                "invoice group posts one invoice at a time"
+            );
+            return None;
+        }
+    };
+    let mut in_group_order: Vec<Option<BatchOutcome>> = (0..group.len()).map(|_| None).collect();
+    for (&index, outcome) in order.iter().zip(outcomes) {
+        in_group_order[index] = Some(outcome);
+    }
+    in_group_order.into_iter().collect()
 }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Posting slots and queues of invoices, per tenant, shared by every worker.
     pub groups: Arc<grouping::Groups>,
+    /// Invoices waiting for a connection of this worker's pool (see [`grouping`]).
+    connections: Arc<grouping::ConnectionQueue>,
     connector: Connector,
     pools: Arc<Mutex<Pools>>,
 }
@@ -90,6 +92,7 @@ impl AppState {
             tax,
             keys,
             groups,
+            connections: Arc::default(),
             connector,
             pools,
         })
@@ -109,7 +112,7 @@ impl AppState {
             pool.close();
         }
         pools.all.push(pool.clone());
-        AppState { pool, ..self.clone() }
+        AppState { pool, connections: Arc::default(), ..self.clone() }
     }
 
     /// Returns the status of every pool of the service: the background one and one per worker.

@@ -31,13 +31,23 @@ fn invoice_at(customer: &str, partner: &str, minute: u32, price: &str) -> Value 
 /// Waits until `count` invoices of the books' tenant wait for a slot.
 async fn wait_for_queue(books: &Books, count: usize) {
     let groups = &books.app.state.groups;
+    wait_until("wait for a slot", count, || groups.waiting(books.app.tenant_id)).await;
+}
+
+/// Waits until `count` invoices wait for a connection.
+async fn wait_for_connection_queue(app: &TestApp, count: usize) {
+    let groups = &app.state.groups;
+    wait_until("wait for a connection", count, || groups.waiting_for_connection()).await;
+}
+
+async fn wait_until(what: &str, count: usize, current: impl Fn() -> usize) {
     for _ in 0..500 {
-        if groups.waiting(books.app.tenant_id) == count {
+        if current() == count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{count} invoices never waited; {} did", groups.waiting(books.app.tenant_id));
+    panic!("{count} invoices never came to {what}; {} did", current());
 }
 
 /// Locks the seller's party row in a transaction of `client`, so that an invoice of that
@@ -53,10 +63,20 @@ async fn lock_seller<'a>(
 }
 
 fn spawn_post(app: &TestApp, key: &str, body: &Value) -> tokio::task::JoinHandle<Response> {
+    spawn_post_as(app, &app.write_key, key, body)
+}
+
+/// Posts an invoice with the write key `bearer`, in a task of its own.
+fn spawn_post_as(
+    app: &TestApp,
+    bearer: &str,
+    key: &str,
+    body: &Value,
+) -> tokio::task::JoinHandle<Response> {
     let request = app
         .client
         .post(format!("{}/v1/invoices", app.address))
-        .bearer_auth(&app.write_key)
+        .bearer_auth(bearer)
         .header("Idempotency-Key", key)
         .json(body);
     tokio::spawn(async move { crate::helpers::read_response(request.send().await.unwrap()).await })
@@ -229,37 +249,101 @@ async fn failed_group_posts_each_alone() {
     assert_eq!(books.balance_check_rows().await, 0);
 }
 
+/// A tenant of the books' service with its own write key, one Irish partner and one German
+/// consumer.
+struct OtherShop {
+    tenant_id: Uuid,
+    key: String,
+    partner: String,
+    customer: String,
+}
+
+impl OtherShop {
+    async fn open(app: &TestApp, name: &str) -> OtherShop {
+        let (tenant_id, key) = app.other_tenant(name).await;
+        let create = |body: Value| {
+            let key = key.clone();
+            async move {
+                let party_key = Uuid::now_v7().to_string();
+                let response = app.post("/v1/parties", &key, &party_key, &body).await;
+                assert_eq!(response.status, 201, "{}", response.body);
+                response.body["id"].as_str().unwrap().to_string()
+            }
+        };
+        create(party_body("platform", name, "IE", true, Some("IE6388047V"))).await;
+        let mut partner = party_body("partner", "Partner", "IE", true, None);
+        partner["agreement"] = agreement("agent", "0.10", "kept");
+        let partner = create(partner).await;
+        let customer = create(party_body("customer", "C", "DE", false, None)).await;
+        OtherShop { tenant_id, key, partner, customer }
+    }
+
+    fn invoice(&self, minute: u32, price: &str) -> Value {
+        invoice_at(&self.customer, &self.partner, minute, price)
+    }
+}
+
 /// An invoice of another tenant does not wait for a tenant whose slot is taken.
 #[tokio::test]
 async fn tenants_have_their_own_slots() {
     let (books, partner, customer) = shop().await;
     let app = &books.app;
-    let (_, other_key) = app.other_tenant("Other").await;
-    let create = |key: &'static str, body: Value| {
-        let other_key = other_key.clone();
-        async move {
-            let response = app.post("/v1/parties", &other_key, key, &body).await;
-            assert_eq!(response.status, 201, "{}", response.body);
-            response.body["id"].as_str().unwrap().to_string()
-        }
-    };
-    create("o-platform", party_body("platform", "Other", "IE", true, Some("IE6388047V"))).await;
-    let mut other_partner = party_body("partner", "Partner", "IE", true, None);
-    other_partner["agreement"] = agreement("agent", "0.10", "kept");
-    let other_partner = create("o-partner", other_partner).await;
-    let other_customer = create("o-customer", party_body("customer", "C", "DE", false, None)).await;
+    let other = OtherShop::open(app, "Other").await;
 
     let mut client = app.sql().await;
     let lock = lock_seller(&mut client, &partner).await;
     let blocked = spawn_post(app, "t-blocked", &invoice_at(&customer, &partner, 0, "10.00"));
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let body = invoice_at(&other_customer, &other_partner, 0, "10.00");
-    let other = app.post("/v1/invoices", &other_key, "o-invoice", &body).await;
-    assert_eq!(other.status, 201, "{}", other.body);
+    let posted =
+        app.post("/v1/invoices", &other.key, "o-invoice", &other.invoice(0, "10.00")).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
     assert!(!blocked.is_finished());
     lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().status, 201);
+}
+
+/// Opens books on a service with one worker, one connection and two slots per tenant, and two
+/// more tenants.
+async fn one_connection_shops() -> (Books, String, String, OtherShop, OtherShop) {
+    let app = TestApp::spawn_with(|config| {
+        config.workers = 1;
+        config.pool_size = 1;
+        config.invoice_slots = 2;
+    })
+    .await;
+    let books = Books::open_on(app, "IE", Some("IE6388047V")).await;
+    let partner = books.partner("IE", None, agreement("agent", "0.10", "kept")).await;
+    let customer = books.customer("DE").await;
+    let first = OtherShop::open(&books.app, "First").await;
+    let second = OtherShop::open(&books.app, "Second").await;
+    (books, partner, customer, first, second)
+}
+
+/// Posts an invoice of the books' tenant that holds the service's one connection until the
+/// returned lock ends, and then `requests` (shop, key, body), each once the previous one waits
+/// for the connection. Ends the lock and returns the blocked invoice's response and the
+/// others', in request order.
+async fn post_behind_connection(
+    books: &Books,
+    seller: &str,
+    customer: &str,
+    requests: Vec<(&OtherShop, String, Value)>,
+) -> (Response, Vec<Response>) {
+    let app = &books.app;
+    let mut client = app.sql().await;
+    let lock = lock_seller(&mut client, seller).await;
+    let blocked = spawn_post(app, "c-blocked", &invoice_at(customer, seller, 0, "10.00"));
+    wait_for_lock_waiter(app).await;
+    let mut pending = Vec::new();
+    for (index, (shop, key, body)) in requests.into_iter().enumerate() {
+        pending.push(spawn_post_as(app, &shop.key, &key, &body));
+        wait_for_connection_queue(app, index + 1).await;
+    }
+    lock.rollback().await.unwrap();
+    let blocked = blocked.await.expect("request task");
+    let responses = join_all(pending).await.into_iter().map(|joined| joined.expect("request task"));
+    (blocked, responses.collect())
 }
 
 /// Sends an invoice over a connection of its own, which the test can then reset.
@@ -293,6 +377,17 @@ async fn lock_waiters(app: &TestApp) -> i64 {
     let sql = "SELECT count(*) FROM pg_stat_activity \
                WHERE datname = current_database() AND wait_event_type = 'Lock'";
     app.sql().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Waits until one session of the test database waits for a lock.
+async fn wait_for_lock_waiter(app: &TestApp) {
+    for _ in 0..500 {
+        if lock_waiters(app).await == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no session waited for a lock");
 }
 
 /// A leader whose client goes away while its group waits must not set the rest of the group
@@ -549,4 +644,129 @@ async fn outage_fails_only_its_invoice() {
     assert_eq!(retry.status, 503, "{}", retry.body);
     assert!(retry.headers.get("idempotent-replayed").is_none());
     assert_eq!(books.count("invoices").await, 2);
+}
+
+/// Invoices of the tenants in `shops`: one row per distinct `xmin`.
+async fn transactions_of(app: &TestApp, shops: &[&OtherShop]) -> i64 {
+    let tenants: Vec<Uuid> = shops.iter().map(|shop| shop.tenant_id).collect();
+    let sql = "SELECT count(DISTINCT xmin::text) FROM invoices WHERE tenant_id = ANY($1)";
+    app.sql().await.query_one(sql, &[&tenants]).await.unwrap().get(0)
+}
+
+/// Invoices of several tenants that wait for the one connection post in one transaction, and
+/// each request gets the response it would get alone.
+#[tokio::test]
+async fn tenants_waiting_for_a_connection_post_together() {
+    let (books, partner, customer, first, second) = one_connection_shops().await;
+    let requests = vec![
+        (&first, "w-1".to_string(), first.invoice(1, "11.00")),
+        (&second, "w-2".to_string(), second.invoice(2, "12.00")),
+        // The first tenant's second slot: it joins the same queue.
+        (&first, "w-3".to_string(), first.invoice(3, "13.00")),
+    ];
+
+    let (blocked, responses) =
+        post_behind_connection(&books, &partner, &customer, requests.clone()).await;
+
+    assert_eq!(blocked.status, 201, "{}", blocked.body);
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+        assert!(response.headers.get("idempotent-replayed").is_none());
+    }
+    assert_eq!(transactions_of(&books.app, &[&first, &second]).await, 1);
+    assert_eq!(invoice_transactions(&books).await, 1);
+    assert_eq!(grouped_count(&books.app, "together").await, 3);
+    // Each tenant's invoices are numbered in arrival order.
+    let numbers: Vec<&str> =
+        responses.iter().map(|response| response.body["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["INV-2026-000001", "INV-2026-000001", "INV-2026-000002"]);
+    for (response, (shop, key, body)) in responses.iter().zip(&requests) {
+        let id = response.body["id"].as_str().unwrap();
+        let read = books.app.get(&format!("/v1/invoices/{id}"), &shop.key).await;
+        assert_eq!(read.body, response.body);
+        let retry = books.app.post("/v1/invoices", &shop.key, key, body).await;
+        assert_eq!(retry.status, 201);
+        assert_eq!(retry.body, response.body);
+        assert_eq!(retry.headers["idempotent-replayed"], "true");
+    }
+    assert_eq!(books.app.state.groups.waiting_for_connection(), 0);
+    assert_eq!(books.balance_check_rows().await, 0);
+}
+
+/// When invoices of several tenants cannot be written in one transaction, each posts alone.
+#[tokio::test]
+async fn failed_connection_group_posts_each_alone() {
+    let (books, partner, customer, first, second) = one_connection_shops().await;
+    // A transaction that writes invoices of two tenants fails, as the joint write does.
+    books
+        .app
+        .sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION one_tenant_per_transaction() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN \
+               IF (SELECT count(DISTINCT tenant_id) FROM invoices \
+                   WHERE xmin = xid(pg_current_xact_id())) > 1 THEN \
+                 RAISE EXCEPTION 'invoices of two tenants in one transaction'; \
+               END IF; \
+               RETURN NULL; \
+             END $$; \
+             CREATE TRIGGER one_tenant_per_transaction AFTER INSERT ON invoices \
+               FOR EACH STATEMENT EXECUTE FUNCTION one_tenant_per_transaction();",
+        )
+        .await
+        .unwrap();
+    let requests = vec![
+        (&first, "x-1".to_string(), first.invoice(1, "11.00")),
+        (&second, "x-2".to_string(), second.invoice(2, "12.00")),
+        (&first, "x-3".to_string(), first.invoice(3, "13.00")),
+    ];
+
+    let (blocked, responses) = post_behind_connection(&books, &partner, &customer, requests).await;
+
+    assert_eq!(blocked.status, 201, "{}", blocked.body);
+    for response in &responses {
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    let numbers: Vec<&str> =
+        responses.iter().map(|response| response.body["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["INV-2026-000001", "INV-2026-000001", "INV-2026-000002"]);
+    assert_eq!(grouped_count(&books.app, "together").await, 0);
+    assert_eq!(grouped_count(&books.app, "alone").await, 3);
+    assert_eq!(transactions_of(&books.app, &[&first, &second]).await, 3);
+    assert_eq!(books.balance_check_rows().await, 0);
+}
+
+/// A request that goes away while it waits for a connection is posted all the same, and its
+/// tenant's slots are free afterwards.
+#[tokio::test]
+async fn reset_while_waiting_for_a_connection() {
+    let (books, partner, customer, first, _) = one_connection_shops().await;
+    let app = &books.app;
+    let mut client = app.sql().await;
+    let lock = lock_seller(&mut client, &partner).await;
+    let blocked = spawn_post(app, "z-blocked", &invoice_at(&customer, &partner, 0, "10.00"));
+    wait_for_lock_waiter(app).await;
+    // The books' tenant's second slot: this invoice waits for the connection, then goes away.
+    let gone_body = invoice_at(&customer, &partner, 1, "11.00");
+    let gone = send_raw(app, "z-gone", &gone_body).await;
+    wait_for_connection_queue(app, 1).await;
+    let other = spawn_post_as(app, &first.key, "z-other", &first.invoice(2, "12.00"));
+    wait_for_connection_queue(app, 2).await;
+    reset(gone);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lock.rollback().await.unwrap();
+
+    assert_eq!(blocked.await.unwrap().status, 201);
+    assert_eq!(other.await.unwrap().status, 201);
+    // The reset request's invoice was posted, in the group, and its response stored.
+    let replay = app.post("/v1/invoices", &app.write_key, "z-gone", &gone_body).await;
+    assert_eq!(replay.status, 201, "{}", replay.body);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(replay.body["number"], "INV-2026-000002");
+    assert_eq!(books.app.state.groups.waiting(app.tenant_id), 0);
+    let next = books.post("/v1/invoices", &invoice_at(&customer, &partner, 3, "13.00")).await;
+    assert_eq!(next.status, 201, "{}", next.body);
+    assert_eq!(books.count("invoices").await, 3);
+    assert_eq!(books.balance_check_rows().await, 0);
 }

@@ -53,7 +53,8 @@ impl TestApp {
         let mut config =
             Config { database_url: Some(db.url.clone()), workers: 2, ..Config::default() };
         configure(&mut config);
-        let pool = db::pool(&db.url, config.pool_size).expect("pool");
+        // The test's own connections, which a service with fewer must not starve.
+        let pool = db::pool(&db.url, config.pool_size.max(4)).expect("pool");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = format!("http://{}", listener.local_addr().unwrap());
         let state = http::AppState::new(&db.url, config).expect("state");
