@@ -223,14 +223,16 @@ fn settled() -> MutexGuard<'static, Settled> {
 /// Turns an account missing at posting time into a retryable error. A document posts only to
 /// accounts that it read or opened in its own transaction, or to platform accounts remembered
 /// as open, so a missing one was remembered and is gone (a restored database, a row deleted by
-/// hand). The tenant's remembered accounts are forgotten, and the request gets a 503 instead of
+/// hand). The remembered accounts of `tenants` are forgotten, and the request gets a 503 instead of
 /// a 422, which would be stored under its key and replayed: a retry reads them again.
-pub fn retry_if_account_missing(tenant_id: Uuid) -> impl Fn(Error) -> Error {
+pub fn retry_if_account_missing(tenants: &[Uuid]) -> impl Fn(Error) -> Error + '_ {
     move |error| {
         if error.code != ErrorCode::AccountNotFound {
             return error;
         }
-        settled().forget_tenant(tenant_id);
+        for &tenant_id in tenants {
+            settled().forget_tenant(tenant_id);
+        }
         let detail = "a platform account was missing, so nothing was written: retry the request";
         Error::unavailable(detail, error)
     }
@@ -303,7 +305,7 @@ mod tests {
         assert!(settled().contains(tenant_id, &code), "forgot an account read after it committed");
 
         let missing = Error::new(ErrorCode::AccountNotFound, "account not found");
-        let retry = retry_if_account_missing(tenant_id)(missing);
+        let retry = retry_if_account_missing(&[tenant_id])(missing);
         assert_eq!(retry.code, ErrorCode::Unavailable);
         assert!(!settled().contains(tenant_id, &code), "kept the accounts of a tenant missing one");
     }

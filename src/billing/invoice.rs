@@ -566,33 +566,40 @@ pub fn tax_account_code(tax: &TaxLine, currency: Currency) -> Option<String> {
 }
 
 /// Inserts the entries, rows, tax determinations, credit allocations and provider messages of
-/// `invoices`, with one statement per table sent together (one round trip).
+/// `invoices`, each of the tenant paired with it, with one statement per table sent together
+/// (one round trip).
 pub async fn write_all(
     tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    invoices: &[PendingInvoice],
+    invoices: &[(Uuid, PendingInvoice)],
 ) -> Result<(), Error> {
     let mut columns = InvoiceColumns::default();
     let mut line_columns = LineColumns::default();
     let mut tax_columns = TaxColumns::default();
     let mut credits = AllocationColumns::default();
-    for invoice in invoices {
-        columns.push(invoice);
-        line_columns.push(invoice);
-        tax_columns.push(invoice);
+    for (tenant_id, invoice) in invoices {
+        columns.push(*tenant_id, invoice);
+        line_columns.push(*tenant_id, invoice);
+        tax_columns.push(*tenant_id, invoice);
         if invoice.stored.credit_applied > Decimal::ZERO {
-            credits.push(&invoice.stored);
+            credits.push(*tenant_id, &invoice.stored);
         }
     }
-    let entries: Vec<(Uuid, &NewEntry)> =
-        invoices.iter().map(|invoice| (invoice.entry_id, &invoice.entry)).collect();
-    let determinations: Vec<(&str, Uuid, &Determination)> = invoices
+    let entries: Vec<(Uuid, Uuid, &NewEntry)> = invoices
         .iter()
-        .flat_map(|invoice| {
+        .map(|(tenant_id, invoice)| (*tenant_id, invoice.entry_id, &invoice.entry))
+        .collect();
+    let determinations: Vec<(Uuid, &str, Uuid, &Determination)> = invoices
+        .iter()
+        .flat_map(|(tenant_id, invoice)| {
             let id = invoice.stored.id;
-            invoice.determinations.iter().map(move |(kind, found)| (kind.as_str(), id, found))
+            invoice
+                .determinations
+                .iter()
+                .map(move |(kind, found)| (*tenant_id, kind.as_str(), id, found))
         })
         .collect();
+    let mut tenants: Vec<Uuid> = invoices.iter().map(|(tenant_id, _)| *tenant_id).collect();
+    tenants.dedup();
     let ((), insert_header, insert_line, insert_tax, insert_allocation) = tokio::try_join!(
         ledger::posting::prepare_insert_entries(tx),
         tx.prepare_cached(INSERT_INVOICES),
@@ -603,14 +610,14 @@ pub async fn write_all(
     // Every statement is prepared, so Postgres receives them in this order: the entries before
     // the invoices that name them, the invoices before their lines, taxes and allocations.
     let posted = async {
-        let posted = ledger::insert_entries(tx, tenant_id, &entries).await;
-        let posted = posted.map_err(accounts::retry_if_account_missing(tenant_id));
+        let posted = ledger::insert_entries(tx, &entries).await;
+        let posted = posted.map_err(accounts::retry_if_account_missing(&tenants));
         posted.map_err(posting::request_fields("issued_at", Some("lines")))
     };
-    let header_params = columns.params(&tenant_id);
-    let line_params = line_columns.params(&tenant_id);
-    let tax_params = tax_columns.params(&tenant_id);
-    let allocation_params = credits.params(&tenant_id);
+    let header_params = columns.params();
+    let line_params = line_columns.params();
+    let tax_params = tax_columns.params();
+    let allocation_params = credits.params();
     let rows = async {
         let allocations = async {
             if credits.invoice_id.is_empty() {
@@ -626,18 +633,18 @@ pub async fn write_all(
         )
         .map_err(Error::from)
     };
-    let stored_determinations = crate::tax::store_determinations(tx, tenant_id, &determinations);
-    let messages = futures::future::try_join_all(invoices.iter().flat_map(|invoice| {
-        let document = outbox::Document {
-            kind: "invoice",
-            id: invoice.stored.id,
-            number: &invoice.stored.number,
-        };
-        invoice
-            .messages
-            .iter()
-            .map(move |message| outbox::enqueue(tx, tenant_id, document, message.clone(), None))
-    }));
+    let stored_determinations = crate::tax::store_determinations(tx, &determinations);
+    let messages =
+        futures::future::try_join_all(invoices.iter().flat_map(|(tenant_id, invoice)| {
+            let document = outbox::Document {
+                kind: "invoice",
+                id: invoice.stored.id,
+                number: &invoice.stored.number,
+            };
+            invoice.messages.iter().map(move |message| {
+                outbox::enqueue(tx, *tenant_id, document, message.clone(), None)
+            })
+        }));
     let (posted, rows, stored_determinations, messages) =
         tokio::join!(posted, rows, stored_determinations, messages);
     posted?;
@@ -652,7 +659,7 @@ const INSERT_INVOICES: &str = "INSERT INTO invoices (tenant_id, id, number, issu
     due_on, net_total, tax_total, total, commission, commission_tax, partner_share, \
     credit_applied, open_amount, tax_determination, commission_legal_mention, entry_id, \
     tax_estimated) \
-    SELECT $1, i.* FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], \
+    SELECT i.* FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], \
     $7::uuid[], $8::text[], $9::text[], $10::boolean[], $11::timestamptz[], $12::date[], \
     $13::date[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], \
     $18::numeric[], $19::numeric[], $20::numeric[], $21::numeric[], $22::json[], $23::text[], \
@@ -660,28 +667,29 @@ const INSERT_INVOICES: &str = "INSERT INTO invoices (tenant_id, id, number, issu
 
 const INSERT_INVOICE_LINES: &str = "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, \
     product, tax_code, quantity, unit_price, discount, net, commission) \
-    SELECT $1, l.* FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], \
-    $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) AS l";
+    SELECT l.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], \
+    $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) AS l";
 
 const INSERT_INVOICE_TAXES: &str = "INSERT INTO invoice_taxes (tenant_id, invoice_id, seq, kind, \
     jurisdiction, rate, rule, liable, base, amount, account_code, lines, legal_mention) \
-    SELECT $1, t.invoice_id, t.seq, t.kind, t.jurisdiction, t.rate, t.rule, t.liable, t.base, \
-    t.amount, t.account_code, t.lines::int[], t.legal_mention \
-    FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::text[], \
+    SELECT t.tenant_id, t.invoice_id, t.seq, t.kind, t.jurisdiction, t.rate, t.rule, t.liable, \
+    t.base, t.amount, t.account_code, t.lines::int[], t.legal_mention \
+    FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::text[], \
     $8::text[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::text[]) \
-    AS t (invoice_id, seq, kind, jurisdiction, rate, rule, liable, base, amount, account_code, \
-    lines, legal_mention)";
+    AS t (tenant_id, invoice_id, seq, kind, jurisdiction, rate, rule, liable, base, amount, \
+    account_code, lines, legal_mention)";
 
 /// Records the customer's credit used by an invoice as an allocation without a payment.
 const INSERT_ALLOCATIONS: &str = "INSERT INTO allocations (tenant_id, id, invoice_id, \
     payment_id, amount, applied_on) \
-    SELECT $1, a.id, a.invoice_id, NULL, a.amount, a.applied_on \
-    FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::date[]) \
-    AS a (id, invoice_id, amount, applied_on)";
+    SELECT a.tenant_id, a.id, a.invoice_id, NULL, a.amount, a.applied_on \
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::date[]) \
+    AS a (tenant_id, id, invoice_id, amount, applied_on)";
 
 /// The columns of `invoices` rows, one array each.
 #[derive(Default)]
 struct InvoiceColumns<'a> {
+    tenant_id: Vec<Uuid>,
     id: Vec<Uuid>,
     number: Vec<&'a str>,
     issuer: Vec<Uuid>,
@@ -709,9 +717,10 @@ struct InvoiceColumns<'a> {
 }
 
 impl<'a> InvoiceColumns<'a> {
-    fn push(&mut self, invoice: &'a PendingInvoice) {
+    fn push(&mut self, tenant_id: Uuid, invoice: &'a PendingInvoice) {
         let (new, stored) = (&invoice.new, &invoice.stored);
         let priced = &stored.priced;
+        self.tenant_id.push(tenant_id);
         self.id.push(stored.id);
         self.number.push(&stored.number);
         self.issuer.push(stored.issuer);
@@ -741,9 +750,9 @@ impl<'a> InvoiceColumns<'a> {
         self.tax_estimated.push(stored.tax_estimated);
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 25] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 25] {
         [
-            tenant_id,
+            &self.tenant_id,
             &self.id,
             &self.number,
             &self.issuer,
@@ -775,6 +784,7 @@ impl<'a> InvoiceColumns<'a> {
 /// The columns of `invoice_lines` rows, one array each.
 #[derive(Default)]
 struct LineColumns<'a> {
+    tenant_id: Vec<Uuid>,
     invoice_id: Vec<Uuid>,
     line_no: Vec<i32>,
     product: Vec<&'a str>,
@@ -787,9 +797,10 @@ struct LineColumns<'a> {
 }
 
 impl<'a> LineColumns<'a> {
-    fn push(&mut self, invoice: &'a PendingInvoice) {
+    fn push(&mut self, tenant_id: Uuid, invoice: &'a PendingInvoice) {
         let lines = invoice.new.lines.iter().zip(&invoice.lines).zip(&invoice.stored.priced.lines);
         for ((line, input), priced) in lines {
+            self.tenant_id.push(tenant_id);
             self.invoice_id.push(invoice.stored.id);
             self.line_no.push(priced.line_no);
             self.product.push(&line.product);
@@ -802,9 +813,9 @@ impl<'a> LineColumns<'a> {
         }
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 10] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
         [
-            tenant_id,
+            &self.tenant_id,
             &self.invoice_id,
             &self.line_no,
             &self.product,
@@ -821,6 +832,7 @@ impl<'a> LineColumns<'a> {
 /// The columns of `invoice_taxes` rows, one array each; `lines` as array literals.
 #[derive(Default)]
 struct TaxColumns<'a> {
+    tenant_id: Vec<Uuid>,
     invoice_id: Vec<Uuid>,
     seq: Vec<i32>,
     kind: Vec<&'static str>,
@@ -836,12 +848,13 @@ struct TaxColumns<'a> {
 }
 
 impl<'a> TaxColumns<'a> {
-    fn push(&mut self, invoice: &'a PendingInvoice) {
+    fn push(&mut self, tenant_id: Uuid, invoice: &'a PendingInvoice) {
         let priced = &invoice.stored.priced;
         let sale_taxes = priced.sale_taxes.iter().map(|tax| ("sale", tax));
         let commission_taxes = priced.commission_taxes.iter().map(|tax| ("commission", tax));
         for (seq, (kind, tax)) in (0..).zip(sale_taxes.chain(commission_taxes)) {
             let lines: Vec<String> = tax.lines.iter().map(i32::to_string).collect();
+            self.tenant_id.push(tenant_id);
             self.invoice_id.push(invoice.stored.id);
             self.seq.push(seq);
             self.kind.push(kind);
@@ -857,9 +870,9 @@ impl<'a> TaxColumns<'a> {
         }
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 13] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
         [
-            tenant_id,
+            &self.tenant_id,
             &self.invoice_id,
             &self.seq,
             &self.kind,
@@ -879,6 +892,7 @@ impl<'a> TaxColumns<'a> {
 /// The columns of credit allocations, one array each.
 #[derive(Default)]
 struct AllocationColumns {
+    tenant_id: Vec<Uuid>,
     id: Vec<Uuid>,
     invoice_id: Vec<Uuid>,
     amount: Vec<Decimal>,
@@ -886,15 +900,16 @@ struct AllocationColumns {
 }
 
 impl AllocationColumns {
-    fn push(&mut self, invoice: &StoredInvoice) {
+    fn push(&mut self, tenant_id: Uuid, invoice: &StoredInvoice) {
+        self.tenant_id.push(tenant_id);
         self.id.push(Uuid::now_v7());
         self.invoice_id.push(invoice.id);
         self.amount.push(invoice.credit_applied);
         self.applied_on.push(invoice.issue_date);
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 5] {
-        [tenant_id, &self.id, &self.invoice_id, &self.amount, &self.applied_on]
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [&self.tenant_id, &self.id, &self.invoice_id, &self.amount, &self.applied_on]
     }
 }
 

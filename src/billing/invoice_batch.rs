@@ -449,18 +449,16 @@ impl InvoiceBatch {
     /// Writes every accepted invoice and the new values of the locked rows, in one round trip.
     /// Any failure leaves the transaction to be rolled back.
     pub async fn flush(&mut self, tx: &Transaction<'_>) -> Result<(), Error> {
-        let pending = std::mem::take(&mut self.pending);
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let tenant_id = self.tenant_id;
-        let counters = async {
-            tokio::try_join!(self.write_series(tx), self.write_revenue(tx), self.write_credits(tx),)
-        };
-        let (written, counters) =
-            tokio::join!(invoice::write_all(tx, tenant_id, &pending), counters);
-        written?;
-        counters?;
+        flush_all(tx, std::slice::from_mut(self)).await
+    }
+
+    async fn write_counters(&self, tx: &Transaction<'_>) -> Result<(), Error> {
+        tokio::try_join!(self.write_series(tx), self.write_revenue(tx), self.write_credits(tx))?;
+        Ok(())
+    }
+
+    /// Records that the new values of the locked rows are written.
+    fn counters_written(&mut self) {
         for series in self.series.values_mut() {
             series.stored |= series.numbers_taken > 0;
             series.numbers_taken = 0;
@@ -471,7 +469,6 @@ impl InvoiceBatch {
         for credit in self.credits.values_mut().flatten() {
             credit.used = Decimal::ZERO;
         }
-        Ok(())
     }
 
     async fn write_series(&self, tx: &Transaction<'_>) -> Result<(), Error> {
@@ -559,6 +556,30 @@ impl InvoiceBatch {
         futures::future::try_join_all(updates).await?;
         Ok(())
     }
+}
+
+/// Writes the accepted invoices of `batches`, whatever their tenants, with one statement per
+/// table, and the new values of each batch's locked rows, in one round trip. Any failure
+/// leaves the transaction to be rolled back.
+pub async fn flush_all(tx: &Transaction<'_>, batches: &mut [InvoiceBatch]) -> Result<(), Error> {
+    let pending: Vec<(Uuid, PendingInvoice)> = batches
+        .iter_mut()
+        .flat_map(|batch| {
+            let tenant_id = batch.tenant_id;
+            std::mem::take(&mut batch.pending).into_iter().map(move |invoice| (tenant_id, invoice))
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let counters = futures::future::try_join_all(batches.iter().map(|b| b.write_counters(tx)));
+    let (written, counters) = tokio::join!(invoice::write_all(tx, &pending), counters);
+    written?;
+    counters?;
+    for batch in batches {
+        batch.counters_written();
+    }
+    Ok(())
 }
 
 /// Updates the series that have a row and inserts the new ones; returns a row per series

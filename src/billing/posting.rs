@@ -84,7 +84,7 @@ pub async fn post(
 ) -> Result<Uuid, Error> {
     let entry = new_entry(effective_date, description, idempotency_key, draft)?;
     let posted = ledger::post_entry(tx, tenant_id, entry).await;
-    Ok(posted.map_err(accounts::retry_if_account_missing(tenant_id))?.id)
+    Ok(posted.map_err(accounts::retry_if_account_missing(&[tenant_id]))?.id)
 }
 
 /// Posts `draft` as the journal entry `entry_id`, as [`post`] does. Fails when the
@@ -101,7 +101,7 @@ pub async fn post_as(
 ) -> Result<(), Error> {
     let entry = new_entry(effective_date, description, idempotency_key, draft)?;
     let posted = ledger::post_entry_as(tx, tenant_id, entry_id, entry).await;
-    let posted = posted.map_err(accounts::retry_if_account_missing(tenant_id))?;
+    let posted = posted.map_err(accounts::retry_if_account_missing(&[tenant_id]))?;
     if posted.id != entry_id {
         let detail = format!("entry {} was posted before under this key", posted.id);
         return Err(Error::internal(anyhow::anyhow!(detail)));

@@ -18,7 +18,7 @@ use super::idempotency::{self, BatchOutcome, BatchWrite, IdempotencyKey, Reply, 
 use super::problem::Problem;
 use super::AppState;
 use crate::billing::invoice::{self, NewInvoice};
-use crate::billing::invoice_batch::InvoiceBatch;
+use crate::billing::invoice_batch::{self, InvoiceBatch};
 use crate::billing::{credit_note, payment};
 use crate::db::{self, tenancy::Caller};
 use crate::error::{Error, ErrorCode};
@@ -171,8 +171,9 @@ pub(super) async fn post_invoices_together(
 
 /// Posts the invoices of several tenants as [`post_invoices_together`] posts one tenant's, in
 /// one transaction on `client`. Each of `tenants` names a caller and its documents' range of
-/// `documents` and `writes`, and each is priced against its own reads and locks, one tenant
-/// after another. The tenants must come in the order of their ids, so that two such
+/// `documents` and `writes`. Each tenant's invoices are priced against that tenant's own reads
+/// and locks, one tenant after another, and then every tenant's invoices are written with one
+/// statement per table. The tenants must come in the order of their ids, so that two such
 /// transactions lock the rows of their common tenants in one order. Returns the results in
 /// the order of `documents`.
 pub(super) async fn post_tenants_together(
@@ -184,23 +185,19 @@ pub(super) async fn post_tenants_together(
 ) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let tx = client.transaction().await?;
     db::use_generic_plans(&tx).await?;
-    let mut outcomes = Vec::with_capacity(documents.len());
-    for (caller, range) in tenants {
-        let (documents, writes) = (&documents[range.clone()], &writes[range.clone()]);
-        // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
-        match price_and_write(state, caller, &tx, documents, writes).await {
-            Ok(Some(tenant_outcomes)) => outcomes.extend(tenant_outcomes),
-            Ok(None) => {
-                let _ = tx.rollback().await;
-                return Ok(None);
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
-                let _ = tx.rollback().await;
-                return Ok(None);
-            }
+    // Dropping a failed transaction rolls it back too, so a failed rollback changes nothing.
+    let outcomes = match price_and_write(state, &tx, documents, writes, tenants).await {
+        Ok(Some(outcomes)) => outcomes,
+        Ok(None) => {
+            let _ = tx.rollback().await;
+            return Ok(None);
         }
-    }
+        Err(error) => {
+            tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+            let _ = tx.rollback().await;
+            return Ok(None);
+        }
+    };
     if let Err(error) = tx.commit().await {
         tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
         return Ok(None);
@@ -208,16 +205,60 @@ pub(super) async fn post_tenants_together(
     Ok(Some(outcomes))
 }
 
-/// Prices the batch's invoices and writes them with their idempotency records in `tx`, and
-/// returns the result of each document, or `None` when the batch must run one document at a
-/// time (see [`post_invoices_together`]).
+/// Prices the invoices of every tenant and writes them with their idempotency records in
+/// `tx`, and returns the result of each document, or `None` when the batch must run one
+/// document at a time (see [`post_invoices_together`]).
 async fn price_and_write(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    documents: &[BatchDocument],
+    writes: &[BatchWrite],
+    tenants: &[(Caller, Range<usize>)],
+) -> Result<Option<Vec<BatchOutcome>>, Error> {
+    let mut batches = Vec::with_capacity(tenants.len());
+    let mut priced = Vec::with_capacity(tenants.len());
+    for (caller, range) in tenants {
+        let (documents, writes) = (&documents[range.clone()], &writes[range.clone()]);
+        let (batch, tenant) = price(state, caller, tx, documents, writes).await?;
+        batches.push(batch);
+        priced.push(tenant);
+    }
+    invoice_batch::flush_all(tx, &mut batches).await?;
+    // The records go in last, in one statement, because `insert_records` sorts their keys.
+    // Two batches that share keys then take them in one order and do not deadlock.
+    let mut records: Vec<(Uuid, &BatchWrite, u16, &RawValue)> = Vec::new();
+    for ((caller, range), tenant) in tenants.iter().zip(&priced) {
+        for &index in &tenant.written {
+            let outcome = &tenant.outcomes[index];
+            let write = &writes[range.start + index];
+            records.push((caller.tenant_id, write, outcome.status, &*outcome.body));
+        }
+    }
+    let inserted = idempotency::insert_records(tx, &records).await?;
+    if inserted != records.len() as u64 {
+        // A concurrent request with one of these keys committed first.
+        return Ok(None);
+    }
+    Ok(Some(priced.into_iter().flat_map(|tenant| tenant.outcomes).collect()))
+}
+
+/// One tenant's results of a joint write, before its invoices are written.
+struct Priced {
+    outcomes: Vec<BatchOutcome>,
+    /// Documents whose responses are stored under their keys: the first of each key that the
+    /// batch did not replay.
+    written: Vec<usize>,
+}
+
+/// Prices one tenant's invoices and returns the batch that holds them, unwritten (except
+/// every [`DOCUMENTS_PER_FLUSH`] documents), with the result of each document.
+async fn price(
     state: &AppState,
     caller: &Caller,
     tx: &Transaction<'_>,
     documents: &[BatchDocument],
     writes: &[BatchWrite],
-) -> Result<Option<Vec<BatchOutcome>>, Error> {
+) -> Result<(InvoiceBatch, Priced), Error> {
     let keys: Vec<&str> = writes.iter().map(|write| write.key.0.as_str()).collect();
     let stored = idempotency::lookup_many(tx, caller.tenant_id, &keys).await?;
     let mut parsed: Vec<Option<Result<NewInvoice, Error>>> = documents
@@ -287,19 +328,8 @@ async fn price_and_write(
             since_flush = 0;
         }
     }
-    batch.flush(tx).await?;
-    // The records go in last, in one statement, because `insert_records` sorts their keys.
-    // Two batches that share keys then take them in one order and do not deadlock.
-    let records: Vec<(&BatchWrite, u16, &RawValue)> = written
-        .values()
-        .map(|&index| (&writes[index], outcomes[index].status, &*outcomes[index].body))
-        .collect();
-    let inserted = idempotency::insert_records(tx, caller, &records).await?;
-    if inserted != records.len() as u64 {
-        // A concurrent request with one of these keys committed first.
-        return Ok(None);
-    }
-    Ok(Some(outcomes))
+    let written = written.into_values().collect();
+    Ok((batch, Priced { outcomes, written }))
 }
 
 /// Documents a batch prices between two writes. A batch of 1,000 invoices is written in

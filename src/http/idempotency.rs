@@ -413,30 +413,31 @@ fn stored_body(key: &str, text: String) -> Result<Body, Error> {
     })
 }
 
-/// Stores the responses of many writes with one statement and returns how many were stored.
-/// A key already stored is skipped. Keys are inserted in sorted order, so two batches that
-/// share keys wait for each other instead of deadlocking.
+/// Stores the responses of many writes, each under its tenant, with one statement and returns
+/// how many were stored. A key already stored is skipped. Keys are inserted in sorted order, so
+/// two batches that share keys wait for each other instead of deadlocking.
 pub(super) async fn insert_records(
     client: &impl GenericClient,
-    caller: &Caller,
-    records: &[(&BatchWrite, u16, &RawValue)],
+    records: &[(Uuid, &BatchWrite, u16, &RawValue)],
 ) -> Result<u64, Error> {
     let mut records = records.to_vec();
-    records.sort_unstable_by(|a, b| a.0.key.0.cmp(&b.0.key.0));
-    let keys: Vec<&str> = records.iter().map(|(write, _, _)| write.key.0.as_str()).collect();
+    records.sort_unstable_by(|a, b| (a.0, &a.1.key.0).cmp(&(b.0, &b.1.key.0)));
+    let tenants: Vec<Uuid> = records.iter().map(|(tenant_id, ..)| *tenant_id).collect();
+    let keys: Vec<&str> = records.iter().map(|(_, write, ..)| write.key.0.as_str()).collect();
     let hashes: Vec<&[u8]> =
-        records.iter().map(|(write, _, _)| write.request_sha256.as_slice()).collect();
-    let statuses: Vec<i16> = records.iter().map(|(_, status, _)| *status as i16).collect();
-    let bodies: Vec<&str> = records.iter().map(|(_, _, body)| body.get()).collect();
+        records.iter().map(|(_, write, ..)| write.request_sha256.as_slice()).collect();
+    let statuses: Vec<i16> = records.iter().map(|(_, _, status, _)| *status as i16).collect();
+    let bodies: Vec<&str> = records.iter().map(|(.., body)| body.get()).collect();
     let statement = client
         .prepare_cached(
             "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, status_code, response) \
-             SELECT $1, r.* FROM unnest($2::text[], $3::bytea[], $4::smallint[], $5::text[]) AS r \
+             SELECT r.* \
+             FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::smallint[], $5::text[]) AS r \
              ON CONFLICT DO NOTHING",
         )
         .await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&caller.tenant_id, &keys, &hashes, &statuses, &bodies];
+        [&tenants, &keys, &hashes, &statuses, &bodies];
     Ok(client.execute(&statement, &params).await?)
 }
 

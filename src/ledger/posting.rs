@@ -420,35 +420,38 @@ pub async fn prepare_insert_entries(tx: &Transaction<'_>) -> Result<(), tokio_po
     tx.prepare_cached(INSERT_ENTRIES).await.map(drop)
 }
 
-/// Inserts `entries`, each under the id paired with it, with one statement, and runs the
-/// commit-time checks right away. The caller has checked every entry with [`validate`], its
-/// accounts and its period; Postgres checks them again and fails the whole insert on any
-/// fault, so the caller then rolls back. Reversals are not taken.
+/// Inserts `entries`, each for the tenant and under the id paired with it, with one
+/// statement, and runs the commit-time checks right away. The caller has checked every entry
+/// with [`validate`], its accounts and its period; Postgres checks them again and fails the
+/// whole insert on any fault, so the caller then rolls back. Reversals are not taken.
 pub async fn insert_entries(
     tx: &Transaction<'_>,
-    tenant_id: Uuid,
-    entries: &[(Uuid, &NewEntry)],
+    entries: &[(Uuid, Uuid, &NewEntry)],
 ) -> Result<(), Error> {
-    let line_count = entries.iter().map(|(_, entry)| entry.lines.len()).sum();
+    let line_count = entries.iter().map(|(_, _, entry)| entry.lines.len()).sum();
+    let mut tenants = Vec::with_capacity(entries.len());
     let mut ids = Vec::with_capacity(entries.len());
     let mut dates = Vec::with_capacity(entries.len());
     let mut descriptions = Vec::with_capacity(entries.len());
     let mut keys = Vec::with_capacity(entries.len());
+    let mut line_tenants = Vec::with_capacity(line_count);
     let mut line_entries = Vec::with_capacity(line_count);
     let mut line_numbers: Vec<i16> = Vec::with_capacity(line_count);
     let mut accounts = Vec::with_capacity(line_count);
     let mut currencies = Vec::with_capacity(line_count);
     let mut amounts = Vec::with_capacity(line_count);
     let mut memos = Vec::with_capacity(line_count);
-    for (id, entry) in entries {
+    for (tenant_id, id, entry) in entries {
         if entry.reverses.is_some() {
             return Err(Error::internal(anyhow::anyhow!("a reversal cannot be bulk-inserted")));
         }
+        tenants.push(*tenant_id);
         ids.push(*id);
         dates.push(entry.effective_date);
         descriptions.push(entry.description.as_str());
         keys.push(entry.idempotency_key.as_deref());
         for (line, line_no) in entry.lines.iter().zip(1..) {
+            line_tenants.push(*tenant_id);
             line_entries.push(*id);
             line_numbers.push(line_no);
             accounts.push(line.account.as_str());
@@ -458,8 +461,8 @@ pub async fn insert_entries(
         }
     }
 
-    let params: [&(dyn ToSql + Sync); 11] = [
-        &tenant_id,
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &tenants,
         &ids,
         &dates,
         &descriptions,
@@ -470,6 +473,7 @@ pub async fn insert_entries(
         &currencies,
         &amounts,
         &memos,
+        &line_tenants,
     ];
     // Prepared first, so that the insert reaches Postgres before the check.
     let statement = tx.prepare_cached(INSERT_ENTRIES).await.map_err(journal_error)?;

@@ -151,16 +151,16 @@ const INSERT_DETERMINATIONS: &str = "\
         supplier, supplier_rule, buyer_treated_as, buyer_tax_id, source, tax_estimated, \
         currency, prices_include_tax, tax_point, tax_date, net_total, tax_total, gross_total, \
         legal_mentions, provider_response, determination) \
-    SELECT $1, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, d.supplier_rule, \
+    SELECT d.tenant_id, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, d.supplier_rule, \
         d.buyer_treated_as, d.buyer_tax_id, d.source, d.tax_estimated, d.currency, \
         d.prices_include_tax, d.tax_point, d.tax_date, d.net_total, d.tax_total, d.gross_total, \
         ARRAY(SELECT json_array_elements_text(d.legal_mentions)), d.provider_response, \
         d.determination \
-    FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
-        $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[], \
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], \
+        $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[], \
         $14::timestamptz[], $15::date[], $16::numeric[], $17::numeric[], $18::numeric[], \
         $19::json[], $20::json[], $21::json[]) \
-        AS d (id, document_kind, document_id, rule_id, supplier, supplier_rule, \
+        AS d (tenant_id, id, document_kind, document_id, rule_id, supplier, supplier_rule, \
         buyer_treated_as, buyer_tax_id, source, tax_estimated, currency, prices_include_tax, \
         tax_point, tax_date, net_total, tax_total, gross_total, legal_mentions, \
         provider_response, determination)";
@@ -169,7 +169,7 @@ const INSERT_LINES: &str = "\
     INSERT INTO tax_determination_lines (tenant_id, determination_id, position, \
         jurisdiction_code, jurisdiction_name, jurisdiction_level, tax_name, rule_id, rate, \
         taxable, amount, liable, legal_mention, rate_source, rounding_scope) \
-    SELECT $1, l.* FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::text[], \
+    SELECT l.* FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::text[], \
         $6::text[], $7::text[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], \
         $12::text[], $13::text[], $14::text[], $15::text[]) AS l";
 
@@ -184,26 +184,25 @@ pub async fn store_determination(
     document_id: Uuid,
     determination: &Determination,
 ) -> Result<Uuid, Error> {
-    let ids =
-        store_determinations(client, tenant_id, &[(document_kind, document_id, determination)])
-            .await?;
+    let determinations = [(tenant_id, document_kind, document_id, determination)];
+    let ids = store_determinations(client, &determinations).await?;
     ids.into_iter().next().ok_or_else(|| Error::internal(anyhow::anyhow!("no determination id")))
 }
 
-/// Stores the determinations of many documents, each given with its document kind and id, with
-/// two statements sent together, and returns their ids in order.
+/// Stores the determinations of many documents, each given with its tenant, document kind and
+/// id, with two statements sent together, and returns their ids in order.
 pub async fn store_determinations(
     client: &impl GenericClient,
-    tenant_id: Uuid,
-    determinations: &[(&str, Uuid, &Determination)],
+    determinations: &[(Uuid, &str, Uuid, &Determination)],
 ) -> Result<Vec<Uuid>, Error> {
     let ids: Vec<Uuid> = determinations.iter().map(|_| Uuid::now_v7()).collect();
     let mut header = DeterminationColumns::default();
     let mut lines = LineColumns::default();
-    for (id, (document_kind, document_id, d)) in ids.iter().zip(determinations) {
-        header.push(*id, document_kind, *document_id, d);
+    for (id, (tenant_id, document_kind, document_id, d)) in ids.iter().zip(determinations) {
+        header.push(*tenant_id, *id, document_kind, *document_id, d);
         for (position, line) in d.taxes.iter().enumerate() {
-            lines.push(*id, i16::try_from(position).map_err(Error::internal)?, line);
+            let position = i16::try_from(position).map_err(Error::internal)?;
+            lines.push(*tenant_id, *id, position, line);
         }
     }
     let (insert, insert_lines) = tokio::try_join!(
@@ -212,8 +211,8 @@ pub async fn store_determinations(
     )?;
     // The headers and their lines are sent together: Postgres runs them in order, so the lines
     // find their header, and the whole trail costs one round trip.
-    let header_params = header.params(&tenant_id);
-    let line_params = lines.params(&tenant_id);
+    let header_params = header.params();
+    let line_params = lines.params();
     tokio::try_join!(
         client.execute(&insert, &header_params),
         client.execute(&insert_lines, &line_params),
@@ -224,6 +223,7 @@ pub async fn store_determinations(
 /// The columns of `tax_determinations` rows, one array each.
 #[derive(Default)]
 struct DeterminationColumns<'a> {
+    tenant_id: Vec<Uuid>,
     id: Vec<Uuid>,
     document_kind: Vec<&'a str>,
     document_id: Vec<Uuid>,
@@ -249,7 +249,15 @@ struct DeterminationColumns<'a> {
 }
 
 impl<'a> DeterminationColumns<'a> {
-    fn push(&mut self, id: Uuid, document_kind: &'a str, document_id: Uuid, d: &'a Determination) {
+    fn push(
+        &mut self,
+        tenant_id: Uuid,
+        id: Uuid,
+        document_kind: &'a str,
+        document_id: Uuid,
+        d: &'a Determination,
+    ) {
+        self.tenant_id.push(tenant_id);
         self.id.push(id);
         self.document_kind.push(document_kind);
         self.document_id.push(document_id);
@@ -272,9 +280,9 @@ impl<'a> DeterminationColumns<'a> {
         self.whole.push(Json(d));
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 21] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 21] {
         [
-            tenant_id,
+            &self.tenant_id,
             &self.id,
             &self.document_kind,
             &self.document_id,
@@ -302,6 +310,7 @@ impl<'a> DeterminationColumns<'a> {
 /// The columns of `tax_determination_lines` rows, one array each.
 #[derive(Default)]
 struct LineColumns<'a> {
+    tenant_id: Vec<Uuid>,
     determination_id: Vec<Uuid>,
     position: Vec<i16>,
     jurisdiction: Vec<&'a str>,
@@ -319,7 +328,14 @@ struct LineColumns<'a> {
 }
 
 impl<'a> LineColumns<'a> {
-    fn push(&mut self, determination_id: Uuid, position: i16, line: &'a super::model::TaxLine) {
+    fn push(
+        &mut self,
+        tenant_id: Uuid,
+        determination_id: Uuid,
+        position: i16,
+        line: &'a super::model::TaxLine,
+    ) {
+        self.tenant_id.push(tenant_id);
         self.determination_id.push(determination_id);
         self.position.push(position);
         self.jurisdiction.push(&line.jurisdiction);
@@ -336,9 +352,9 @@ impl<'a> LineColumns<'a> {
         self.rounding.push(scope_str(line.rounding));
     }
 
-    fn params<'p>(&'p self, tenant_id: &'p Uuid) -> [&'p (dyn ToSql + Sync); 15] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
         [
-            tenant_id,
+            &self.tenant_id,
             &self.determination_id,
             &self.position,
             &self.jurisdiction,

@@ -636,8 +636,8 @@ async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, sta
     let line_numbers: Vec<i16> = (0..50).flat_map(|_| 1..=4).collect();
     let accounts: Vec<&str> = (0..50).flat_map(|_| codes).collect();
     let line_amounts: Vec<Decimal> = (0..50).flat_map(|_| amounts).collect();
-    let params: [&(dyn ToSql + Sync); 11] = [
-        &tenant_id,
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &vec![tenant_id; 50],
         &ids,
         &vec![day; 50],
         &vec!["bulk"; 50],
@@ -648,6 +648,7 @@ async fn post_fifty(client: &mut deadpool_postgres::Object, tenant_id: Uuid, sta
         &vec!["EUR"; 200],
         &line_amounts,
         &vec![None::<&str>; 200],
+        &vec![tenant_id; 200],
     ];
     assert_eq!(insert_entries_as_app(client, &params).await, 50);
 }
@@ -688,8 +689,8 @@ async fn bulk_insert_dates_each_line_once() {
     let line_entries = [ids[0], ids[0], ids[0], ids[1], ids[1]];
     let accounts = [CASH, CASH, REVENUE, CASH, REVENUE];
     let amounts = [dec!(3.00), dec!(2.00), dec!(-5.00), dec!(1.00), dec!(-1.00)];
-    let params: [&(dyn ToSql + Sync); 11] = [
-        &app.tenant_id,
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &vec![app.tenant_id; 2],
         &ids.to_vec(),
         &days.iter().map(|day| day.unwrap()).collect::<Vec<_>>(),
         &vec!["bulk"; 2],
@@ -700,6 +701,7 @@ async fn bulk_insert_dates_each_line_once() {
         &vec!["EUR"; 5],
         &amounts.to_vec(),
         &vec![None::<&str>; 5],
+        &vec![app.tenant_id; 5],
     ];
     assert_eq!(insert_entries_as_app(&mut client, &params).await, 2);
 
