@@ -29,6 +29,11 @@ pub struct Config {
     /// invoices of the tenant wait, and post together in one transaction when a slot frees.
     /// Zero posts every invoice alone, at once.
     pub invoice_slots: usize,
+    /// Connections of each HTTP worker that post invoices at a time. Further invoices, of any
+    /// tenant, wait and post together in one transaction when one of them frees. Zero sets no
+    /// limit. Fewer connections make larger groups: each costs one transaction, one commit
+    /// and one statement per table.
+    pub posting_connections: usize,
     /// Base URL of the external tax provider, if one is configured.
     pub tax_provider_url: Option<String>,
     /// Connect timeout for the tax provider.
@@ -50,6 +55,7 @@ impl Default for Config {
             pool_size: 16,
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             invoice_slots: 2,
+            posting_connections: 2,
             tax_provider_url: None,
             tax_provider_connect_timeout: Duration::from_millis(500),
             tax_provider_timeout: Duration::from_secs(2),
@@ -61,7 +67,7 @@ impl Default for Config {
 
 impl Config {
     /// Reads `DATABASE_URL`, `SUBLEDGER_BIND`, `SUBLEDGER_POOL_SIZE`, `SUBLEDGER_WORKERS`,
-    /// `SUBLEDGER_INVOICE_SLOTS`,
+    /// `SUBLEDGER_INVOICE_SLOTS`, `SUBLEDGER_POSTING_CONNECTIONS`,
     /// `SUBLEDGER_TAX_PROVIDER_URL`, `SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS`,
     /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS`, `SUBLEDGER_TAX_PROVIDER_OUTAGE` (`reject` or
     /// `fallback`) and `SUBLEDGER_KEY_CACHE_SECONDS`.
@@ -88,6 +94,10 @@ impl Config {
             workers: env_number("SUBLEDGER_WORKERS", defaults.workers as u64)? as usize,
             invoice_slots: env_number("SUBLEDGER_INVOICE_SLOTS", defaults.invoice_slots as u64)?
                 as usize,
+            posting_connections: env_number(
+                "SUBLEDGER_POSTING_CONNECTIONS",
+                defaults.posting_connections as u64,
+            )? as usize,
             tax_provider_url: std::env::var("SUBLEDGER_TAX_PROVIDER_URL").ok(),
             tax_provider_connect_timeout: Duration::from_millis(env_number(
                 "SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS",

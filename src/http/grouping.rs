@@ -11,12 +11,13 @@
 //! one statement per table for several invoices, and one with few keeps the latency of
 //! single posting.
 //!
-//! An invoice that holds a slot but finds every connection of its HTTP worker in use waits
-//! for the next one in the worker's [`ConnectionQueue`], with the invoices of any tenant that
-//! come in meanwhile. A task takes that connection for all of them and posts them in one
-//! transaction, one tenant after another. Many tenants with one writer each then share a
-//! transaction and a commit when the database is the bottleneck, and nothing waits longer
-//! than it would have waited for the connection.
+//! Each HTTP worker also posts invoices on a few connections at a time
+//! ([`Config::posting_connections`]). An invoice that holds a slot but finds each of them in
+//! use waits in the worker's [`ConnectionQueue`], with the invoices of any tenant that come in
+//! meanwhile. When one of them frees, a task posts all of them in one transaction: each
+//! tenant's invoices are priced against that tenant's reads and locks, then all are written
+//! with one statement per table. Many tenants with one writer each then share a transaction,
+//! a commit and the statements when the database is the bottleneck.
 //!
 //! When the joint write cannot be used (see `post_invoices_together`), nothing of it is
 //! written and the task lets each invoice of the group post alone, one after another in
@@ -24,6 +25,7 @@
 //! because each keeps its own idempotency key.
 //!
 //! [`Config::invoice_slots`]: crate::config::Config::invoice_slots
+//! [`Config::posting_connections`]: crate::config::Config::posting_connections
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::HttpResponse;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::batches::{self, BatchDocument, DocumentKind};
@@ -249,17 +251,18 @@ pub async fn post_invoice(
         match turn {
             Turn::Alone { slot, done } => {
                 // An invoice of a group that could not be written together posts alone.
-                let slot = match (slot, &done) {
+                let (slot, permit) = match (slot, &done) {
                     (Some(slot), None) => match state.connections.join(state, &request, slot) {
                         Ok(receiver) => {
                             turn = wait(receiver).await;
                             continue;
                         }
-                        Err(slot) => Some(slot),
+                        Err((slot, permit)) => (Some(slot), permit),
                     },
-                    (slot, _) => slot,
+                    (slot, _) => (slot, None),
                 };
                 let response = post_alone(state, request).await;
+                drop(permit);
                 drop(slot);
                 if let Some(done) = done {
                     let _ = done.send(());
@@ -317,41 +320,50 @@ async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
     post_held(state, client, group, vec![slot]).await;
 }
 
-/// The invoices of one HTTP worker that hold a posting slot and wait for a connection of the
-/// worker's pool.
-#[derive(Default)]
+/// The invoices of one HTTP worker that hold their tenant's posting slot and wait for one of
+/// the worker's posting connections.
 pub struct ConnectionQueue {
-    /// The invoices and their slots; `None` while no task waits for a connection.
+    /// Invoices of the worker posting alone or together at a time; `None` when unlimited.
+    permits: Option<Arc<Semaphore>>,
+    /// The invoices and their slots; `None` while no task waits for a permit.
     waiting: Mutex<Option<Vec<(Waiting, Slot)>>>,
 }
 
 impl ConnectionQueue {
+    /// A queue for a worker that posts invoices on at most `connections` connections at a
+    /// time; 0 sets no limit, so that no invoice waits in the queue.
+    pub fn new(connections: usize) -> ConnectionQueue {
+        let permits = (connections > 0).then(|| Arc::new(Semaphore::new(connections)));
+        ConnectionQueue { permits, waiting: Mutex::new(None) }
+    }
+
     fn waiting(&self) -> MutexGuard<'_, Option<Vec<(Waiting, Slot)>>> {
         // Every change under the lock is a single push or take.
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `request` with its `slot` when a task of this worker already waits for a
-    /// connection, or when every connection of the worker's pool is in use (a task then starts
-    /// waiting). Otherwise returns the slot, for the request to post alone.
+    /// Queues `request` with its `slot` when a task of this worker already waits for a posting
+    /// connection, or when the worker has none free (a task then starts waiting for one).
+    /// Otherwise returns the slot and the connection's permit, for the request to post alone.
     fn join(
         &self,
         state: &AppState,
         request: &Request,
         slot: Slot,
-    ) -> Result<oneshot::Receiver<Turn>, Slot> {
+    ) -> Result<oneshot::Receiver<Turn>, (Slot, Option<OwnedSemaphorePermit>)> {
+        let Some(permits) = &self.permits else { return Err((slot, None)) };
         let mut waiting = self.waiting();
         let queued = match waiting.as_mut() {
             Some(queued) if queued.len() < MAX_GROUP => queued,
-            Some(_) => return Err(slot),
-            None => {
-                let pool = state.pool.status();
-                if pool.available > 0 || pool.size < pool.max_size {
-                    return Err(slot);
+            // A full queue: this request waits for a connection of the pool instead.
+            Some(_) => return Err((slot, None)),
+            None => match permits.clone().try_acquire_owned() {
+                Ok(permit) => return Err((slot, Some(permit))),
+                Err(_) => {
+                    actix_web::rt::spawn(post_when_connected(state.clone(), permits.clone()));
+                    waiting.insert(Vec::new())
                 }
-                actix_web::rt::spawn(post_when_connected(state.clone()));
-                waiting.insert(Vec::new())
-            }
+            },
         };
         let (turn, receiver) = oneshot::channel();
         queued.push((Waiting { request: request.clone(), turn }, slot));
@@ -360,26 +372,28 @@ impl ConnectionQueue {
     }
 }
 
-/// Waits for a connection of the worker's pool, then posts every invoice that has joined the
+/// Waits for a posting connection of the worker, then posts every invoice that has joined the
 /// worker's connection queue meanwhile, as [`post_held`] does.
-async fn post_when_connected(state: AppState) {
-    let client = state.pool.get().await;
+async fn post_when_connected(state: AppState, permits: Arc<Semaphore>) {
+    // The semaphore is never closed.
+    let permit = permits.acquire_owned().await.ok();
     let queued = state.connections.waiting().take().unwrap_or_default();
     state.groups.waiting_for_connection.fetch_sub(queued.len(), Ordering::Relaxed);
+    let client = state.pool.get().await;
     let (group, slots): (Vec<Waiting>, Vec<Slot>) = queued.into_iter().unzip();
-    post_held(state, client, group, slots).await;
+    post_held(state, client, group, (slots, permit)).await;
 }
 
-/// Posts the invoices of `group` in one transaction on `client` while holding `slots`, and
-/// sends each its result. Runs as a task of its own, so that no client going away cancels
-/// it. The tax provider's messages are sent after every result, and after the slots are
-/// released. When the joint write cannot be used, the invoices post alone one after another,
+/// Posts the invoices of `group` in one transaction on `client` while holding `held` (posting
+/// slots, and a posting connection's permit), and sends each its result. Runs as a task of
+/// its own, so that no client going away cancels it. The tax provider's messages are sent
+/// after every result, and after `held` is released. When the joint write cannot be used, the invoices post alone one after another,
 /// in their order, so that each is numbered as it would have been in the group.
 async fn post_held(
     state: AppState,
     client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
     group: Vec<Waiting>,
-    slots: Vec<Slot>,
+    held: impl Sized,
 ) {
     if group.is_empty() {
         return;
@@ -392,7 +406,7 @@ async fn post_held(
                 // A request that no longer listens has its response stored under its key.
                 let _ = waiting.turn.send(Turn::Answered(outcome));
             }
-            drop(slots);
+            drop(held);
             state.tax.deliver(&state.pool, &queued).await;
         }
         None => {
@@ -405,7 +419,7 @@ async fn post_held(
                     let _ = ended.await;
                 }
             }
-            drop(slots);
+            drop(held);
         }
     }
 }

@@ -47,7 +47,7 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Posting slots and queues of invoices, per tenant, shared by every worker.
     pub groups: Arc<grouping::Groups>,
-    /// Invoices waiting for a connection of this worker's pool (see [`grouping`]).
+    /// Invoices waiting for a posting connection of this worker (see [`grouping`]).
     connections: Arc<grouping::ConnectionQueue>,
     connector: Connector,
     pools: Arc<Mutex<Pools>>,
@@ -83,6 +83,7 @@ impl AppState {
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         let metrics = Arc::new(metrics::Metrics::new());
         let groups = Arc::new(grouping::Groups::new(config.invoice_slots));
+        let connections = Arc::new(grouping::ConnectionQueue::new(config.posting_connections));
         let pools = Arc::new(Mutex::new(Pools { all: vec![pool.clone()], closed: false }));
         Ok(AppState {
             pool: pool.clone(),
@@ -92,7 +93,7 @@ impl AppState {
             tax,
             keys,
             groups,
-            connections: Arc::default(),
+            connections,
             connector,
             pools,
         })
@@ -112,7 +113,8 @@ impl AppState {
             pool.close();
         }
         pools.all.push(pool.clone());
-        AppState { pool, connections: Arc::default(), ..self.clone() }
+        let connections = Arc::new(grouping::ConnectionQueue::new(self.config.posting_connections));
+        AppState { pool, connections, ..self.clone() }
     }
 
     /// Returns the status of every pool of the service: the background one and one per worker.

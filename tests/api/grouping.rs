@@ -34,7 +34,7 @@ async fn wait_for_queue(books: &Books, count: usize) {
     wait_until("wait for a slot", count, || groups.waiting(books.app.tenant_id)).await;
 }
 
-/// Waits until `count` invoices wait for a connection.
+/// Waits until `count` invoices wait for a posting connection.
 async fn wait_for_connection_queue(app: &TestApp, count: usize) {
     let groups = &app.state.groups;
     wait_until("wait for a connection", count, || groups.waiting_for_connection()).await;
@@ -303,12 +303,12 @@ async fn tenants_have_their_own_slots() {
     assert_eq!(blocked.await.unwrap().status, 201);
 }
 
-/// Opens books on a service with one worker, one connection and two slots per tenant, and two
-/// more tenants.
+/// Opens books on a service with one worker, one posting connection and two slots per
+/// tenant, and two more tenants.
 async fn one_connection_shops() -> (Books, String, String, OtherShop, OtherShop) {
     let app = TestApp::spawn_with(|config| {
         config.workers = 1;
-        config.pool_size = 1;
+        config.posting_connections = 1;
         config.invoice_slots = 2;
     })
     .await;
@@ -320,9 +320,9 @@ async fn one_connection_shops() -> (Books, String, String, OtherShop, OtherShop)
     (books, partner, customer, first, second)
 }
 
-/// Posts an invoice of the books' tenant that holds the service's one connection until the
-/// returned lock ends, and then `requests` (shop, key, body), each once the previous one waits
-/// for the connection. Ends the lock and returns the blocked invoice's response and the
+/// Posts an invoice of the books' tenant that holds the service's one posting connection until
+/// the returned lock ends, and then `requests` (shop, key, body), each once the previous one
+/// waits for the connection. Ends the lock and returns the blocked invoice's response and the
 /// others', in request order.
 async fn post_behind_connection(
     books: &Books,
@@ -653,8 +653,8 @@ async fn transactions_of(app: &TestApp, shops: &[&OtherShop]) -> i64 {
     app.sql().await.query_one(sql, &[&tenants]).await.unwrap().get(0)
 }
 
-/// Invoices of several tenants that wait for the one connection post in one transaction, and
-/// each request gets the response it would get alone.
+/// Invoices of several tenants that wait for the one posting connection post in one
+/// transaction, and each request gets the response it would get alone.
 #[tokio::test]
 async fn tenants_waiting_for_a_connection_post_together() {
     let (books, partner, customer, first, second) = one_connection_shops().await;
@@ -737,8 +737,8 @@ async fn failed_connection_group_posts_each_alone() {
     assert_eq!(books.balance_check_rows().await, 0);
 }
 
-/// A request that goes away while it waits for a connection is posted all the same, and its
-/// tenant's slots are free afterwards.
+/// A request that goes away while it waits for a posting connection is posted all the same,
+/// and its tenant's slots are free afterwards.
 #[tokio::test]
 async fn reset_while_waiting_for_a_connection() {
     let (books, partner, customer, first, _) = one_connection_shops().await;
