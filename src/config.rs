@@ -55,7 +55,7 @@ impl Default for Config {
             pool_size: 16,
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             invoice_slots: 2,
-            posting_connections: 2,
+            posting_connections: 1,
             tax_provider_url: None,
             tax_provider_connect_timeout: Duration::from_millis(500),
             tax_provider_timeout: Duration::from_secs(2),
