@@ -34,6 +34,10 @@ pub struct Config {
     /// limit. Fewer connections make larger groups: each costs one transaction, one commit
     /// and one statement per table.
     pub posting_connections: usize,
+    /// Longest wait of invoices for a posting connection. Past it they post together on a
+    /// connection of the pool all the same, so that a posting held up by a lock or a slow tax
+    /// provider holds back the other invoices of its worker for no longer.
+    pub posting_patience: Duration,
     /// Base URL of the external tax provider, if one is configured.
     pub tax_provider_url: Option<String>,
     /// Connect timeout for the tax provider.
@@ -56,6 +60,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             invoice_slots: 2,
             posting_connections: 1,
+            posting_patience: Duration::from_millis(100),
             tax_provider_url: None,
             tax_provider_connect_timeout: Duration::from_millis(500),
             tax_provider_timeout: Duration::from_secs(2),
@@ -68,6 +73,7 @@ impl Default for Config {
 impl Config {
     /// Reads `DATABASE_URL`, `SUBLEDGER_BIND`, `SUBLEDGER_POOL_SIZE`, `SUBLEDGER_WORKERS`,
     /// `SUBLEDGER_INVOICE_SLOTS`, `SUBLEDGER_POSTING_CONNECTIONS`,
+    /// `SUBLEDGER_POSTING_PATIENCE_MS`,
     /// `SUBLEDGER_TAX_PROVIDER_URL`, `SUBLEDGER_TAX_PROVIDER_TIMEOUT_MS`,
     /// `SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS`, `SUBLEDGER_TAX_PROVIDER_OUTAGE` (`reject` or
     /// `fallback`) and `SUBLEDGER_KEY_CACHE_SECONDS`.
@@ -98,6 +104,10 @@ impl Config {
                 "SUBLEDGER_POSTING_CONNECTIONS",
                 defaults.posting_connections as u64,
             )? as usize,
+            posting_patience: Duration::from_millis(env_number(
+                "SUBLEDGER_POSTING_PATIENCE_MS",
+                defaults.posting_patience.as_millis() as u64,
+            )?),
             tax_provider_url: std::env::var("SUBLEDGER_TAX_PROVIDER_URL").ok(),
             tax_provider_connect_timeout: Duration::from_millis(env_number(
                 "SUBLEDGER_TAX_PROVIDER_CONNECT_TIMEOUT_MS",

@@ -217,6 +217,8 @@ async fn price_and_write(
 ) -> Result<Option<Vec<BatchOutcome>>, Error> {
     let mut batches = Vec::with_capacity(tenants.len());
     let mut priced = Vec::with_capacity(tenants.len());
+    // NOTE: a tenant whose invoice waits for a row lock or for the tax provider while it is
+    // priced holds back every later tenant of the transaction.
     for (caller, range) in tenants {
         let (documents, writes) = (&documents[range.clone()], &writes[range.clone()]);
         let (batch, tenant) = price(state, caller, tx, documents, writes).await?;

@@ -17,7 +17,9 @@
 //! meanwhile. When one of them frees, a task posts all of them in one transaction: each
 //! tenant's invoices are priced against that tenant's reads and locks, then all are written
 //! with one statement per table. Many tenants with one writer each then share a transaction,
-//! a commit and the statements when the database is the bottleneck.
+//! a commit and the statements when the database is the bottleneck. The queue waits for a
+//! connection for a bounded time ([`Config::posting_patience`]), so that a posting held up by a
+//! lock or a slow tax provider does not hold back the worker's other invoices for long.
 //!
 //! When the joint write cannot be used (see `post_invoices_together`), nothing of it is
 //! written and the task lets each invoice of the group post alone, one after another in
@@ -26,10 +28,12 @@
 //!
 //! [`Config::invoice_slots`]: crate::config::Config::invoice_slots
 //! [`Config::posting_connections`]: crate::config::Config::posting_connections
+//! [`Config::posting_patience`]: crate::config::Config::posting_patience
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use actix_web::HttpResponse;
 use serde_json::Value;
@@ -325,16 +329,19 @@ async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
 pub struct ConnectionQueue {
     /// Invoices of the worker posting alone or together at a time; `None` when unlimited.
     permits: Option<Arc<Semaphore>>,
+    /// Longest wait for a permit, after which the queue posts on a pool connection without one.
+    patience: Duration,
     /// The invoices and their slots; `None` while no task waits for a permit.
     waiting: Mutex<Option<Vec<(Waiting, Slot)>>>,
 }
 
 impl ConnectionQueue {
-    /// A queue for a worker that posts invoices on at most `connections` connections at a
-    /// time; 0 sets no limit, so that no invoice waits in the queue.
-    pub fn new(connections: usize) -> ConnectionQueue {
+    /// A queue for a worker that posts invoices on `connections` connections at a time, and
+    /// waits at most `patience` for one of them; 0 connections sets no limit, so that no
+    /// invoice waits in the queue.
+    pub fn new(connections: usize, patience: Duration) -> ConnectionQueue {
         let permits = (connections > 0).then(|| Arc::new(Semaphore::new(connections)));
-        ConnectionQueue { permits, waiting: Mutex::new(None) }
+        ConnectionQueue { permits, patience, waiting: Mutex::new(None) }
     }
 
     fn waiting(&self) -> MutexGuard<'_, Option<Vec<(Waiting, Slot)>>> {
@@ -373,10 +380,14 @@ impl ConnectionQueue {
 }
 
 /// Waits for a posting connection of the worker, then posts every invoice that has joined the
-/// worker's connection queue meanwhile, as [`post_held`] does.
+/// worker's connection queue meanwhile, as [`post_held`] does. A posting that holds its
+/// connection long (a row lock, a slow tax provider) holds back the queue for at most the
+/// queue's patience: the queue then posts without a permit.
 async fn post_when_connected(state: AppState, permits: Arc<Semaphore>) {
-    // The semaphore is never closed.
-    let permit = permits.acquire_owned().await.ok();
+    let patience = state.connections.patience;
+    // The semaphore is never closed, so `None` means that the wait ran out.
+    let permit = tokio::time::timeout(patience, permits.acquire_owned()).await.ok();
+    let permit = permit.and_then(Result::ok);
     let queued = state.connections.waiting().take().unwrap_or_default();
     state.groups.waiting_for_connection.fetch_sub(queued.len(), Ordering::Relaxed);
     let client = state.pool.get().await;

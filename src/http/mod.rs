@@ -83,7 +83,10 @@ impl AppState {
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         let metrics = Arc::new(metrics::Metrics::new());
         let groups = Arc::new(grouping::Groups::new(config.invoice_slots));
-        let connections = Arc::new(grouping::ConnectionQueue::new(config.posting_connections));
+        let connections = Arc::new(grouping::ConnectionQueue::new(
+            config.posting_connections,
+            config.posting_patience,
+        ));
         let pools = Arc::new(Mutex::new(Pools { all: vec![pool.clone()], closed: false }));
         Ok(AppState {
             pool: pool.clone(),
@@ -113,7 +116,10 @@ impl AppState {
             pool.close();
         }
         pools.all.push(pool.clone());
-        let connections = Arc::new(grouping::ConnectionQueue::new(self.config.posting_connections));
+        let connections = Arc::new(grouping::ConnectionQueue::new(
+            self.config.posting_connections,
+            self.config.posting_patience,
+        ));
         AppState { pool, connections, ..self.clone() }
     }
 

@@ -309,6 +309,8 @@ async fn one_connection_shops() -> (Books, String, String, OtherShop, OtherShop)
     let app = TestApp::spawn_with(|config| {
         config.workers = 1;
         config.posting_connections = 1;
+        // The blocked invoice holds the posting connection for as long as the test needs.
+        config.posting_patience = Duration::from_secs(60);
         config.invoice_slots = 2;
     })
     .await;
@@ -769,4 +771,33 @@ async fn reset_while_waiting_for_a_connection() {
     assert_eq!(next.status, 201, "{}", next.body);
     assert_eq!(books.count("invoices").await, 3);
     assert_eq!(books.balance_check_rows().await, 0);
+}
+
+/// An invoice held up while it holds the worker's posting connection holds back another
+/// tenant's invoice only until the queue's patience runs out.
+#[tokio::test]
+async fn held_posting_connection_holds_others_back_briefly() {
+    let app = TestApp::spawn_with(|config| {
+        config.workers = 1;
+        config.posting_connections = 1;
+        config.posting_patience = Duration::from_millis(200);
+    })
+    .await;
+    let books = Books::open_on(app, "IE", Some("IE6388047V")).await;
+    let partner = books.partner("IE", None, agreement("agent", "0.10", "kept")).await;
+    let customer = books.customer("DE").await;
+    let other = OtherShop::open(&books.app, "Other").await;
+    let app = &books.app;
+    let mut client = app.sql().await;
+    let lock = lock_seller(&mut client, &partner).await;
+    let blocked = spawn_post(app, "p-blocked", &invoice_at(&customer, &partner, 0, "10.00"));
+    wait_for_lock_waiter(app).await;
+
+    let posted = app.post("/v1/invoices", &other.key, "p-other", &other.invoice(1, "11.00")).await;
+
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    assert!(!blocked.is_finished());
+    assert_eq!(grouped_count(app, "together").await, 1);
+    lock.rollback().await.unwrap();
+    assert_eq!(blocked.await.unwrap().status, 201);
 }
