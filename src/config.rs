@@ -34,7 +34,7 @@ pub struct Config {
     /// limit. Fewer connections make larger groups: each costs one transaction, one commit
     /// and one statement per table.
     pub posting_connections: usize,
-    /// Longest wait of invoices for a posting connection. Past it they post together on a
+    /// Maximum wait of invoices for a posting connection. Past it they post together on a
     /// connection of the pool all the same, so that a posting held up by a lock or a slow tax
     /// provider holds back the other invoices of its worker for no longer.
     pub posting_patience: Duration,

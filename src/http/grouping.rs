@@ -329,15 +329,15 @@ async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
 pub struct ConnectionQueue {
     /// Invoices of the worker posting alone or together at a time; `None` when unlimited.
     permits: Option<Arc<Semaphore>>,
-    /// Longest wait for a permit, after which the queue posts on a pool connection without one.
+    /// Maximum wait for a permit, after which the queue posts on a pool connection without one.
     patience: Duration,
     /// The invoices and their slots; `None` while no task waits for a permit.
     waiting: Mutex<Option<Vec<(Waiting, Slot)>>>,
 }
 
 impl ConnectionQueue {
-    /// A queue for a worker that posts invoices on `connections` connections at a time, and
-    /// waits at most `patience` for one of them; 0 connections sets no limit, so that no
+    /// Creates the queue of a worker that posts invoices on `connections` connections at a
+    /// time, and waits at most `patience` for one of them; 0 connections sets no limit, so that no
     /// invoice waits in the queue.
     pub fn new(connections: usize, patience: Duration) -> ConnectionQueue {
         let permits = (connections > 0).then(|| Arc::new(Semaphore::new(connections)));
@@ -395,16 +395,16 @@ async fn post_when_connected(state: AppState, permits: Arc<Semaphore>) {
     post_held(state, client, group, (slots, permit)).await;
 }
 
-/// Posts the invoices of `group` in one transaction on `client` while holding `held` (posting
-/// slots, and a posting connection's permit), and sends each its result. Runs as a task of
+/// Posts the invoices of `group` in one transaction on `client` while holding
+/// `slots_and_permit` (posting slots, and a posting connection's permit), and sends each its result. Runs as a task of
 /// its own, so that no client going away cancels it. The tax provider's messages are sent
-/// after every result, and after `held` is released. When the joint write cannot be used, the invoices post alone one after another,
+/// after every result, and after `slots_and_permit` is released. When the joint write cannot be used, the invoices post alone one after another,
 /// in their order, so that each is numbered as it would have been in the group.
 async fn post_held(
     state: AppState,
     client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
     group: Vec<Waiting>,
-    held: impl Sized,
+    slots_and_permit: impl Sized,
 ) {
     if group.is_empty() {
         return;
@@ -417,7 +417,7 @@ async fn post_held(
                 // A request that no longer listens has its response stored under its key.
                 let _ = waiting.turn.send(Turn::Answered(outcome));
             }
-            drop(held);
+            drop(slots_and_permit);
             state.tax.deliver(&state.pool, &queued).await;
         }
         None => {
@@ -430,7 +430,7 @@ async fn post_held(
                     let _ = ended.await;
                 }
             }
-            drop(held);
+            drop(slots_and_permit);
         }
     }
 }
@@ -448,6 +448,7 @@ async fn write_together(
     let mut order: Vec<usize> = (0..group.len()).collect();
     order.sort_by_key(|&index| group[index].request.caller.tenant_id);
     let requests: Vec<&Request> = order.iter().map(|&index| &group[index].request).collect();
+
     let documents: Vec<BatchDocument> = requests
         .iter()
         .map(|request| BatchDocument {
@@ -464,12 +465,14 @@ async fn write_together(
             position: None,
         })
         .collect();
+    // Each tenant's run of invoices, as a range of `documents` and `writes`.
     let mut tenants = Vec::new();
     let mut start = 0;
     for run in requests.chunk_by(|a, b| a.caller.tenant_id == b.caller.tenant_id) {
         tenants.push((run[0].caller, start..start + run.len()));
         start += run.len();
     }
+
     let posted = match client {
         Ok(mut client) => {
             batches::post_tenants_together(state, &mut client, &documents, &writes, &tenants).await
@@ -489,6 +492,7 @@ async fn write_together(
             return None;
         }
     };
+
     let mut in_group_order: Vec<Option<BatchOutcome>> = (0..group.len()).map(|_| None).collect();
     for (&index, outcome) in order.iter().zip(outcomes) {
         in_group_order[index] = Some(outcome);

@@ -648,7 +648,7 @@ async fn outage_fails_only_its_invoice() {
     assert_eq!(books.count("invoices").await, 2);
 }
 
-/// Invoices of the tenants in `shops`: one row per distinct `xmin`.
+/// Counts the transactions that wrote invoices of the tenants in `shops` (distinct `xmin`).
 async fn transactions_of(app: &TestApp, shops: &[&OtherShop]) -> i64 {
     let tenants: Vec<Uuid> = shops.iter().map(|shop| shop.tenant_id).collect();
     let sql = "SELECT count(DISTINCT xmin::text) FROM invoices WHERE tenant_id = ANY($1)";
