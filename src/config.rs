@@ -25,14 +25,16 @@ pub struct Config {
     pub pool_size: usize,
     /// Number of HTTP worker threads.
     pub workers: usize,
-    /// Invoices of one tenant that post at the same time, each in its own transaction. Further
-    /// invoices of the tenant wait, and post together in one transaction when a slot frees.
-    /// Zero posts every invoice alone, at once.
+    /// Invoices of one tenant that post at the same time. Further invoices of the tenant wait,
+    /// and post together in one transaction when a slot frees. Zero posts every invoice alone,
+    /// at once, and turns off `posting_connections` too.
     pub invoice_slots: usize,
-    /// Connections of each HTTP worker that post invoices at a time. Further invoices, of any
-    /// tenant, wait and post together in one transaction when one of them frees. Zero sets no
-    /// limit. Fewer connections make larger groups: each costs one transaction, one commit
-    /// and one statement per table.
+    /// Connections of each HTTP worker on which invoices that hold their tenant's slot post at
+    /// a time. Further such invoices, of any tenant, wait and post together in one
+    /// transaction when one of them frees. Zero sets no limit. Fewer connections make larger
+    /// groups: each costs one transaction, one commit and one statement per table. Groups of
+    /// one tenant's invoices, and invoices that find the queue full (100), post outside this
+    /// limit.
     pub posting_connections: usize,
     /// Maximum wait of invoices for a posting connection. Past it they post together on a
     /// connection of the pool all the same, so that a posting held up by a lock or a slow tax

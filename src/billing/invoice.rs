@@ -599,6 +599,7 @@ pub async fn write_all(
         })
         .collect();
     let mut tenants: Vec<Uuid> = invoices.iter().map(|(tenant_id, _)| *tenant_id).collect();
+    tenants.sort_unstable();
     tenants.dedup();
     let ((), insert_header, insert_line, insert_tax, insert_allocation) = tokio::try_join!(
         ledger::posting::prepare_insert_entries(tx),
@@ -674,7 +675,8 @@ const INSERT_INVOICE_TAXES: &str = "INSERT INTO invoice_taxes (tenant_id, invoic
     jurisdiction, rate, rule, liable, base, amount, account_code, lines, legal_mention) \
     SELECT t.tenant_id, t.invoice_id, t.seq, t.kind, t.jurisdiction, t.rate, t.rule, t.liable, \
     t.base, t.amount, t.account_code, t.lines::int[], t.legal_mention \
-    FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::text[], \
+    FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::numeric[], \
+    $7::text[], \
     $8::text[], $9::numeric[], $10::numeric[], $11::text[], $12::text[], $13::text[]) \
     AS t (tenant_id, invoice_id, seq, kind, jurisdiction, rate, rule, liable, base, amount, \
     account_code, lines, legal_mention)";

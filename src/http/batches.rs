@@ -193,16 +193,30 @@ pub(super) async fn post_tenants_together(
             return Ok(None);
         }
         Err(error) => {
-            tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+            let tenant_ids = tenant_ids(tenants);
+            tracing::warn!(
+                error = %error,
+                tenant_ids = ?tenant_ids,
+                "invoice batch falls back to one document at a time"
+            );
             let _ = tx.rollback().await;
             return Ok(None);
         }
     };
     if let Err(error) = tx.commit().await {
-        tracing::warn!(error = %error, "invoice batch falls back to one document at a time");
+        let tenant_ids = tenant_ids(tenants);
+        tracing::warn!(
+            error = %error,
+            tenant_ids = ?tenant_ids,
+            "invoice batch falls back to one document at a time"
+        );
         return Ok(None);
     }
     Ok(Some(outcomes))
+}
+
+fn tenant_ids(tenants: &[(Caller, Range<usize>)]) -> Vec<Uuid> {
+    tenants.iter().map(|(caller, _)| caller.tenant_id).collect()
 }
 
 /// Prices the invoices of every tenant and writes them with their idempotency records in

@@ -265,12 +265,13 @@ pub async fn post_invoice(
                     },
                     (slot, _) => (slot, None),
                 };
-                let response = post_alone(state, request).await;
+                let (response, queued) = write_alone(state, request).await;
                 drop(permit);
                 drop(slot);
                 if let Some(done) = done {
                     let _ = done.send(());
                 }
+                state.tax.deliver(&state.pool, &queued).await;
                 return response;
             }
             Turn::Lead(handoff) => {
@@ -299,6 +300,15 @@ async fn wait(receiver: oneshot::Receiver<Turn>) -> Turn {
 
 /// Posts one invoice with the single-document path.
 async fn post_alone(state: &AppState, request: Request) -> HttpResponse {
+    let (response, queued) = write_alone(state, request).await;
+    state.tax.deliver(&state.pool, &queued).await;
+    response
+}
+
+/// Writes one invoice with the single-document path, and returns the response with the tax
+/// provider's messages, which the caller sends once it has released what it holds. The
+/// provider records the document only after its transaction has committed.
+async fn write_alone(state: &AppState, request: Request) -> (HttpResponse, Vec<outbox::Queued>) {
     let Request { caller, key, request_sha256, body } = request;
     let tenant_id = caller.tenant_id;
     let engine = state.tax.clone();
@@ -311,10 +321,7 @@ async fn post_alone(state: &AppState, request: Request) -> HttpResponse {
                 Reply::created(&invoice::create(tx, &engine, tenant_id, new).await?)
             })
         });
-    // The provider records the document only after its transaction has committed.
-    let (response, queued) = outbox::collect(write).await;
-    state.tax.deliver(&state.pool, &queued).await;
-    response
+    outbox::collect(write).await
 }
 
 /// Posts the invoices of `group` in one transaction while holding `slot`, as
@@ -396,10 +403,11 @@ async fn post_when_connected(state: AppState, permits: Arc<Semaphore>) {
 }
 
 /// Posts the invoices of `group` in one transaction on `client` while holding
-/// `slots_and_permit` (posting slots, and a posting connection's permit), and sends each its result. Runs as a task of
-/// its own, so that no client going away cancels it. The tax provider's messages are sent
-/// after every result, and after `slots_and_permit` is released. When the joint write cannot be used, the invoices post alone one after another,
-/// in their order, so that each is numbered as it would have been in the group.
+/// `slots_and_permit` (posting slots, and a posting connection's permit), and sends each its
+/// result. Runs as a task of its own, so that no client going away cancels it. The tax
+/// provider's messages are sent after every result, and after `slots_and_permit` is released.
+/// When the joint write cannot be used, the invoices post alone one after another, in their
+/// order, so that each is numbered as it would have been in the group.
 async fn post_held(
     state: AppState,
     client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
@@ -484,8 +492,11 @@ async fn write_together(
         // `post_tenants_together` has logged why.
         Ok(None) => return None,
         Err(error) => {
+            let tenant_ids: Vec<Uuid> =
+                tenants.iter().map(|(caller, _)| caller.tenant_id).collect();
             tracing::warn!(
                 error = %error,
+                tenant_ids = ?tenant_ids,
                 invoices = group.len(),
                 "invoice group posts one invoice at a time"
             );

@@ -41,8 +41,9 @@ impl Metrics {
         let grouped = IntCounterVec::new(
             Opts::new(
                 "subledger_grouped_invoices_total",
-                "Invoices that waited for a posting slot of their tenant, by how they posted: \
-                 together with others, or alone after a group could not be written",
+                "Invoices that waited for a posting slot of their tenant or a posting connection \
+                 of their worker, by how they posted: in a group's transaction (a group may \
+                 have one invoice), or alone after a group could not be written",
             ),
             &["path"],
         )
@@ -59,8 +60,8 @@ impl Metrics {
         self.batches.with_label_values(&[path]).inc();
     }
 
-    /// Counts an invoice that waited for a posting slot and posted along `path`: `together`
-    /// or `alone`.
+    /// Counts an invoice that waited for a posting slot or a posting connection and posted
+    /// along `path`: `together` or `alone`.
     pub fn count_grouped_invoice(&self, path: &str) {
         self.grouped.with_label_values(&[path]).inc();
     }

@@ -151,13 +151,15 @@ const INSERT_DETERMINATIONS: &str = "\
         supplier, supplier_rule, buyer_treated_as, buyer_tax_id, source, tax_estimated, \
         currency, prices_include_tax, tax_point, tax_date, net_total, tax_total, gross_total, \
         legal_mentions, provider_response, determination) \
-    SELECT d.tenant_id, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, d.supplier_rule, \
+    SELECT d.tenant_id, d.id, d.document_kind, d.document_id, d.rule_id, d.supplier, \
+        d.supplier_rule, \
         d.buyer_treated_as, d.buyer_tax_id, d.source, d.tax_estimated, d.currency, \
         d.prices_include_tax, d.tax_point, d.tax_date, d.net_total, d.tax_total, d.gross_total, \
         ARRAY(SELECT json_array_elements_text(d.legal_mentions)), d.provider_response, \
         d.determination \
     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], \
-        $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[], \
+        $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], \
+        $13::boolean[], \
         $14::timestamptz[], $15::date[], $16::numeric[], $17::numeric[], $18::numeric[], \
         $19::json[], $20::json[], $21::json[]) \
         AS d (tenant_id, id, document_kind, document_id, rule_id, supplier, supplier_rule, \

@@ -453,11 +453,22 @@ async fn us_shop_with_timeout(
     slots: usize,
     timeout_ms: u64,
 ) -> (Books, String, String) {
+    us_shop_with(stub, move |config| {
+        config.invoice_slots = slots;
+        config.tax_provider_timeout = Duration::from_millis(timeout_ms);
+    })
+    .await
+}
+
+/// Opens the books of `us_shop` on a service that uses `stub` and is set up by `configure`.
+async fn us_shop_with(
+    stub: &subledger::tax::provider::stub::RunningStub,
+    configure: impl FnOnce(&mut subledger::config::Config),
+) -> (Books, String, String) {
     let url = stub.url.clone();
     let app = TestApp::spawn_with(move |config| {
-        config.invoice_slots = slots;
         config.tax_provider_url = Some(url);
-        config.tax_provider_timeout = Duration::from_millis(timeout_ms);
+        configure(config);
     })
     .await;
     let books = Books::open_on(app, "DE", Some("DE136695976")).await;
@@ -800,4 +811,35 @@ async fn held_posting_connection_holds_others_back_briefly() {
     assert_eq!(grouped_count(app, "together").await, 1);
     lock.rollback().await.unwrap();
     assert_eq!(blocked.await.unwrap().status, 201);
+}
+
+/// An invoice that posted alone sends its tax provider messages after it has released the
+/// worker's posting connection, so another tenant's invoice does not wait for them.
+#[tokio::test]
+async fn delivery_releases_posting_connection() {
+    let stub = subledger::tax::provider::stub::RunningStub::start().unwrap();
+    let (books, partner, customer) = us_shop_with(&stub, |config| {
+        config.workers = 1;
+        config.posting_connections = 1;
+        config.posting_patience = Duration::from_secs(60);
+        config.tax_provider_timeout = Duration::from_millis(3000);
+    })
+    .await;
+    let app = &books.app;
+    let other = OtherShop::open(app, "Other").await;
+    slow_invoice_messages(&stub, 1500).await;
+
+    let us = spawn_post(app, "d-us", &us_invoice(&customer, &partner, 0));
+    for _ in 0..500 {
+        if books.count("invoices").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(books.count("invoices").await, 1, "the US invoice never committed");
+    let posted = app.post("/v1/invoices", &other.key, "d-other", &other.invoice(1, "11.00")).await;
+
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    assert!(!us.is_finished(), "the other tenant's invoice waited for the provider messages");
+    assert_eq!(us.await.unwrap().status, 201);
 }

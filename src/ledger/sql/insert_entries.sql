@@ -1,5 +1,6 @@
 -- Inserts many entries and their lines in one statement, for a caller that checked them and
--- chose their ids. Each entry and each line names its tenant. Fails as a whole when any entry breaks a rule or reuses an idempotency key.
+-- chose their ids. Each entry and each line names its tenant. Fails as a whole when any entry
+-- breaks a rule or reuses an idempotency key.
 WITH entries AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, description, idempotency_key)
     SELECT entry.tenant_id, entry.id, entry.effective_date, entry.description,
