@@ -215,7 +215,8 @@ pub(super) async fn post_tenants_together(
     Ok(Some(outcomes))
 }
 
-fn tenant_ids(tenants: &[(Caller, Range<usize>)]) -> Vec<Uuid> {
+/// Returns the tenant ids of a joint write's `tenants`, for its logs.
+pub(super) fn tenant_ids(tenants: &[(Caller, Range<usize>)]) -> Vec<Uuid> {
     tenants.iter().map(|(caller, _)| caller.tenant_id).collect()
 }
 

@@ -492,8 +492,7 @@ async fn write_together(
         // `post_tenants_together` has logged why.
         Ok(None) => return None,
         Err(error) => {
-            let tenant_ids: Vec<Uuid> =
-                tenants.iter().map(|(caller, _)| caller.tenant_id).collect();
+            let tenant_ids = batches::tenant_ids(&tenants);
             tracing::warn!(
                 error = %error,
                 tenant_ids = ?tenant_ids,

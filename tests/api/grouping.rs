@@ -761,19 +761,19 @@ async fn reset_while_waiting_for_a_connection() {
     let blocked = spawn_post(app, "z-blocked", &invoice_at(&customer, &partner, 0, "10.00"));
     wait_for_lock_waiter(app).await;
     // The books' tenant's second slot: this invoice waits for the connection, then goes away.
-    let gone_body = invoice_at(&customer, &partner, 1, "11.00");
-    let gone = send_raw(app, "z-gone", &gone_body).await;
+    let abandoned_body = invoice_at(&customer, &partner, 1, "11.00");
+    let abandoned = send_raw(app, "z-abandoned", &abandoned_body).await;
     wait_for_connection_queue(app, 1).await;
     let other = spawn_post_as(app, &first.key, "z-other", &first.invoice(2, "12.00"));
     wait_for_connection_queue(app, 2).await;
-    reset(gone);
+    reset(abandoned);
     tokio::time::sleep(Duration::from_millis(200)).await;
     lock.rollback().await.unwrap();
 
     assert_eq!(blocked.await.unwrap().status, 201);
     assert_eq!(other.await.unwrap().status, 201);
     // The reset request's invoice was posted, in the group, and its response stored.
-    let replay = app.post("/v1/invoices", &app.write_key, "z-gone", &gone_body).await;
+    let replay = app.post("/v1/invoices", &app.write_key, "z-abandoned", &abandoned_body).await;
     assert_eq!(replay.status, 201, "{}", replay.body);
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(replay.body["number"], "INV-2026-000002");
