@@ -1,6 +1,7 @@
 //! The lines and taxes of stored documents as Postgres enforces them against raw SQL: a row
 //! belongs to an existing invoice or tax determination, and a document keeps the rows that
-//! name it.
+//! name it. The same holds for the tenant of journal entries, tax determinations and
+//! idempotency records, and for the parties of invoices.
 
 use std::time::Duration;
 
@@ -299,4 +300,130 @@ async fn insert_waits_for_document_being_deleted() {
         failed_with(&inserted, &SqlState::FOREIGN_KEY_VIOLATION, "tax_determination_lines"),
         "{inserted:?}"
     );
+}
+
+/// Rows that name their tenant, or an invoice's parties, by a column checked per statement:
+/// table, the column changed, and what else a copy changes to stay unique.
+const OWNED: [(&str, &str, &str); 7] = [
+    ("journal_entries", "tenant_id", "id = gen_random_uuid(), idempotency_key = NULL"),
+    ("tax_determinations", "tenant_id", "id = gen_random_uuid(), document_id = id"),
+    ("idempotency_keys", "tenant_id", "key = key || '-copy'"),
+    ("invoices", "tenant_id", "id = gen_random_uuid(), number = number || '-copy'"),
+    ("invoices", "customer_id", "id = gen_random_uuid(), number = number || '-copy'"),
+    ("invoices", "seller_id", "id = gen_random_uuid(), number = number || '-copy'"),
+    ("invoices", "issuer_id", "id = gen_random_uuid(), number = number || '-copy'"),
+];
+
+#[tokio::test]
+async fn rows_need_an_existing_tenant_and_parties() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    for (table, column, unique) in OWNED {
+        // The copy itself is accepted: only the owner it names is wrong below.
+        let tx = client.transaction().await.unwrap();
+        insert_copy(&tx, table, unique).await.unwrap();
+        drop(tx);
+
+        let tx = client.transaction().await.unwrap();
+        let set = format!("{unique}, {column} = '{}'", Uuid::new_v4());
+        let orphan = insert_copy(&tx, table, &set).await;
+        assert!(
+            failed_with(&orphan, &SqlState::FOREIGN_KEY_VIOLATION, table),
+            "{table}.{column}: {orphan:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rows_stay_with_their_tenant_and_parties() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    let platform = "(SELECT id FROM parties WHERE role = 'platform')";
+    let changes = [
+        "UPDATE tax_determinations SET tenant_id = gen_random_uuid()".to_string(),
+        "UPDATE idempotency_keys SET tenant_id = gen_random_uuid()".to_string(),
+        "UPDATE invoices SET tenant_id = gen_random_uuid()".to_string(),
+        format!("UPDATE invoices SET customer_id = {platform}"),
+        format!("UPDATE invoices SET seller_id = {platform}"),
+        "UPDATE invoices SET issuer_id = customer_id".to_string(),
+        "TRUNCATE tenants CASCADE".to_string(),
+        "TRUNCATE parties CASCADE".to_string(),
+    ];
+    for change in changes {
+        // The second word of each change names its table.
+        let table = change.split(' ').nth(1).unwrap();
+        let tx = client.transaction().await.unwrap();
+        let result = tx.batch_execute(&change).await;
+        assert!(failed_with(&result, &SqlState::RESTRICT_VIOLATION, table), "{change}: {result:?}");
+    }
+}
+
+/// Adds, and commits, a tenant that only a tax determination names, and a customer whom only
+/// an invoice names; returns their ids.
+async fn bare_tenant_and_party(client: &mut deadpool_postgres::Object) -> (Uuid, Uuid) {
+    let (tenant, party) = (Uuid::new_v4(), Uuid::new_v4());
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO tenants (id, name) VALUES ($1, 'bare')", &[&tenant]).await.unwrap();
+    // The row a new tenant gets for period closes names it by a key, so it goes first.
+    tx.execute("DELETE FROM fiscal_period_closes WHERE tenant_id = $1", &[&tenant]).await.unwrap();
+    insert_copy(&tx, "tax_determinations", &format!("id = '{tenant}', tenant_id = '{tenant}'"))
+        .await
+        .unwrap();
+    tx.batch_execute(&format!(
+        "DROP TABLE copied; \
+         INSERT INTO parties (tenant_id, id, role, name, country, time_zone, business) \
+         SELECT tenant_id, '{party}', 'customer', 'bare', 'BE', 'Europe/Brussels', false \
+         FROM invoices LIMIT 1"
+    ))
+    .await
+    .unwrap();
+    insert_copy(
+        &tx,
+        "invoices",
+        &format!("id = '{party}', number = number || '-copy', customer_id = '{party}'"),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (tenant, party)
+}
+
+#[tokio::test]
+async fn tenants_and_parties_keep_the_rows_that_name_them() {
+    let books = books_with_invoice().await;
+    let mut client = books.app.sql().await;
+    let (tenant, party) = bare_tenant_and_party(&mut client).await;
+    let changes = [
+        (format!("DELETE FROM tenants WHERE id = '{tenant}'"), "tenants"),
+        (format!("UPDATE tenants SET id = gen_random_uuid() WHERE id = '{tenant}'"), "tenants"),
+        (format!("DELETE FROM parties WHERE id = '{party}'"), "parties"),
+        (format!("UPDATE parties SET id = gen_random_uuid() WHERE id = '{party}'"), "parties"),
+    ];
+    for (change, table) in &changes {
+        let tx = client.transaction().await.unwrap();
+        let result = tx.batch_execute(change).await;
+        assert!(
+            failed_with(&result, &SqlState::FOREIGN_KEY_VIOLATION, table),
+            "{change}: {result:?}"
+        );
+        drop(tx);
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+        let result = tx.batch_execute(change).await;
+        assert!(
+            failed_with(&result, &SqlState::FEATURE_NOT_SUPPORTED, table),
+            "repeatable read, {change}: {result:?}"
+        );
+    }
+
+    // Once the rows that name them are gone, both can be deleted.
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "DELETE FROM invoices WHERE id = '{party}'; \
+         DELETE FROM parties WHERE id = '{party}'; \
+         DELETE FROM tax_determinations WHERE id = '{tenant}'; \
+         DELETE FROM tenants WHERE id = '{tenant}'"
+    ))
+    .await
+    .unwrap();
 }
