@@ -6,6 +6,10 @@
 --   psql -v keys=on -f without_checks.sql     -- row checks off, foreign keys kept
 --   psql -v keys=off -f without_checks.sql    -- row checks and foreign keys off
 --
+-- With keys=on, the statement triggers that took the place of foreign keys to tenants and
+-- parties stay on too, except the tenant check of journal entries, which runs inside the
+-- trigger that queues entries for the check at commit.
+--
 -- The journal lines trigger stays on in both, because it also keeps the stored balances,
 -- which the service reads and the floor writes too. It still checks each line's account and
 -- entry. Switched off: the entry check at commit (balance and open period) with the triggers
@@ -43,6 +47,11 @@ ALTER TABLE partner_year_revenue DISABLE TRIGGER :triggers;
 ALTER TABLE number_series DISABLE TRIGGER :triggers;
 ALTER TABLE ledger_entry_checks DISABLE TRIGGER :triggers;
 ALTER TABLE journal_lines ENABLE TRIGGER journal_lines_apply;
+\if :keys
+    ALTER TABLE tax_determinations ENABLE TRIGGER tax_determinations_of_tenant;
+    ALTER TABLE idempotency_keys ENABLE TRIGGER idempotency_keys_of_tenant;
+    ALTER TABLE invoices ENABLE TRIGGER invoices_of_parties;
+\endif
 COMMIT;
 
 SELECT tgrelid::regclass AS "table", count(*) AS "triggers still on"

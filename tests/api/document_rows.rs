@@ -358,72 +358,135 @@ async fn rows_stay_with_their_tenant_and_parties() {
     }
 }
 
-/// Adds, and commits, a tenant that only a tax determination names, and a customer whom only
-/// an invoice names; returns their ids.
-async fn bare_tenant_and_party(client: &mut deadpool_postgres::Object) -> (Uuid, Uuid) {
-    let (tenant, party) = (Uuid::new_v4(), Uuid::new_v4());
+/// Adds and commits a tenant without rows, and returns its id. The row a new tenant gets for
+/// period closes names it by a key, so it is removed.
+async fn bare_tenant(client: &mut deadpool_postgres::Object) -> Uuid {
+    let tenant = Uuid::new_v4();
     let tx = client.transaction().await.unwrap();
     tx.execute("INSERT INTO tenants (id, name) VALUES ($1, 'bare')", &[&tenant]).await.unwrap();
-    // The row a new tenant gets for period closes names it by a key, so it goes first.
     tx.execute("DELETE FROM fiscal_period_closes WHERE tenant_id = $1", &[&tenant]).await.unwrap();
-    insert_copy(&tx, "tax_determinations", &format!("id = '{tenant}', tenant_id = '{tenant}'"))
-        .await
-        .unwrap();
-    tx.batch_execute(&format!(
-        "DROP TABLE copied; \
-         INSERT INTO parties (tenant_id, id, role, name, country, time_zone, business) \
-         SELECT tenant_id, '{party}', 'customer', 'bare', 'BE', 'Europe/Brussels', false \
-         FROM invoices LIMIT 1"
-    ))
-    .await
-    .unwrap();
-    insert_copy(
-        &tx,
-        "invoices",
-        &format!("id = '{party}', number = number || '-copy', customer_id = '{party}'"),
-    )
-    .await
-    .unwrap();
     tx.commit().await.unwrap();
-    (tenant, party)
+    tenant
+}
+
+/// Adds and commits a customer of the books' tenant that nothing names, and returns its id.
+async fn bare_party(client: &mut deadpool_postgres::Object) -> Uuid {
+    let party = Uuid::new_v4();
+    let insert = "INSERT INTO parties (tenant_id, id, role, name, country, time_zone, business) \
+                  SELECT tenant_id, $1, 'customer', 'bare', 'BE', 'Europe/Brussels', false \
+                  FROM invoices LIMIT 1";
+    assert_eq!(client.execute(insert, &[&party]).await.unwrap(), 1);
+    party
+}
+
+/// Tables whose rows name a tenant by a statement check, with what a copy changes to stay
+/// unique given the new owner's id `{owner}`. Journal entries are left out: an entry of a
+/// tenant without accounts cannot get lines, so it cannot commit.
+const TENANT_ROWS: [(&str, &str); 2] = [
+    ("tax_determinations", "id = '{owner}', document_id = '{owner}', tenant_id = '{owner}'"),
+    ("idempotency_keys", "tenant_id = '{owner}'"),
+];
+
+/// The columns of invoices that name a party.
+const PARTY_COLUMNS: [&str; 3] = ["customer_id", "seller_id", "issuer_id"];
+
+/// The copy of an invoice that names `party` in `column`.
+fn invoice_naming(column: &str, party: Uuid) -> String {
+    format!("id = '{party}', number = '{party}', {column} = '{party}'")
 }
 
 #[tokio::test]
 async fn tenants_and_parties_keep_the_rows_that_name_them() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
-    let (tenant, party) = bare_tenant_and_party(&mut client).await;
-    let changes = [
-        (format!("DELETE FROM tenants WHERE id = '{tenant}'"), "tenants"),
-        (format!("UPDATE tenants SET id = gen_random_uuid() WHERE id = '{tenant}'"), "tenants"),
-        (format!("DELETE FROM parties WHERE id = '{party}'"), "parties"),
-        (format!("UPDATE parties SET id = gen_random_uuid() WHERE id = '{party}'"), "parties"),
-    ];
-    for (change, table) in &changes {
+    let mut changes = Vec::new();
+    for (table, copy) in TENANT_ROWS {
+        let tenant = bare_tenant(&mut client).await;
         let tx = client.transaction().await.unwrap();
-        let result = tx.batch_execute(change).await;
-        assert!(
-            failed_with(&result, &SqlState::FOREIGN_KEY_VIOLATION, table),
-            "{change}: {result:?}"
-        );
-        drop(tx);
+        insert_copy(&tx, table, &copy.replace("{owner}", &tenant.to_string())).await.unwrap();
+        tx.commit().await.unwrap();
+        changes.push((table, "tenants", tenant));
+    }
+    for column in PARTY_COLUMNS {
+        let party = bare_party(&mut client).await;
         let tx = client.transaction().await.unwrap();
-        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").await.unwrap();
-        let result = tx.batch_execute(change).await;
-        assert!(
-            failed_with(&result, &SqlState::FEATURE_NOT_SUPPORTED, table),
-            "repeatable read, {change}: {result:?}"
-        );
+        insert_copy(&tx, "invoices", &invoice_naming(column, party)).await.unwrap();
+        tx.commit().await.unwrap();
+        changes.push((column, "parties", party));
     }
 
-    // Once the rows that name them are gone, both can be deleted.
+    for (named_by, table, id) in changes {
+        for change in [
+            format!("DELETE FROM {table} WHERE id = '{id}'"),
+            format!("UPDATE {table} SET id = gen_random_uuid() WHERE id = '{id}'"),
+        ] {
+            let tx = client.transaction().await.unwrap();
+            let result = tx.batch_execute(&change).await;
+            assert!(
+                failed_with(&result, &SqlState::FOREIGN_KEY_VIOLATION, table),
+                "{named_by}, {change}: {result:?}"
+            );
+            drop(tx);
+            for isolation in ["REPEATABLE READ", "SERIALIZABLE"] {
+                let tx = client.transaction().await.unwrap();
+                tx.batch_execute(&format!("SET TRANSACTION ISOLATION LEVEL {isolation}"))
+                    .await
+                    .unwrap();
+                let result = tx.batch_execute(&change).await;
+                assert!(
+                    failed_with(&result, &SqlState::FEATURE_NOT_SUPPORTED, table),
+                    "{named_by}, {isolation}, {change}: {result:?}"
+                );
+            }
+        }
+    }
+
+    // A tenant and a party that nothing names can be deleted.
+    let (tenant, party) = (bare_tenant(&mut client).await, bare_party(&mut client).await);
     let tx = client.transaction().await.unwrap();
-    tx.batch_execute(&format!(
-        "DELETE FROM invoices WHERE id = '{party}'; \
-         DELETE FROM parties WHERE id = '{party}'; \
-         DELETE FROM tax_determinations WHERE id = '{tenant}'; \
-         DELETE FROM tenants WHERE id = '{tenant}'"
-    ))
-    .await
-    .unwrap();
+    assert_eq!(tx.execute("DELETE FROM tenants WHERE id = $1", &[&tenant]).await.unwrap(), 1);
+    assert_eq!(tx.execute("DELETE FROM parties WHERE id = $1", &[&party]).await.unwrap(), 1);
+}
+
+/// A row inserted for a tenant or party that another transaction is deleting waits for it,
+/// then fails once the delete commits.
+#[tokio::test]
+async fn insert_waits_for_tenant_or_party_being_deleted() {
+    let books = books_with_invoice().await;
+    let mut deleting = books.app.sql().await;
+    let tenant = bare_tenant(&mut deleting).await;
+    let party = bare_party(&mut deleting).await;
+    let cases = [
+        (
+            "tenants",
+            tenant,
+            "tax_determinations",
+            TENANT_ROWS[0].1.replace("{owner}", &tenant.to_string()),
+        ),
+        ("parties", party, "invoices", invoice_naming("seller_id", party)),
+    ];
+    for (owners, id, table, copy) in cases {
+        let mut adding = books.app.sql().await;
+        let tx = deleting.transaction().await.unwrap();
+        let deleted = tx.execute(&format!("DELETE FROM {owners} WHERE id = $1"), &[&id]).await;
+        assert_eq!(deleted.unwrap(), 1, "{owners}");
+        let pid: i32 = adding.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+        let insert = tokio::spawn(async move {
+            let tx = adding.transaction().await.unwrap();
+            insert_copy(&tx, table, &copy).await
+        });
+
+        let waiting = waits_for_lock(&books, pid, &insert).await;
+        assert!(
+            waiting,
+            "the insert into {table} did not wait for the delete of its owner (finished: {})",
+            insert.is_finished()
+        );
+        tx.commit().await.unwrap();
+        let inserted = insert.await.unwrap();
+        assert!(
+            failed_with(&inserted, &SqlState::FOREIGN_KEY_VIOLATION, table),
+            "{table}: {inserted:?}"
+        );
+    }
 }
