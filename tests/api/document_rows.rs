@@ -390,7 +390,7 @@ const TENANT_ROWS: [(&str, &str); 2] = [
 /// The columns of invoices that name a party.
 const PARTY_COLUMNS: [&str; 3] = ["customer_id", "seller_id", "issuer_id"];
 
-/// The copy of an invoice that names `party` in `column`.
+/// Returns how a copy of an invoice is changed to name `party` in `column`.
 fn invoice_naming(column: &str, party: Uuid) -> String {
     format!("id = '{party}', number = '{party}', {column} = '{party}'")
 }
