@@ -31,8 +31,8 @@ ALTER TABLE invoices
     DROP CONSTRAINT invoices_tenant_id_seller_id_fkey,
     DROP CONSTRAINT invoices_tenant_id_issuer_id_fkey;
 
--- Raises 23503 when a tenant of `tenant_ids` does not exist, and locks the others FOR KEY
--- SHARE. `table_name` names the table in the error.
+-- Raises 23503 when a tenant of `tenant_ids` (each given once) does not exist, and locks the
+-- others FOR KEY SHARE. `table_name` names the table in the error.
 CREATE FUNCTION ledger_check_tenants(table_name text, tenant_ids uuid[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -41,7 +41,7 @@ DECLARE
     missing uuid;
 BEGIN
     SELECT w.id INTO missing
-    FROM (SELECT DISTINCT id FROM unnest(tenant_ids) AS u (id)) w
+    FROM unnest(tenant_ids) AS w (id)
     LEFT JOIN LATERAL (
         SELECT true AS found FROM tenants WHERE id = w.id FOR KEY SHARE
     ) t ON true
@@ -60,7 +60,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    PERFORM ledger_check_tenants(TG_TABLE_NAME, (SELECT array_agg(tenant_id) FROM written));
+    PERFORM ledger_check_tenants(TG_TABLE_NAME,
+                                 (SELECT array_agg(DISTINCT tenant_id) FROM written));
     RETURN NULL;
 END
 $$;
@@ -73,7 +74,7 @@ AS $$
 BEGIN
     IF TG_TABLE_NAME = 'journal_entries' THEN
         PERFORM ledger_check_tenants(TG_TABLE_NAME,
-                                     (SELECT array_agg(tenant_id) FROM new_rows));
+                                     (SELECT array_agg(DISTINCT tenant_id) FROM new_rows));
         INSERT INTO ledger_unchecked_entries (tenant_id, xact, entry_id)
         SELECT tenant_id, pg_current_xact_id(), id FROM new_rows;
     ELSE
@@ -130,6 +131,19 @@ BEGIN
 END
 $$;
 
+-- Raises 0A000 outside READ COMMITTED, where the checks below would read an older snapshot
+-- and miss rows that a transaction they waited for has just committed.
+CREATE FUNCTION ledger_require_read_committed(table_name text, operation text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION '%: % is allowed only in READ COMMITTED transactions', table_name,
+            operation USING ERRCODE = 'feature_not_supported',
+                            HINT = 'Run it in a READ COMMITTED transaction.';
+    END IF;
+END
+$$;
+
 -- Rejects a delete or key change of a tenant that entries, determinations or idempotency
 -- records still name.
 CREATE FUNCTION ledger_keep_tenant_rows() RETURNS trigger
@@ -137,16 +151,13 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'tenants: % is allowed only in READ COMMITTED transactions', TG_OP
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Run it in a READ COMMITTED transaction.';
-    END IF;
+    PERFORM ledger_require_read_committed(TG_TABLE_NAME, TG_OP);
     IF EXISTS (SELECT 1 FROM journal_entries WHERE tenant_id = OLD.id)
        OR EXISTS (SELECT 1 FROM tax_determinations WHERE tenant_id = OLD.id)
        OR EXISTS (SELECT 1 FROM idempotency_keys WHERE tenant_id = OLD.id) THEN
         RAISE EXCEPTION 'tenants: % failed: rows still name tenant %', TG_OP, OLD.id
-            USING ERRCODE = 'foreign_key_violation';
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Delete its entries, tax determinations and idempotency records first.';
     END IF;
     RETURN NULL;
 END
@@ -158,11 +169,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'parties: % is allowed only in READ COMMITTED transactions', TG_OP
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Run it in a READ COMMITTED transaction.';
-    END IF;
+    PERFORM ledger_require_read_committed(TG_TABLE_NAME, TG_OP);
     IF EXISTS (SELECT 1 FROM invoices
                WHERE tenant_id = OLD.tenant_id AND customer_id = OLD.id)
        OR EXISTS (SELECT 1 FROM invoices
@@ -170,7 +177,8 @@ BEGIN
        OR EXISTS (SELECT 1 FROM invoices
                   WHERE tenant_id = OLD.tenant_id AND issuer_id = OLD.id) THEN
         RAISE EXCEPTION 'parties: % failed: invoices still name party % of tenant %', TG_OP,
-            OLD.id, OLD.tenant_id USING ERRCODE = 'foreign_key_violation';
+            OLD.id, OLD.tenant_id USING ERRCODE = 'foreign_key_violation',
+                                      HINT = 'Delete the invoices that name it first.';
     END IF;
     RETURN NULL;
 END
@@ -224,5 +232,6 @@ REVOKE ALL ON FUNCTION ledger_check_tenants(text, uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ledger_check_row_tenants() FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing_check_invoice_parties() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ledger_reject_new_owner() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger_require_read_committed(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ledger_keep_tenant_rows() FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing_keep_party_invoices() FROM PUBLIC;

@@ -302,8 +302,8 @@ async fn insert_waits_for_document_being_deleted() {
     );
 }
 
-/// Rows that name their tenant, or an invoice's parties, by a column checked per statement:
-/// table, the column changed, and what else a copy changes to stay unique.
+/// Columns that name a row's tenant or an invoice's party, checked per statement: the table,
+/// the column, and the other changes a copy needs to stay unique.
 const OWNED: [(&str, &str, &str); 7] = [
     ("journal_entries", "tenant_id", "id = gen_random_uuid(), idempotency_key = NULL"),
     ("tax_determinations", "tenant_id", "id = gen_random_uuid(), document_id = id"),
@@ -315,11 +315,11 @@ const OWNED: [(&str, &str, &str); 7] = [
 ];
 
 #[tokio::test]
-async fn rows_need_an_existing_tenant_and_parties() {
+async fn rows_need_existing_owners() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
     for (table, column, unique) in OWNED {
-        // The copy itself is accepted: only the owner it names is wrong below.
+        // The copy alone is accepted, so only the owner set below makes the insert fail.
         let tx = client.transaction().await.unwrap();
         insert_copy(&tx, table, unique).await.unwrap();
         drop(tx);
@@ -335,7 +335,7 @@ async fn rows_need_an_existing_tenant_and_parties() {
 }
 
 #[tokio::test]
-async fn rows_stay_with_their_tenant_and_parties() {
+async fn rows_stay_with_owners() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
     let platform = "(SELECT id FROM parties WHERE role = 'platform')";
@@ -396,7 +396,7 @@ fn invoice_naming(column: &str, party: Uuid) -> String {
 }
 
 #[tokio::test]
-async fn tenants_and_parties_keep_the_rows_that_name_them() {
+async fn owners_keep_their_rows() {
     let books = books_with_invoice().await;
     let mut client = books.app.sql().await;
     let mut changes = Vec::new();
@@ -451,7 +451,7 @@ async fn tenants_and_parties_keep_the_rows_that_name_them() {
 /// A row inserted for a tenant or party that another transaction is deleting waits for it,
 /// then fails once the delete commits.
 #[tokio::test]
-async fn insert_waits_for_tenant_or_party_being_deleted() {
+async fn insert_waits_for_deleted_owner() {
     let books = books_with_invoice().await;
     let mut deleting = books.app.sql().await;
     let tenant = bare_tenant(&mut deleting).await;
