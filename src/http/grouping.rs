@@ -328,7 +328,7 @@ async fn write_alone(state: &AppState, request: Request) -> (HttpResponse, Vec<o
 /// [`post_held`] does.
 async fn post_group(state: AppState, slot: Slot, group: Vec<Waiting>) {
     let client = state.pool.get().await;
-    post_held(state, client, group, Held { _slots: vec![slot], _permit: None }).await;
+    post_held(state, client, group, PostingGuards { _slots: vec![slot], _permit: None }).await;
 }
 
 /// The invoices of one HTTP worker that hold their tenant's posting slot and wait for one of
@@ -399,27 +399,27 @@ async fn post_when_connected(state: AppState, permits: Arc<Semaphore>) {
     state.groups.waiting_for_connection.fetch_sub(queued.len(), Ordering::Relaxed);
     let client = state.pool.get().await;
     let (group, slots): (Vec<Waiting>, Vec<Slot>) = queued.into_iter().unzip();
-    post_held(state, client, group, Held { _slots: slots, _permit: permit }).await;
+    post_held(state, client, group, PostingGuards { _slots: slots, _permit: permit }).await;
 }
 
 /// The posting slots of a group's tenants and, when it waited for one, a posting connection's
 /// permit, released together once the group has posted.
-struct Held {
+struct PostingGuards {
     // Kept only to be dropped, which releases them.
     _slots: Vec<Slot>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
-/// Posts the invoices of `group` in one transaction on `client` while holding `held`, and sends
+/// Posts the invoices of `group` in one transaction on `client` while holding `guards`, and sends
 /// each its result. Runs as a task of its own, so that no client going away cancels it. The tax
-/// provider's messages are sent after every result, and after `held` is released.
+/// provider's messages are sent after every result, and after `guards` is released.
 /// When the joint write cannot be used, the invoices post alone one after another, in their
 /// order, so that each is numbered as it would have been in the group.
 async fn post_held(
     state: AppState,
     client: Result<deadpool_postgres::Object, deadpool_postgres::PoolError>,
     group: Vec<Waiting>,
-    held: Held,
+    guards: PostingGuards,
 ) {
     if group.is_empty() {
         return;
@@ -432,7 +432,7 @@ async fn post_held(
                 // A request that no longer listens has its response stored under its key.
                 let _ = waiting.turn.send(Turn::Answered(outcome));
             }
-            drop(held);
+            drop(guards);
             state.tax.deliver(&state.pool, &queued).await;
         }
         None => {
@@ -445,7 +445,7 @@ async fn post_held(
                     let _ = ended.await;
                 }
             }
-            drop(held);
+            drop(guards);
         }
     }
 }
